@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { ConfigError, createLogger, DEFAULT_CONFIG_PATH, loadConfig, loadConfigOrExit } from '@portal-failover/shared';
+import { startAllInOne } from './all-in-one';
+
+const program = new Command('portal-failover').description('Failover orchestration for public-service portals');
+
+program
+  .command('validate')
+  .argument('[file]', 'config file', process.env.FAILOVER_CONFIG ?? DEFAULT_CONFIG_PATH)
+  .description('validate a config file; lists every problem with its path')
+  .action((file: string) => {
+    try {
+      const config = loadConfig(file);
+      const sites = config.portals.reduce((n, p) => n + p.sites.length, 0);
+      process.stdout.write(`${file}: OK (${config.portals.length} portal(s), ${sites} site(s))\n`);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`${err.message}\n`);
+        process.exit(2);
+      }
+      throw err;
+    }
+  });
+
+program
+  .command('start')
+  .description('run checker, controller and API in one process')
+  .option('-c, --config <file>', 'config file', process.env.FAILOVER_CONFIG ?? DEFAULT_CONFIG_PATH)
+  .action(async (opts: { config: string }) => {
+    const logger = createLogger();
+    const config = loadConfigOrExit(opts.config);
+    let app;
+    try {
+      app = await startAllInOne(config, logger);
+    } catch (err) {
+      logger.error((err as Error).message);
+      process.exit(1);
+    }
+    logger.info(`portal-failover running: API ${app.apiUrl}, ${config.portals.length} portal(s), config ${opts.config}`);
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info(`${sig} received, stopping`);
+      setTimeout(() => process.exit(1), 10_000).unref();
+      void app.stop().then(() => process.exit(0));
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`portal-failover: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,140 @@
+import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import {
+  checkName,
+  checksQueueName,
+  keys,
+  probe,
+  RateLimitedLog,
+  RESULTS_QUEUE,
+  type CheckConfig,
+  type CheckResult,
+  type Config,
+  type Logger,
+  type Metrics,
+} from '@portal-failover/shared';
+
+export interface CheckerOptions {
+  config: Config;
+  vantage?: string;
+  bullConnection: ConnectionOptions;
+  logger: Logger;
+  metrics: Metrics;
+  now?: () => number;
+}
+
+interface ProbeJob {
+  portal: string;
+  site: string;
+  check: string;
+}
+
+interface ScheduledCheck extends ProbeJob {
+  schedulerId: string;
+  config: CheckConfig;
+}
+
+/**
+ * Runs the probes of one vantage. A BullMQ job scheduler per check produces the probe jobs; several checker
+ * processes of the same vantage share its queue, and each vantage has its own queue so every vantage probes
+ * every check. Results go to the controller through the results queue with deterministic job ids.
+ */
+export class Checker {
+  readonly vantage: string;
+  private readonly log: Logger;
+  private readonly warn: RateLimitedLog;
+  private readonly checks = new Map<string, ScheduledCheck>();
+  private readonly queue: Queue<ProbeJob>;
+  private readonly results: Queue<CheckResult>;
+  private worker: Worker<ProbeJob> | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: CheckerOptions) {
+    this.vantage = opts.vantage ?? opts.config.checker.vantage;
+    this.now = opts.now ?? Date.now;
+    this.log = opts.logger.child({ component: 'checker', vantage: this.vantage });
+    this.warn = new RateLimitedLog(this.log);
+    const prefix = keys(opts.config.redis.prefix).bull;
+    this.queue = new Queue<ProbeJob>(checksQueueName(this.vantage), { connection: opts.bullConnection, prefix });
+    this.results = new Queue<CheckResult>(RESULTS_QUEUE, { connection: opts.bullConnection, prefix });
+    for (const p of opts.config.portals) {
+      for (const s of p.sites) {
+        s.checks.forEach((c, i) => {
+          const check = checkName(c, i);
+          const schedulerId = `${p.id}.${s.name}.${check}`;
+          this.checks.set(schedulerId, { portal: p.id, site: s.name, check, schedulerId, config: c });
+        });
+      }
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.syncSchedulers();
+    this.worker = new Worker<ProbeJob>(checksQueueName(this.vantage), (job) => this.run(job), {
+      connection: this.opts.bullConnection,
+      prefix: keys(this.opts.config.redis.prefix).bull,
+      concurrency: this.opts.config.checker.concurrency,
+      removeOnComplete: { count: 0 },
+      removeOnFail: { count: 100 },
+    });
+    this.worker.on('error', (err) => this.warn.warn('worker', `probe worker error: ${err.message}`));
+    this.log.info(`checking ${this.checks.size} checks from vantage ${this.vantage}`);
+  }
+
+  /** Makes the queue's schedulers match the config: upsert every check, remove the ones no longer configured. */
+  private async syncSchedulers(): Promise<void> {
+    for (const c of this.checks.values()) {
+      await this.queue.upsertJobScheduler(
+        c.schedulerId,
+        { every: c.config.interval },
+        {
+          name: 'probe',
+          data: { portal: c.portal, site: c.site, check: c.check },
+          opts: { removeOnComplete: { count: 0 }, removeOnFail: { count: 100 } },
+        },
+      );
+    }
+    const existing = await this.queue.getJobSchedulers(0, -1);
+    for (const s of existing) {
+      if (s.key && !this.checks.has(s.key)) {
+        await this.queue.removeJobScheduler(s.key);
+        this.log.info(`removed scheduler ${s.key}: no longer in the config`);
+      }
+    }
+  }
+
+  private async run(job: Job<ProbeJob>): Promise<void> {
+    const c = this.checks.get(`${job.data.portal}.${job.data.site}.${job.data.check}`);
+    if (!c) throw new UnrecoverableError(`no configured check ${job.data.portal}/${job.data.site}/${job.data.check}`);
+    const interval = c.config.interval;
+    // A probe job that waited longer than its interval (busy queue, paused worker) measures nothing useful now:
+    // a fresher one is already due. Dropping it keeps results close to real time.
+    const scheduledAt = job.timestamp + (job.opts.delay ?? 0);
+    if (this.now() - scheduledAt > interval) return;
+    const at = this.now();
+    const outcome = await probe(c.config);
+    const result: CheckResult = { ...outcome, portal: c.portal, site: c.site, check: c.check, vantage: this.vantage, at, intervalMs: interval };
+    const labels = { portal: c.portal, site: c.site, check: c.check, vantage: this.vantage };
+    this.opts.metrics.checkUp.set(labels, outcome.ok ? 1 : 0);
+    this.opts.metrics.checkDuration.observe(labels, outcome.durationMs / 1000);
+    if (!outcome.ok) {
+      this.opts.metrics.checkFailures.inc({ ...labels, reason: outcome.reason ?? 'error' });
+      this.log.debug(`${c.schedulerId} failed: ${outcome.detail ?? outcome.reason}`);
+    }
+    const slot = Math.floor(scheduledAt / interval);
+    await this.results.add('result', result, {
+      jobId: `${this.vantage}.${c.schedulerId}.${slot}`,
+      removeOnComplete: { count: 0 },
+      removeOnFail: { count: 1000 },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.worker?.close(true);
+    await Promise.allSettled([this.queue.close(), this.results.close()]);
+  }
+
+  /** Removes this vantage's schedulers (used when a vantage is retired, and by tests). */
+  async removeSchedulers(): Promise<void> {
+    for (const s of await this.queue.getJobSchedulers(0, -1)) if (s.key) await this.queue.removeJobScheduler(s.key);
+  }
+}

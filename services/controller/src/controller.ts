@@ -1,0 +1,336 @@
+import { Queue, Worker, type ConnectionOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  applyResult,
+  createProvider,
+  decide,
+  initialState,
+  keys,
+  LeaseLostError,
+  PHASES,
+  portalModel,
+  RateLimitedLog,
+  RESULTS_QUEUE,
+  settleOperation,
+  StateStore,
+  type Config,
+  type Logger,
+  type Metrics,
+  type Operation,
+  type PortalModel,
+  type PortalState,
+  type SwitchAction,
+  type TargetSite,
+  type TrafficProvider,
+} from '@portal-failover/shared';
+import { executeOperation } from './executor';
+import { Lease, type LeaseHold } from './lease';
+import { parseCheckResult } from './result-validation';
+
+export interface ControllerOptions {
+  config: Config;
+  /** Command connection (fail-fast) for state and lease. */
+  redis: Redis;
+  /** Connection for the BullMQ worker (blocking, retries forever). */
+  bullConnection: ConnectionOptions;
+  logger: Logger;
+  metrics: Metrics;
+  owner?: string;
+  now?: () => number;
+}
+
+interface PortalRuntime {
+  model: PortalModel;
+  providers: TrafficProvider[];
+  sites: Map<string, TargetSite>;
+  state: PortalState;
+  persisted: string;
+  lastLogged: string;
+}
+
+/**
+ * Consumes check results, keeps per-portal state, runs the pure decision and executes operations. Every
+ * controller competes for the lease; only the holder consumes results and acts, so two never both switch.
+ */
+export class Controller {
+  private readonly log: Logger;
+  private readonly warn: RateLimitedLog;
+  private readonly k;
+  private readonly store: StateStore;
+  private readonly lease: Lease;
+  private readonly portals = new Map<string, PortalRuntime>();
+  private readonly running = new Map<string, Promise<void>>();
+  private worker: Worker | undefined;
+  private hold: LeaseHold | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private evalTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly now: () => number;
+  private readonly resultsQueue: Queue;
+  private transition: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.now = opts.now ?? Date.now;
+    this.log = opts.logger.child({ component: 'controller' });
+    this.warn = new RateLimitedLog(this.log);
+    this.k = keys(opts.config.redis.prefix);
+    this.store = new StateStore(opts.redis, this.k);
+    this.lease = new Lease(opts.redis, this.k, opts.config.controller.leaseTtl, opts.owner, this.now);
+    this.resultsQueue = new Queue(RESULTS_QUEUE, { connection: opts.bullConnection, prefix: this.k.bull });
+    for (const p of opts.config.portals) {
+      const model = portalModel(p);
+      this.portals.set(p.id, {
+        model,
+        providers: p.traffic.map((step) => createProvider(step, { logger: this.log })),
+        sites: new Map(p.sites.map((s) => [s.name, { name: s.name, routing: s.routing }])),
+        state: initialState(model),
+        persisted: '',
+        lastLogged: '',
+      });
+    }
+    opts.metrics.controllerLeader.set(0);
+  }
+
+  get isLeader(): boolean {
+    return this.hold !== undefined && this.lease.current !== undefined;
+  }
+
+  get owner(): string {
+    return this.lease.owner;
+  }
+
+  state(portal: string): PortalState | undefined {
+    return this.portals.get(portal)?.state;
+  }
+
+  async start(): Promise<void> {
+    await this.leaseTick();
+    this.leaseTimer = setInterval(() => void this.leaseTick(), this.opts.config.controller.renewEvery);
+    this.evalTimer = setInterval(() => void this.evaluateAll(), this.opts.config.controller.evaluateEvery);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.leaseTimer);
+    clearInterval(this.evalTimer);
+    await this.transition;
+    await this.loseLeadership('shutting down');
+    await Promise.allSettled([...this.running.values()]);
+    await this.lease.release().catch(() => undefined);
+    await this.resultsQueue.close();
+  }
+
+  private async leaseTick(): Promise<void> {
+    if (this.stopped) return;
+    this.transition = this.transition.then(async () => {
+      if (this.stopped) return;
+      let hold: LeaseHold | undefined;
+      try {
+        hold = await this.lease.tryAcquire();
+      } catch (err) {
+        this.warn.warn('lease', `cannot reach Redis to renew the leader lease: ${(err as Error).message}`);
+        hold = this.lease.current;
+      }
+      if (hold && !this.hold) await this.becomeLeader(hold);
+      else if (!hold && this.hold) await this.loseLeadership('lease not renewed');
+      else if (hold && this.hold && hold.token !== this.hold.token) {
+        await this.loseLeadership('lease token changed');
+        await this.becomeLeader(hold);
+      }
+    });
+    await this.transition;
+  }
+
+  private async becomeLeader(hold: LeaseHold): Promise<void> {
+    this.hold = hold;
+    this.opts.metrics.controllerLeader.set(1);
+    this.log.info(`became leader with fencing token ${hold.token}`, { owner: this.lease.owner });
+    for (const [id, rt] of this.portals) {
+      const saved = await this.store.loadState(id);
+      if (saved) {
+        if (!rt.sites.has(saved.activeSite)) {
+          this.log.warn(`saved active site "${saved.activeSite}" is no longer configured; assuming ${rt.model.sites[0].name}`, { portal: id });
+          saved.activeSite = rt.model.sites[0].name;
+        }
+        rt.state = saved;
+        rt.persisted = JSON.stringify(saved);
+      }
+      if (rt.state.inflight) await this.resume(rt, hold);
+    }
+    this.worker = new Worker(RESULTS_QUEUE, async (job) => this.onResult(job.data), {
+      connection: this.opts.bullConnection,
+      prefix: this.k.bull,
+      concurrency: 8,
+      autorun: true,
+      removeOnComplete: { count: 0 },
+      removeOnFail: { count: 1000 },
+    });
+    this.worker.on('error', (err) => this.warn.warn('worker', `results worker error: ${err.message}`));
+  }
+
+  private async loseLeadership(why: string): Promise<void> {
+    if (!this.hold) return;
+    this.log.warn(`stepping down as leader: ${why}`);
+    this.hold = undefined;
+    this.lease.drop();
+    this.opts.metrics.controllerLeader.set(0);
+    const w = this.worker;
+    this.worker = undefined;
+    // close(true) does not wait for active jobs: their effect on memory is discarded anyway.
+    await w?.close(true).catch(() => undefined);
+  }
+
+  private onResult(data: unknown): void {
+    const r = parseCheckResult(data);
+    if (typeof r === 'string') {
+      this.warn.warn('bad-result', `ignoring malformed check result: ${r}`);
+      return;
+    }
+    const rt = this.portals.get(r.portal);
+    if (!rt || !rt.sites.has(r.site)) {
+      this.warn.warn(`unknown:${r.portal}/${r.site}`, `ignoring result for unknown portal/site ${r.portal}/${r.site}`);
+      return;
+    }
+    rt.state = { ...rt.state, health: applyResult(rt.state.health, r, rt.model.policy) };
+    this.evaluate(rt);
+  }
+
+  private async evaluateAll(): Promise<void> {
+    if (!this.isLeader) return;
+    for (const rt of this.portals.values()) this.evaluate(rt);
+    await Promise.all([...this.portals.values()].map((rt) => this.persist(rt)));
+    try {
+      const counts = await this.resultsQueue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+      for (const [state, n] of Object.entries(counts)) this.opts.metrics.queueJobs.set({ queue: RESULTS_QUEUE, state }, n);
+    } catch (err) {
+      this.warn.warn('queue-counts', `cannot read queue counts: ${(err as Error).message}`);
+    }
+  }
+
+  private evaluate(rt: PortalRuntime): void {
+    const hold = this.hold;
+    if (!hold) return;
+    const d = decide(rt.state, rt.model, this.now());
+    rt.state = d.next;
+    this.publish(rt, d.statuses);
+    const logKey = `${d.analysis}|${d.phase}|${d.reason}`;
+    if (logKey !== rt.lastLogged || d.actions.length) {
+      rt.lastLogged = logKey;
+      this.log.info(d.reason, { portal: rt.model.id, analysis: d.analysis, phase: d.phase });
+    }
+    for (const action of d.actions) this.startOperation(rt, action, hold);
+  }
+
+  private publish(rt: PortalRuntime, statuses: Record<string, { status: string }>): void {
+    const m = this.opts.metrics;
+    const portal = rt.model.id;
+    for (const s of rt.model.sites) {
+      const st = statuses[s.name]?.status;
+      m.siteHealthy.set({ portal, site: s.name }, st === 'up' ? 1 : st === 'down' ? 0 : -1);
+      m.activeSite.set({ portal, site: s.name }, s.name === rt.state.activeSite ? 1 : 0);
+    }
+    for (const phase of PHASES) m.portalPhase.set({ portal, phase }, phase === rt.state.phase ? 1 : 0);
+    m.automationFrozen.set({ portal }, rt.state.frozen ? 1 : 0);
+  }
+
+  /** Saves state (and an operation) under the fence; false when it could not, never throws. */
+  private async persist(rt: PortalRuntime, operation?: Operation): Promise<boolean> {
+    const hold = this.hold;
+    if (!hold) return false;
+    const json = JSON.stringify(rt.state);
+    if (json === rt.persisted && !operation) return true;
+    try {
+      await this.store.fencedWrite(hold.value, { state: rt.state, operation });
+      rt.persisted = json;
+      return true;
+    } catch (err) {
+      if (err instanceof LeaseLostError) await this.loseLeadership(err.message);
+      else this.warn.warn('persist', `cannot save state of ${rt.model.id}: ${(err as Error).message}`, { portal: rt.model.id });
+      return false;
+    }
+  }
+
+  private startOperation(rt: PortalRuntime, action: SwitchAction, hold: LeaseHold): void {
+    const op: Operation = {
+      id: action.operationId,
+      portal: action.portal,
+      from: action.from,
+      to: action.to,
+      trigger: action.trigger,
+      reason: action.reason,
+      actor: `controller:${this.lease.owner}`,
+      status: 'running',
+      fence: hold.token,
+      detectedAt: action.detectedAt,
+      decidedAt: action.decidedAt,
+      resumedCount: 0,
+      steps: rt.providers.map((p, index) => ({ index, kind: p.kind, label: p.label, status: 'pending', attempts: 0 })),
+    };
+    if (action.detectedAt !== undefined) {
+      this.opts.metrics.detection.observe({ portal: op.portal }, Math.max(0, action.decidedAt - action.detectedAt) / 1000);
+    }
+    this.track(rt, op, hold, true);
+  }
+
+  private async resume(rt: PortalRuntime, hold: LeaseHold): Promise<void> {
+    const id = rt.state.inflight!.operationId;
+    const op = await this.store.loadOperation(id);
+    if (!op) {
+      this.log.error(`operation ${id} is marked in flight but was never stored; clearing it`, { portal: rt.model.id });
+      rt.state = { ...rt.state, inflight: undefined };
+      return;
+    }
+    if (op.status !== 'running') {
+      this.finish(rt, op);
+      return;
+    }
+    op.resumedCount++;
+    op.fence = hold.token;
+    this.log.warn(`resuming operation ${op.id} (${op.from} -> ${op.to}) left running by a previous leader`, { portal: rt.model.id });
+    this.track(rt, op, hold, false);
+  }
+
+  private track(rt: PortalRuntime, op: Operation, hold: LeaseHold, isNew: boolean): void {
+    const run = (async () => {
+      try {
+        if (isNew && !(await this.persist(rt, op))) {
+          // Not recorded means not allowed to act: the next evaluation (or leader) decides again.
+          rt.state = settleOperation(rt.state, { operationId: op.id, to: op.to, ok: false });
+          return;
+        }
+        const target = rt.sites.get(op.to)!;
+        const done = await executeOperation(op, rt.providers, target, this.lease.guard(hold), {
+          attempts: this.opts.config.controller.stepAttempts,
+          backoffMs: this.opts.config.controller.stepBackoff,
+          logger: this.log,
+          save: (o) => this.store.fencedWrite(hold.value, { operation: o }),
+          now: this.now,
+        });
+        this.finish(rt, done);
+        if (!(await this.persist(rt, done))) this.log.warn(`operation ${op.id} finished but its result could not be saved`, { portal: op.portal });
+        this.evaluate(rt);
+      } catch (err) {
+        if (err instanceof LeaseLostError) {
+          this.log.warn(`operation ${op.id} interrupted: ${err.message}; the next leader resumes it`, { portal: op.portal });
+          await this.loseLeadership(err.message);
+        } else {
+          this.log.error(`operation ${op.id} crashed: ${(err as Error).message}`, { portal: op.portal });
+        }
+      } finally {
+        this.running.delete(op.id);
+      }
+    })();
+    this.running.set(op.id, run);
+  }
+
+  private finish(rt: PortalRuntime, op: Operation): void {
+    rt.state = settleOperation(rt.state, { operationId: op.id, to: op.to, ok: op.status === 'succeeded' });
+    const m = this.opts.metrics;
+    m.switchovers.inc({ portal: op.portal, from: op.from, to: op.to, trigger: op.trigger, result: op.status === 'succeeded' ? 'success' : 'failed' });
+    if (op.status === 'succeeded' && op.finishedAt) {
+      m.switchDuration.observe({ portal: op.portal, trigger: op.trigger }, Math.max(0, op.finishedAt - op.decidedAt) / 1000);
+    }
+    const msg = op.status === 'succeeded' ? `switched ${op.from} -> ${op.to}, verified` : `switch ${op.from} -> ${op.to} failed: ${op.error}`;
+    this.log[op.status === 'succeeded' ? 'info' : 'error'](msg, { portal: op.portal, operation: op.id, trigger: op.trigger });
+  }
+}

@@ -1,0 +1,3 @@
+export * from './controller';
+export * from './lease';
+export * from './executor';

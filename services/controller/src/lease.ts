@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { LeaseLostError, type FenceGuard, type Keys } from '@portal-failover/shared';
+
+// Acquire (or re-confirm) the lease. A new holder gets a fresh, strictly larger fencing token from INCR.
+const ACQUIRE = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local owner, token = string.match(cur, '^(.*)|(%d+)$')
+  if owner == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return tonumber(token) end
+  return -1
+end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. token, 'PX', ARGV[2])
+return token`;
+
+const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+export interface LeaseHold {
+  token: number;
+  value: string;
+}
+
+/**
+ * A Redis lease (SET NX PX) with a fencing token. Validity is also tracked locally: if renewals stop succeeding,
+ * the holder considers itself deposed before the key can expire, leaving a safety margin for clock drift.
+ */
+export class Lease {
+  readonly owner: string;
+  private hold: LeaseHold | undefined;
+  private validUntil = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly k: Keys,
+    private readonly ttlMs: number,
+    owner?: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.owner = owner ?? `${process.pid}-${randomUUID().slice(0, 8)}`;
+  }
+
+  get current(): LeaseHold | undefined {
+    return this.hold && this.now() < this.validUntil ? this.hold : undefined;
+  }
+
+  /** Tries to become (or stay) leader; returns the hold or undefined. */
+  async tryAcquire(): Promise<LeaseHold | undefined> {
+    const started = this.now();
+    if (this.hold) {
+      const ok = await this.redis.eval(RENEW, 1, this.k.lease, this.hold.value, String(this.ttlMs));
+      if (ok === 1) {
+        this.validUntil = started + this.ttlMs * 0.8;
+        return this.hold;
+      }
+      this.hold = undefined;
+      this.validUntil = 0;
+    }
+    const token = Number(await this.redis.eval(ACQUIRE, 2, this.k.lease, this.k.fence, this.owner, String(this.ttlMs)));
+    if (token < 0) return undefined;
+    this.hold = { token, value: `${this.owner}|${token}` };
+    this.validUntil = started + this.ttlMs * 0.8;
+    return this.hold;
+  }
+
+  async release(): Promise<void> {
+    if (!this.hold) return;
+    const value = this.hold.value;
+    this.hold = undefined;
+    this.validUntil = 0;
+    await this.redis.eval(RELEASE, 1, this.k.lease, value);
+  }
+
+  /** Forget the hold locally (after a failed renewal or a refused fenced write). */
+  drop(): void {
+    this.hold = undefined;
+    this.validUntil = 0;
+  }
+
+  /** A guard for one operation: valid only while this exact token is held. */
+  guard(hold: LeaseHold): FenceGuard {
+    return {
+      token: hold.token,
+      assertHeld: async () => {
+        if (this.current?.value !== hold.value) throw new LeaseLostError(`lease with fencing token ${hold.token} is no longer held`);
+        const value = await this.redis.get(this.k.lease);
+        if (value !== hold.value) {
+          this.drop();
+          throw new LeaseLostError(`lease with fencing token ${hold.token} is no longer held`);
+        }
+      },
+    };
+  }
+}

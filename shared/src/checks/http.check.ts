@@ -1,0 +1,217 @@
+import http, { type ClientRequest, type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { performance } from 'node:perf_hooks';
+import zlib from 'node:zlib';
+import type { HttpCheckConfig } from '../config/schema';
+import type { ProbeOutcome } from '../core/observation';
+import { networkFailure, redact, type ProbeOptions, type Verdict } from './tcp.check';
+
+export type { ProbeOptions } from './tcp.check';
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+interface Reply {
+  req: ClientRequest;
+  res: IncomingMessage;
+  status: number;
+}
+
+export async function probeHttp(check: HttpCheckConfig, opts: ProbeOptions = {}): Promise<ProbeOutcome> {
+  const started = performance.now();
+  // One deadline for the whole probe, redirects included: per-socket idle timeouts never fire on a server
+  // that trickles a byte now and then, and a hung portal must be reported within the check's timeout.
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort('timeout'), check.timeout);
+  const onAbort = () => stop.abort('aborted');
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  if (opts.signal?.aborted) onAbort();
+  let verdict: Verdict;
+  try {
+    verdict = await run(check, stop.signal, started);
+  } catch (err) {
+    verdict = stop.signal.aborted
+      ? { ok: false, reason: 'timeout', detail: stop.signal.reason === 'aborted' ? 'aborted' : `no complete response within ${check.timeout} ms` }
+      : networkFailure(err);
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+  return { ...verdict, detail: verdict.detail === undefined ? undefined : redact(verdict.detail), durationMs: performance.now() - started };
+}
+
+async function run(check: HttpCheckConfig, signal: AbortSignal, started: number): Promise<Verdict> {
+  let url = new URL(check.url);
+  for (let hop = 0; ; hop++) {
+    const reply = await send(url, check, signal);
+    try {
+      const { status } = reply;
+      const location = REDIRECTS.has(status) ? reply.res.headers.location : undefined;
+      if (location === undefined) return await judge(reply, check, signal, started);
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        return { ok: false, reason: 'redirect', status, detail: `HTTP ${status} with an unusable Location header` };
+      }
+      // Checked even when not following: hosting providers answer a suspended account with a redirect to
+      // their own "account suspended" page, which must not pass as a healthy 302.
+      if (!sameHost(url, next) && !check.redirects.allowOtherHost) {
+        return { ok: false, reason: 'redirect', status, detail: `HTTP ${status} redirects to another host: ${safeUrl(next)}` };
+      }
+      if (!check.redirects.follow) return await judge(reply, check, signal, started, next);
+      if (hop >= check.redirects.max) {
+        return { ok: false, reason: 'redirect', status, detail: `more than ${check.redirects.max} redirects, last to ${safeUrl(next)}` };
+      }
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        return { ok: false, reason: 'redirect', status, detail: `HTTP ${status} redirects to a non-HTTP URL` };
+      }
+      url = next;
+    } finally {
+      reply.req.destroy();
+    }
+  }
+}
+
+/** Judges the final response: status, then body size and content, then latency. */
+async function judge(reply: Reply, check: HttpCheckConfig, signal: AbortSignal, started: number, location?: URL): Promise<Verdict> {
+  const { status } = reply;
+  const { expect } = check;
+  if (!expect.status.includes(status)) {
+    const to = location ? ` (Location: ${safeUrl(location)})` : '';
+    return { ok: false, reason: 'status', status, detail: `HTTP ${status}, expected ${expect.status.join(' or ')}${to}` };
+  }
+  const hasBodyRules = expect.bodyIncludes.length > 0 || expect.bodyExcludes.length > 0;
+  if (check.method !== 'HEAD') {
+    // Read even without body rules, so that a body that never finishes counts against the deadline.
+    const { body, overLimit } = await readBody(reply.res, check.maxBodyBytes, signal);
+    if (hasBodyRules) {
+      if (overLimit) return { ok: false, reason: 'body_too_large', status, detail: `body larger than ${check.maxBodyBytes} bytes` };
+      const encoding = reply.res.headers['content-encoding'];
+      let decoded: Buffer;
+      try {
+        decoded = decode(body, encoding, check.maxBodyBytes);
+      } catch (err) {
+        const tooLarge = err instanceof RangeError;
+        return tooLarge
+          ? { ok: false, reason: 'body_too_large', status, detail: `decompressed body larger than ${check.maxBodyBytes} bytes` }
+          : { ok: false, reason: 'content', status, detail: `body is not valid ${encoding}` };
+      }
+      const bad = contentProblem(decoded, check);
+      if (bad) return { ok: false, reason: 'content', status, detail: bad };
+    }
+  }
+  const elapsed = performance.now() - started;
+  if (expect.maxLatency !== undefined && elapsed > expect.maxLatency) {
+    return { ok: false, reason: 'latency', status, detail: `took ${Math.round(elapsed)} ms, limit ${expect.maxLatency} ms` };
+  }
+  return { ok: true, status };
+}
+
+function contentProblem(body: Buffer, check: HttpCheckConfig): string | undefined {
+  // NFC so that Vietnamese text typed precomposed matches pages that send combining marks, and vice versa.
+  const fold = (s: string) => s.normalize('NFC').toLowerCase();
+  const text = fold(body.toString('utf8'));
+  const missing = check.expect.bodyIncludes.find((s) => !text.includes(fold(s)));
+  if (missing !== undefined) return `body does not contain ${JSON.stringify(missing)}`;
+  const found = check.expect.bodyExcludes.find((s) => text.includes(fold(s)));
+  if (found !== undefined) return `body contains ${JSON.stringify(found)}`;
+  return undefined;
+}
+
+/** Servers that compress despite `accept-encoding: identity` must not slip a suspension page past bodyExcludes. */
+function decode(body: Buffer, encoding: string | undefined, limit: number): Buffer {
+  const opts = { maxOutputLength: limit };
+  switch (encoding?.trim().toLowerCase()) {
+    case 'gzip':
+    case 'x-gzip':
+      return zlib.gunzipSync(body, opts);
+    case 'deflate':
+      return zlib.inflateSync(body, opts);
+    case 'br':
+      return zlib.brotliDecompressSync(body, opts);
+    default:
+      return body;
+  }
+}
+
+function send(url: URL, check: HttpCheckConfig, signal: AbortSignal): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new Error('aborted'));
+    const headers: Record<string, string> = { 'user-agent': 'portal-failover-checker' };
+    for (const [name, value] of Object.entries(check.headers)) headers[name.toLowerCase()] = value;
+    // Forced: a compressed body would defeat the body rules, and a kept-alive socket would hide a dead server.
+    headers['accept-encoding'] = 'identity';
+    headers.connection = 'close';
+    const options: https.RequestOptions = {
+      method: check.method,
+      headers,
+      agent: false,
+      rejectUnauthorized: check.tls.verify,
+      servername: check.tls.serverName,
+    };
+    const mod = url.protocol === 'https:' ? https : http;
+    const req = mod.request(url, options, (res) => {
+      signal.removeEventListener('abort', onAbort);
+      // Keeps an unread response from crashing the process; readBody reports errors while reading.
+      res.on('error', () => undefined);
+      resolve({ req, res, status: res.statusCode ?? 0 });
+    });
+    const onAbort = () => {
+      req.destroy();
+      reject(new Error('aborted'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    // Stays attached after the response: a late socket error must not become an uncaught 'error' event.
+    req.on('error', (err) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(err);
+    });
+    req.end();
+  });
+}
+
+function readBody(res: IncomingMessage, limit: number, signal: AbortSignal): Promise<{ body: Buffer; overLimit: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (err?: unknown) => {
+      signal.removeEventListener('abort', onAbort);
+      if (err === undefined) resolve({ body: Buffer.concat(chunks), overLimit: size > limit });
+      else reject(err);
+    };
+    const onAbort = () => {
+      res.destroy();
+      done(new Error('aborted'));
+    };
+    res.on('data', (chunk: Buffer) => {
+      const room = limit - size;
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      chunks.push(chunk.subarray(0, Math.max(room, 0)));
+      res.destroy();
+      done();
+    });
+    res.on('end', () => done());
+    res.on('error', (err) => done(err));
+    res.on('close', () => {
+      if (!res.complete) done(Object.assign(new Error('connection closed before the body was complete'), { code: 'ECONNRESET' }));
+    });
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
+  });
+}
+
+function sameHost(a: URL, b: URL): boolean {
+  return a.hostname.toLowerCase() === b.hostname.toLowerCase() && effectivePort(a) === effectivePort(b);
+}
+
+function effectivePort(u: URL): string {
+  return u.port || (u.protocol === 'https:' ? '443' : u.protocol === 'http:' ? '80' : '');
+}
+
+function safeUrl(u: URL): string {
+  const copy = new URL(u.href);
+  copy.username = '';
+  copy.password = '';
+  return copy.href;
+}

@@ -1,0 +1,106 @@
+import { ConfigError, parseConfig, parseConfigText } from './load';
+import { parseDuration } from './duration';
+
+const env = { PDNS_API_KEY: 'sekret-key-value' };
+
+function portal(over: Record<string, unknown> = {}) {
+  return {
+    id: 'dvc-hanoi',
+    name: 'Hà Nội',
+    sites: [
+      { name: 'primary', provider: 'a', routing: { address: '192.0.2.10' }, checks: [{ type: 'http', url: 'https://192.0.2.10/', interval: '5s', timeout: '2s' }] },
+      { name: 'standby', provider: 'b', routing: { address: '198.51.100.20' }, checks: [{ type: 'tcp', host: '198.51.100.20', port: 443, interval: '5s', timeout: '1s' }] },
+    ],
+    traffic: [{ kind: 'powerdns', apiUrl: 'http://127.0.0.1:8081', apiKey: '${PDNS_API_KEY}', zone: 'portal.example.', record: 'www.portal.example.', type: 'A' }],
+    ...over,
+  };
+}
+
+function problems(raw: unknown, e: NodeJS.ProcessEnv = env): string[] {
+  try {
+    parseConfig(raw, 'test.yaml', e);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems.map((p) => `${p.path}: ${p.message}`);
+    throw err;
+  }
+  return [];
+}
+
+describe('durations', () => {
+  it.each([
+    ['500ms', 500],
+    ['10s', 10_000],
+    ['1.5m', 90_000],
+    ['2h', 7_200_000],
+    ['10', undefined],
+    ['5 minutes', undefined],
+    ['-1s', undefined],
+  ])('%s -> %s', (text, ms) => expect(parseDuration(text)).toBe(ms));
+});
+
+describe('config validation', () => {
+  it('accepts a minimal config and fills the defaults', () => {
+    const c = parseConfig({ portals: [portal()] }, 'test.yaml', env);
+    expect(c.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'pf' });
+    expect(c.portals[0].policy).toMatchObject({ failureThreshold: 3, recoveryThreshold: 5, quorum: 1, cooldown: 600_000, autoFailover: true, autoFailback: false });
+    const check = c.portals[0].sites[0].checks[0];
+    expect(check).toMatchObject({ interval: 5000, timeout: 2000, method: 'GET', tls: { verify: true }, redirects: { follow: false, allowOtherHost: false } });
+    const step = c.portals[0].traffic[0] as { apiKey: { reveal(): string }; ttl: number; serverId: string };
+    expect(step.apiKey.reveal()).toBe('sekret-key-value');
+    expect(step).toMatchObject({ ttl: 30, serverId: 'localhost' });
+  });
+
+  it('REDIS_URL overrides redis.url', () => {
+    expect(parseConfig({ portals: [portal()] }, 't', { ...env, REDIS_URL: 'redis://10.0.0.1:6380' }).redis.url).toBe('redis://10.0.0.1:6380');
+  });
+
+  it('secrets never appear when the config is printed', () => {
+    const c = parseConfig({ portals: [portal()] }, 't', env);
+    expect(JSON.stringify(c)).not.toContain('sekret-key-value');
+    expect(String((c.portals[0].traffic[0] as { apiKey: unknown }).apiKey)).toBe('[redacted]');
+  });
+
+  it.each([
+    {
+      name: 'timeout not shorter than interval',
+      raw: { portals: [portal({ sites: [portal().sites[0], { ...portal().sites[1], checks: [{ type: 'tcp', host: 'x', port: 1, interval: '2s', timeout: '2s' }] }] })] },
+      want: 'portals[0].sites[1].checks[0].timeout: must be shorter than interval',
+    },
+    { name: 'bad duration', raw: { portals: [portal({ policy: { cooldown: '10 minutes' } })] }, want: 'portals[0].policy.cooldown: "10 minutes" is not a duration' },
+    { name: 'wrong type', raw: { portals: [portal({ policy: { quorum: 'two' } })] }, want: 'portals[0].policy.quorum: must be a number, got string' },
+    { name: 'missing field', raw: { portals: [portal({ name: undefined })] }, want: 'portals[0].name: is required' },
+    {
+      name: 'unknown provider kind',
+      raw: { portals: [portal({ traffic: [{ kind: 'bind-magic', zone: 'x.' }] })] },
+      want: 'portals[0].traffic[0].kind: unknown provider kind "bind-magic" (known: powerdns, zonefile)',
+    },
+    {
+      name: 'unknown check type',
+      raw: { portals: [portal({ sites: [{ ...portal().sites[0], checks: [{ type: 'icmp', interval: '5s', timeout: '1s' }] }, portal().sites[1]] })] },
+      want: 'portals[0].sites[0].checks[0].type: unknown check type "icmp"',
+    },
+    { name: 'unknown field (typo)', raw: { portals: [portal({ polciy: {} })] }, want: 'portals[0]: unknown field "polciy"' },
+    { name: 'literal secret', raw: { portals: [portal({ traffic: [{ ...portal().traffic[0], apiKey: 'plain' }] })] }, want: 'portals[0].traffic[0].apiKey: secrets must be a ${ENV_VAR} reference' },
+    { name: 'unset env secret', raw: { portals: [portal()] }, env: {}, want: 'portals[0].traffic[0].apiKey: environment variable PDNS_API_KEY is not set' },
+    { name: 'one site only', raw: { portals: [portal({ sites: [portal().sites[0]] })] }, want: 'portals[0].sites: a portal needs at least two sites' },
+    {
+      name: 'A record but IPv6 address',
+      raw: { portals: [portal({ sites: [portal().sites[0], { ...portal().sites[1], routing: { address: '2001:db8::1' } }] })] },
+      want: 'portals[0].traffic[0].type: site standby routing.address 2001:db8::1 is IPv6 but the record type is A',
+    },
+    { name: 'duplicate site', raw: { portals: [portal({ sites: [portal().sites[0], portal().sites[0]] })] }, want: 'portals[0].sites[1].name: duplicate site name "primary"' },
+    { name: 'no portals', raw: { portals: [] }, want: 'portals: configure at least one portal' },
+    { name: 'bad address', raw: { portals: [portal({ sites: [{ ...portal().sites[0], routing: { address: '300.1.1.1' } }, portal().sites[1]] })] }, want: 'portals[0].sites[0].routing.address: must be an IPv4 or IPv6 address' },
+  ])('$name', ({ raw, want, env: e }) => {
+    expect(problems(raw, e ?? env).join('\n')).toContain(want);
+  });
+
+  it('reports every problem at once', () => {
+    const raw = { portals: [portal({ policy: { quorum: 0, cooldown: 'x' }, name: 5 })] };
+    expect(problems(raw).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('YAML syntax errors name the line', () => {
+    expect(() => parseConfigText('portals:\n  - id: [unclosed\n', 'bad.yaml', env)).toThrow(/bad\.yaml.*\n\s+line \d+, column \d+: Flow sequence/);
+  });
+});

@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { buildConfigSchema, type Config } from './schema';
+
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+/** A config that cannot be used; `problems` lists every one of them, each with its path. */
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: ConfigProblem[],
+  ) {
+    super(`${source}: ${problems.length} problem(s) in the configuration:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEFAULT_CONFIG_PATH = 'config/failover.yaml';
+
+/** `portals[0].sites[1].checks[0].timeout` */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out ? `.${String(seg)}` : String(seg);
+  }
+  return out || '(root)';
+}
+
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type') {
+    // Only the input's type is printed, never its value: it may be a secret.
+    const received = (issue as { input?: unknown }).input;
+    if (received === undefined) return 'is required';
+    const got = received === null ? 'null' : Array.isArray(received) ? 'array' : typeof received;
+    return `must be ${issue.expected === 'int' ? 'an integer' : `a ${issue.expected}`}, got ${got}`;
+  }
+  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'invalid_value' && issue.values.length) return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  return issue.message;
+}
+
+/** Validates an already-parsed document (the API and tests use this directly). */
+export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const result = buildConfigSchema(env).safeParse(raw, { reportInput: true });
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => ({ path: formatPath(i.path), message: issueMessage(i) }));
+    throw new ConfigError(source, problems);
+  }
+  const config = result.data;
+  if (env.REDIS_URL) config.redis.url = env.REDIS_URL;
+  return config;
+}
+
+export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new ConfigError(
+      source,
+      doc.errors.map((e) => ({ path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(yaml)', message: e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '') })),
+    );
+  }
+  return parseConfig(doc.toJS(), source, env);
+}
+
+export function loadConfig(path = process.env.FAILOVER_CONFIG ?? DEFAULT_CONFIG_PATH, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [{ path: '(file)', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
+  }
+  return parseConfigText(text, path, env);
+}

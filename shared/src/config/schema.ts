@@ -1,0 +1,192 @@
+import { z } from 'zod';
+import { makeFields, type Fields } from './fields';
+import { providerDefinitions } from '../providers/registry';
+import type { StepConfigBase, TargetSite } from '../providers/provider';
+import { formatDuration } from './duration';
+
+const ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const idField = (what: string) =>
+  z.string().regex(ID, `${what} must be lower-case letters, digits, - or _, starting with a letter or digit`);
+
+function checkSchemas(f: Fields) {
+  const common = {
+    name: idField('check name').optional(),
+    interval: f.duration(),
+    timeout: f.duration(),
+  };
+  const http = z.strictObject({
+    type: z.literal('http'),
+    ...common,
+    url: f.url(),
+    method: z.enum(['GET', 'HEAD']).default('GET'),
+    headers: z.record(z.string(), f.str()).default({}),
+    expect: z
+      .strictObject({
+        status: z.array(z.int().min(100).max(599)).min(1).default([200]),
+        bodyIncludes: z.array(f.nonEmpty()).default([]),
+        bodyExcludes: z.array(f.nonEmpty()).default([]),
+        maxLatency: f.duration().optional(),
+      })
+      .prefault({}),
+    tls: z
+      .strictObject({
+        verify: z.boolean().default(true),
+        serverName: f.str().optional(),
+      })
+      .prefault({}),
+    redirects: z
+      .strictObject({
+        follow: z.boolean().default(false),
+        allowOtherHost: z.boolean().default(false),
+        max: z.int().min(1).max(10).default(5),
+      })
+      .prefault({}),
+    maxBodyBytes: z.int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
+  });
+  const tcp = z.strictObject({
+    type: z.literal('tcp'),
+    ...common,
+    host: f.nonEmpty(),
+    port: z.int().min(1).max(65535),
+  });
+  return z.discriminatedUnion('type', [http, tcp], {
+    error: (iss) =>
+      iss.code === 'invalid_union' && iss.input && typeof iss.input === 'object'
+        ? `unknown check type ${JSON.stringify((iss.input as { type?: unknown }).type)} (known: http, tcp)`
+        : undefined,
+  });
+}
+
+function policySchema(f: Fields) {
+  return z
+    .strictObject({
+      failureThreshold: z.int().min(1).max(100).default(3),
+      recoveryThreshold: z.int().min(1).max(100).default(5),
+      quorum: z.int().min(1).default(1),
+      cooldown: f.duration().prefault('10m'),
+      autoFailover: z.boolean().default(true),
+      autoFailback: z.boolean().default(false),
+      /** A vantage whose newest result is older than this many check intervals has no verdict. */
+      staleAfterIntervals: z.int().min(2).max(100).default(3),
+    })
+      .prefault({});
+}
+
+function stepSchema(f: Fields) {
+  const pieces = providerDefinitions.map((d) => d.schema(f));
+  const known = providerDefinitions.map((d) => d.kind).join(', ');
+  return z.discriminatedUnion('kind', pieces as unknown as [z.ZodObject, ...z.ZodObject[]], {
+    error: (iss) =>
+      iss.code === 'invalid_union' && iss.input && typeof iss.input === 'object'
+        ? `unknown provider kind ${JSON.stringify((iss.input as { kind?: unknown }).kind)} (known: ${known})`
+        : undefined,
+  }) as unknown as z.ZodType<StepConfigBase & Record<string, unknown>, unknown>;
+}
+
+export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env) {
+  const f = makeFields(env);
+  const check = checkSchemas(f);
+  const site = z.strictObject({
+    name: idField('site name'),
+    provider: f.nonEmpty(),
+    routing: z
+      .strictObject({ address: f.ipAddress().optional(), target: f.dnsName().optional() })
+      .refine((r) => r.address !== undefined || r.target !== undefined, 'needs address or target'),
+    checks: z.array(check).min(1, 'a site needs at least one check'),
+  });
+  const portal = z
+    .strictObject({
+      id: idField('portal id'),
+      name: f.nonEmpty(),
+      policy: policySchema(f),
+      sites: z.array(site).min(2, 'a portal needs at least two sites (primary and standby)'),
+      traffic: z.array(stepSchema(f)).min(1, 'a portal needs at least one traffic step'),
+    })
+    .superRefine((p, ctx) => {
+      const names = new Set<string>();
+      p.sites.forEach((s, i) => {
+        if (names.has(s.name)) ctx.addIssue({ code: 'custom', path: ['sites', i, 'name'], message: `duplicate site name "${s.name}"` });
+        names.add(s.name);
+        const checkNames = new Set<string>();
+        s.checks.forEach((c, j) => {
+          const path = ['sites', i, 'checks', j];
+          const name = c.name ?? `${c.type}-${j}`;
+          if (checkNames.has(name)) ctx.addIssue({ code: 'custom', path: [...path, 'name'], message: `duplicate check name "${name}"` });
+          checkNames.add(name);
+          if (c.timeout >= c.interval) {
+            ctx.addIssue({ code: 'custom', path: [...path, 'timeout'], message: `must be shorter than interval (${formatDuration(c.timeout)} >= ${formatDuration(c.interval)})` });
+          }
+          if (c.type === 'http' && c.expect.maxLatency !== undefined && c.expect.maxLatency > c.timeout) {
+            ctx.addIssue({ code: 'custom', path: [...path, 'expect', 'maxLatency'], message: 'must not be longer than timeout' });
+          }
+        });
+      });
+      if (p.policy.quorum > 1 && p.policy.quorum > 64) {
+        ctx.addIssue({ code: 'custom', path: ['policy', 'quorum'], message: 'must be at most 64' });
+      }
+      const sites: TargetSite[] = p.sites.map((s) => ({ name: s.name, routing: s.routing }));
+      p.traffic.forEach((step, i) => {
+        const def = providerDefinitions.find((d) => d.kind === step.kind);
+        for (const issue of def?.checkSites(step as never, sites) ?? []) {
+          ctx.addIssue({ code: 'custom', path: ['traffic', i, ...issue.path], message: issue.message });
+        }
+      });
+    });
+
+  const token = z.strictObject({
+    name: idField('token name'),
+    role: z.enum(['viewer', 'operator', 'admin']),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the token'),
+  });
+
+  return z
+    .strictObject({
+      redis: z
+        .strictObject({ url: f.url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'), prefix: idField('redis prefix').default('pf') })
+      .prefault({}),
+      api: z
+        .strictObject({ listen: f.hostPort().default('127.0.0.1:8080'), tokens: z.array(token).default([]) })
+      .prefault({}),
+      checker: z
+        .strictObject({
+          vantage: idField('vantage').default('local'),
+          concurrency: z.int().min(1).max(1024).default(64),
+        })
+      .prefault({}),
+      controller: z
+        .strictObject({
+          leaseTtl: f.duration().prefault('10s'),
+          renewEvery: f.duration().prefault('2s'),
+          evaluateEvery: f.duration().prefault('500ms'),
+          stepAttempts: z.int().min(1).max(20).default(4),
+          stepBackoff: f.duration().prefault('500ms'),
+        })
+      .prefault({}),
+      portals: z.array(portal).min(1, 'configure at least one portal'),
+    })
+    .superRefine((c, ctx) => {
+      // patroni's rule: a leader must be able to renew at least twice before its lease can expire.
+      if (c.controller.renewEvery * 3 > c.controller.leaseTtl) {
+        ctx.addIssue({ code: 'custom', path: ['controller', 'renewEvery'], message: `must be at most a third of leaseTtl (${formatDuration(c.controller.leaseTtl)})` });
+      }
+      const ids = new Set<string>();
+      c.portals.forEach((p, i) => {
+        if (ids.has(p.id)) ctx.addIssue({ code: 'custom', path: ['portals', i, 'id'], message: `duplicate portal id "${p.id}"` });
+        ids.add(p.id);
+      });
+    });
+}
+
+export type ConfigSchema = ReturnType<typeof buildConfigSchema>;
+export type Config = z.output<ConfigSchema>;
+export type PortalConfig = Config['portals'][number];
+export type SiteConfig = PortalConfig['sites'][number];
+export type CheckConfig = SiteConfig['checks'][number];
+export type HttpCheckConfig = Extract<CheckConfig, { type: 'http' }>;
+export type TcpCheckConfig = Extract<CheckConfig, { type: 'tcp' }>;
+export type PolicyConfig = PortalConfig['policy'];
+export type TrafficStepConfig = PortalConfig['traffic'][number];
+
+export function checkName(check: CheckConfig, index: number): string {
+  return check.name ?? `${check.type}-${index}`;
+}

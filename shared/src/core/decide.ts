@@ -1,0 +1,157 @@
+import { ANALYSIS_TABLE, classify, type Analysis } from './classify';
+import type { SiteStatus } from './health';
+import type { Phase, PortalModel, PortalState, Trigger } from './state';
+
+export interface SwitchAction {
+  type: 'switch';
+  operationId: string;
+  portal: string;
+  from: string;
+  to: string;
+  trigger: Trigger;
+  reason: string;
+  /** First failed probe of the streak that led here (auto failover only). */
+  detectedAt?: number;
+  decidedAt: number;
+}
+
+export interface Decision {
+  next: PortalState;
+  actions: SwitchAction[];
+  analysis: Analysis;
+  phase: Phase;
+  /** One human sentence, logged once per decision and stored with every operation. */
+  reason: string;
+  statuses: Record<string, SiteStatus>;
+}
+
+/** Deterministic so that the same decision replayed after a crash names the same operation. */
+export function autoOperationId(portal: string, decidedAt: number): string {
+  return `${portal}-${decidedAt.toString(36)}-auto`;
+}
+
+function describe(s: SiteStatus): string {
+  if (!s.hasData) return `${s.site} has no fresh results`;
+  const parts: string[] = [];
+  if (s.down.length) parts.push(`down on ${s.down.join(', ')}`);
+  if (s.up.length) parts.push(`up on ${s.up.join(', ')}`);
+  const other = s.vantages.filter((v) => v.verdict === 'unknown' || v.verdict === 'stale');
+  if (other.length) parts.push(`${other.map((v) => `${v.vantage} ${v.verdict}`).join(', ')}`);
+  const why = s.vantages.find((v) => v.verdict === 'down')?.detail;
+  return `${s.site} is ${s.status} (${parts.join('; ')})${why ? ` [${why}]` : ''}`;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Why an actionable analysis may not act now, or undefined when it may. */
+function blockedBy(state: PortalState, model: PortalModel, move: 'failover' | 'failback', now: number): string | undefined {
+  if (state.frozen) {
+    const until = state.frozen.until ? ` until ${iso(state.frozen.until)}` : '';
+    return `automation is frozen by ${state.frozen.actor}${until} (${state.frozen.reason}); unfreeze to let it act`;
+  }
+  if (state.inflight) return `operation ${state.inflight.operationId} is still running`;
+  if (move === 'failover' && !model.policy.autoFailover) return 'autoFailover is off for this portal; switch it manually';
+  if (move === 'failback' && !model.policy.autoFailback) return 'failback is manual (autoFailback is off); switch back when ready';
+  const last = state.lastAutoSwitchAt;
+  if (last !== undefined && now - last < model.policy.cooldownMs && !(state.ackedAt !== undefined && state.ackedAt >= last)) {
+    return `anti-flap cooldown after the automatic switch at ${iso(last)} blocks automatic switches until ${iso(
+      last + model.policy.cooldownMs,
+    )}; acknowledge the last switch to lift it`;
+  }
+  return undefined;
+}
+
+function servingPhase(state: PortalState, model: PortalModel): Phase {
+  return state.activeSite === model.sites[0].name ? 'healthy' : 'failed_over';
+}
+
+/**
+ * The whole decision: state + policy + now in, next state + actions + one sentence out. No I/O, no clock, so it is
+ * replayed in tests and property-checked.
+ */
+export function decide(state: PortalState, model: PortalModel, now: number): Decision {
+  let next: PortalState = state;
+  if (state.frozen?.until !== undefined && now >= state.frozen.until) next = { ...state, frozen: undefined };
+
+  const c = classify(next, model, now);
+  const active = describe(c.active);
+  const entry = ANALYSIS_TABLE[c.analysis];
+  const actions: SwitchAction[] = [];
+  let reason: string;
+  let phase: Phase;
+
+  if (entry.actionable && entry.move && c.target) {
+    const target = describe(c.statuses[c.target]);
+    const block = blockedBy(next, model, entry.move, now);
+    const what = entry.move === 'failover' ? `${active}; ${target}` : `preferred site ${target} while ${active}`;
+    if (block) {
+      reason = `${what}; not switching: ${block}`;
+      phase = next.frozen ? 'frozen' : next.inflight ? 'failing_over' : entry.move === 'failover' ? 'degraded' : servingPhase(next, model);
+    } else {
+      const operationId = autoOperationId(model.id, now);
+      reason = `${what}; switching ${next.activeSite} -> ${c.target}`;
+      actions.push({
+        type: 'switch',
+        operationId,
+        portal: model.id,
+        from: next.activeSite,
+        to: c.target,
+        trigger: 'auto',
+        reason,
+        detectedAt: entry.move === 'failover' ? c.active.failingSince : undefined,
+        decidedAt: now,
+      });
+      next = {
+        ...next,
+        lastAutoSwitchAt: now,
+        inflight: { operationId, from: next.activeSite, to: c.target, trigger: 'auto', since: now },
+      };
+      phase = 'failing_over';
+    }
+  } else {
+    switch (c.analysis) {
+      case 'NoData':
+        reason = `no check results arrived for ${c.active.site} recently; not switching on missing data`;
+        phase = 'no_data';
+        break;
+      case 'AllDown':
+        reason = `${active}; no other site is healthy (${model.sites
+          .filter((s) => s.name !== c.active.site)
+          .map((s) => describe(c.statuses[s.name]))
+          .join('; ')}); not switching to an unhealthy site`;
+        phase = 'both_down';
+        break;
+      case 'ActiveDownOnSomeVantages':
+        reason = `${active}; quorum is ${model.policy.quorum}, so not switching`;
+        phase = 'degraded';
+        break;
+      case 'ActiveUnconfirmed':
+        reason = `${active}; waiting for enough results to confirm it`;
+        phase = servingPhase(next, model);
+        break;
+      default:
+        reason = `${active}`;
+        phase = servingPhase(next, model);
+    }
+    if (next.inflight) phase = 'failing_over';
+    else if (next.frozen && phase !== 'no_data' && phase !== 'both_down') phase = 'frozen';
+  }
+  next = { ...next, phase, lastReason: reason };
+  return { next, actions, analysis: c.analysis, phase, reason, statuses: c.statuses };
+}
+
+/** Marks an operation as started (manual and alert switches enter here; auto ones through decide). */
+export function beginOperation(
+  state: PortalState,
+  op: { operationId: string; from: string; to: string; trigger: Trigger; since: number },
+): PortalState {
+  return { ...state, inflight: op, phase: 'failing_over' };
+}
+
+/** Applies an operation's outcome: on success the target becomes active; either way the slot frees. */
+export function settleOperation(state: PortalState, outcome: { operationId: string; to: string; ok: boolean }): PortalState {
+  if (state.inflight?.operationId !== outcome.operationId) return state;
+  return { ...state, inflight: undefined, activeSite: outcome.ok ? outcome.to : state.activeSite };
+}

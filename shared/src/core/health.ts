@@ -1,0 +1,123 @@
+import type { CheckResult } from './observation';
+
+export type Verdict = 'up' | 'down' | 'unknown';
+
+/** Hysteresis state of one check of one site as seen from one vantage. */
+export interface CheckHealth {
+  verdict: Verdict;
+  okStreak: number;
+  failStreak: number;
+  /** Start time of the first failed probe of the current failure streak (for failover_detection_seconds). */
+  failingSince?: number;
+  /** Start time of the newest result applied; older or equal results are ignored (duplicates, reordering). */
+  lastAt: number;
+  intervalMs: number;
+  lastOk: boolean;
+  lastDetail?: string;
+}
+
+/** health[site][vantage][check] */
+export type PortalHealth = Record<string, Record<string, Record<string, CheckHealth>>>;
+
+export interface Thresholds {
+  failureThreshold: number;
+  recoveryThreshold: number;
+}
+
+/** Folds one result into the streaks: `down` after N failures in a row, `up` after M successes, else unchanged. */
+export function applyResult(health: PortalHealth, r: CheckResult, t: Thresholds): PortalHealth {
+  const prev = health[r.site]?.[r.vantage]?.[r.check];
+  if (prev && r.at <= prev.lastAt) return health;
+  const okStreak = r.ok ? (prev?.okStreak ?? 0) + 1 : 0;
+  const failStreak = r.ok ? 0 : (prev?.failStreak ?? 0) + 1;
+  let verdict: Verdict = prev?.verdict ?? 'unknown';
+  if (failStreak >= t.failureThreshold) verdict = 'down';
+  else if (okStreak >= t.recoveryThreshold) verdict = 'up';
+  const next: CheckHealth = {
+    verdict,
+    okStreak,
+    failStreak,
+    failingSince: r.ok ? undefined : failStreak === 1 ? r.at : (prev?.failingSince ?? r.at),
+    lastAt: r.at,
+    intervalMs: r.intervalMs,
+    lastOk: r.ok,
+    lastDetail: r.ok ? undefined : (r.detail ?? r.reason),
+  };
+  return {
+    ...health,
+    [r.site]: { ...health[r.site], [r.vantage]: { ...health[r.site]?.[r.vantage], [r.check]: next } },
+  };
+}
+
+export type VantageVerdict = Verdict | 'stale';
+
+export interface VantageView {
+  vantage: string;
+  verdict: VantageVerdict;
+  failingSince?: number;
+  detail?: string;
+}
+
+/**
+ * One vantage's verdict on a site: down when any fresh check is down, up when every configured check is fresh and
+ * up, stale when none is fresh (no result for longer than staleAfterIntervals intervals), otherwise unknown.
+ */
+export function vantageVerdict(
+  checks: Record<string, CheckHealth> | undefined,
+  checkNames: readonly string[],
+  staleAfterIntervals: number,
+  now: number,
+): Omit<VantageView, 'vantage'> {
+  const fresh = checkNames
+    .map((name) => ({ name, h: checks?.[name] }))
+    .filter((c): c is { name: string; h: CheckHealth } => c.h !== undefined && now - c.h.lastAt <= staleAfterIntervals * c.h.intervalMs);
+  if (fresh.length === 0) return { verdict: 'stale' };
+  const down = fresh.filter((c) => c.h.verdict === 'down');
+  if (down.length > 0) {
+    const failingSince = Math.min(...down.map((c) => c.h.failingSince ?? c.h.lastAt));
+    return { verdict: 'down', failingSince, detail: down.map((c) => `${c.name}: ${c.h.lastDetail ?? 'failing'}`).join('; ') };
+  }
+  if (fresh.length === checkNames.length && fresh.every((c) => c.h.verdict === 'up')) return { verdict: 'up' };
+  return { verdict: 'unknown' };
+}
+
+export type SiteHealth = 'up' | 'down' | 'unknown';
+
+export interface SiteStatus {
+  site: string;
+  status: SiteHealth;
+  vantages: VantageView[];
+  down: string[];
+  up: string[];
+  /** Earliest failure start among the vantages that say down. */
+  failingSince?: number;
+  /** True when at least one vantage has a fresh result. */
+  hasData: boolean;
+}
+
+/** Quorum over vantages: down when >= quorum say down, up when >= quorum say up (and not down), else unknown. */
+export function siteStatus(
+  health: PortalHealth,
+  site: string,
+  checkNames: readonly string[],
+  policy: { quorum: number; staleAfterIntervals: number },
+  now: number,
+): SiteStatus {
+  const byVantage = health[site] ?? {};
+  const vantages: VantageView[] = Object.keys(byVantage)
+    .sort()
+    .map((vantage) => ({ vantage, ...vantageVerdict(byVantage[vantage], checkNames, policy.staleAfterIntervals, now) }));
+  const down = vantages.filter((v) => v.verdict === 'down').map((v) => v.vantage);
+  const up = vantages.filter((v) => v.verdict === 'up').map((v) => v.vantage);
+  const status: SiteHealth = down.length >= policy.quorum ? 'down' : up.length >= policy.quorum ? 'up' : 'unknown';
+  const downSince = vantages.filter((v) => v.verdict === 'down').map((v) => v.failingSince ?? now);
+  return {
+    site,
+    status,
+    vantages,
+    down,
+    up,
+    failingSince: downSince.length ? Math.min(...downSince) : undefined,
+    hasData: vantages.some((v) => v.verdict !== 'stale'),
+  };
+}

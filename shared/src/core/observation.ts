@@ -1,0 +1,35 @@
+/** Why a probe failed; also the `reason` label of failed-check metrics. */
+export type FailureReason =
+  | 'timeout'
+  | 'refused'
+  | 'reset'
+  | 'dns'
+  | 'tls'
+  | 'status'
+  | 'content'
+  | 'latency'
+  | 'redirect'
+  | 'body_too_large'
+  | 'error';
+
+/** The outcome of one probe, before it is labelled with where it ran. */
+export interface ProbeOutcome {
+  ok: boolean;
+  durationMs: number;
+  reason?: FailureReason;
+  /** One human sentence, never a secret (URLs have credentials stripped). */
+  detail?: string;
+  status?: number;
+}
+
+/** One check result as it travels from a checker to the controller. */
+export interface CheckResult extends ProbeOutcome {
+  portal: string;
+  site: string;
+  check: string;
+  vantage: string;
+  /** Epoch ms when the probe started. */
+  at: number;
+  /** The check's interval, so the controller can tell when a vantage went stale. */
+  intervalMs: number;
+}

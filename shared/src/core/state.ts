@@ -1,0 +1,47 @@
+import type { PortalHealth } from './health';
+
+export type Phase = 'healthy' | 'degraded' | 'failing_over' | 'failed_over' | 'both_down' | 'no_data' | 'frozen';
+export const PHASES: readonly Phase[] = ['healthy', 'degraded', 'failing_over', 'failed_over', 'both_down', 'no_data', 'frozen'];
+
+export type Trigger = 'auto' | 'manual' | 'alert';
+
+export interface Freeze {
+  reason: string;
+  actor: string;
+  at: number;
+  until?: number;
+}
+
+/** Everything the controller remembers about one portal; persisted in Redis so it survives restarts. */
+export interface PortalState {
+  portal: string;
+  activeSite: string;
+  health: PortalHealth;
+  lastAutoSwitchAt?: number;
+  /** An acknowledgement after the last automatic switch lifts the anti-flap block. */
+  ackedAt?: number;
+  frozen?: Freeze;
+  inflight?: { operationId: string; from: string; to: string; trigger: Trigger; since: number };
+  phase: Phase;
+  lastReason: string;
+}
+
+/** The slice of a portal's configuration the decision needs. */
+export interface PortalModel {
+  id: string;
+  /** In priority order: the first is the preferred (primary) site. */
+  sites: { name: string; checkNames: string[] }[];
+  policy: {
+    failureThreshold: number;
+    recoveryThreshold: number;
+    quorum: number;
+    cooldownMs: number;
+    autoFailover: boolean;
+    autoFailback: boolean;
+    staleAfterIntervals: number;
+  };
+}
+
+export function initialState(model: PortalModel): PortalState {
+  return { portal: model.id, activeSite: model.sites[0].name, health: {}, phase: 'no_data', lastReason: 'no check results yet' };
+}

@@ -1,0 +1,150 @@
+import { z } from 'zod';
+import { canonicalName, type Fields } from '../config/fields';
+import type { Secret } from '../config/secret';
+import {
+  dnsValueFor,
+  ProviderError,
+  type ProviderDefinition,
+  type StepPlan,
+  type StepState,
+  type TargetSite,
+  type TrafficProvider,
+} from './provider';
+
+export interface PowerDnsStepConfig {
+  kind: 'powerdns';
+  apiUrl: string;
+  apiKey: Secret;
+  serverId: string;
+  zone: string;
+  record: string;
+  type: 'A' | 'AAAA' | 'CNAME';
+  ttl: number;
+  timeoutMs: number;
+}
+
+interface RRset {
+  name: string;
+  type: string;
+  ttl?: number;
+  records?: { content: string; disabled?: boolean }[];
+}
+
+function schema(f: Fields) {
+  return z
+    .strictObject({
+      kind: z.literal('powerdns'),
+      apiUrl: f.url(),
+      apiKey: f.secret(),
+      serverId: f.nonEmpty().default('localhost'),
+      zone: f.dnsName(),
+      record: f.dnsName(),
+      type: z.enum(['A', 'AAAA', 'CNAME']),
+      ttl: z.int().min(1).max(86400).default(30),
+      timeout: f.duration().prefault('5s'),
+    })
+    .transform(({ timeout, ...rest }) => ({ ...rest, zone: canonicalName(rest.zone), record: canonicalName(rest.record), timeoutMs: timeout }))
+    .refine((s) => s.record === s.zone || s.record.endsWith(`.${s.zone}`), { path: ['record'], message: 'must be inside zone' });
+}
+
+/** PowerDNS Authoritative HTTP API: REPLACE the RRset with PATCH, read it back with GET. */
+class PowerDnsProvider implements TrafficProvider {
+  readonly kind = 'powerdns';
+  readonly label: string;
+  private readonly zoneUrl: string;
+
+  constructor(private readonly cfg: PowerDnsStepConfig) {
+    this.label = `powerdns ${cfg.record}/${cfg.type}`;
+    const base = cfg.apiUrl.replace(/\/+$/, '');
+    this.zoneUrl = `${base}/api/v1/servers/${encodeURIComponent(cfg.serverId)}/zones/${encodeURIComponent(cfg.zone)}`;
+  }
+
+  private async call(method: 'GET' | 'PATCH', body?: unknown): Promise<{ status: number; text: string }> {
+    let res: Response;
+    try {
+      res = await fetch(this.zoneUrl, {
+        method,
+        headers: { 'X-API-Key': this.cfg.apiKey.reveal(), 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.cfg.timeoutMs),
+      });
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string } };
+      const why = e.name === 'TimeoutError' ? `no answer within ${this.cfg.timeoutMs}ms` : (e.cause?.code ?? e.message);
+      throw new ProviderError(`${this.label}: ${method} zone ${this.cfg.zone} failed: ${why}`, true);
+    }
+    const text = await res.text();
+    if (res.status >= 400) {
+      let msg = text.slice(0, 300);
+      try {
+        msg = (JSON.parse(text) as { error?: string }).error ?? msg;
+      } catch {
+        /* not JSON: keep the raw snippet */
+      }
+      // 4xx (bad key, unknown zone, bad record) will not fix itself; 5xx and 429 may.
+      const retryable = res.status >= 500 || res.status === 429;
+      throw new ProviderError(`${this.label}: PowerDNS answered ${res.status} to ${method}: ${msg}`, retryable);
+    }
+    return { status: res.status, text };
+  }
+
+  async read(): Promise<StepState> {
+    const { text } = await this.call('GET');
+    let zone: { rrsets?: RRset[] };
+    try {
+      zone = JSON.parse(text) as { rrsets?: RRset[] };
+    } catch {
+      throw new ProviderError(`${this.label}: PowerDNS zone answer is not JSON`, true);
+    }
+    if (!Array.isArray(zone.rrsets)) throw new ProviderError(`${this.label}: PowerDNS zone answer has no rrsets`, true);
+    const rrset = zone.rrsets.find((r) => canonicalName(r.name) === this.cfg.record && r.type === this.cfg.type);
+    const values = (rrset?.records ?? []).filter((r) => !r.disabled).map((r) => r.content).sort();
+    return { values, detail: rrset ? `ttl ${rrset.ttl ?? '?'}` : 'no such rrset' };
+  }
+
+  plan(current: StepState, site: TargetSite): StepPlan {
+    const { value, error } = dnsValueFor(this.cfg.type, site);
+    if (!value) throw new ProviderError(`${this.label}: site ${site.name} ${error}`, false);
+    const changes = !(current.values.length === 1 && current.values[0] === value);
+    const rrset = {
+      name: this.cfg.record,
+      type: this.cfg.type,
+      ttl: this.cfg.ttl,
+      changetype: 'REPLACE',
+      records: [{ content: value, disabled: false }],
+    };
+    return {
+      kind: this.kind,
+      target: site.name,
+      changes,
+      description: changes
+        ? `PATCH ${this.cfg.zone}: REPLACE ${this.cfg.record} ${this.cfg.type} [${current.values.join(', ')}] -> ${value}`
+        : `${this.cfg.record} ${this.cfg.type} already ${value}`,
+      request: { method: 'PATCH', url: this.zoneUrl, body: { rrsets: [rrset] } },
+    };
+  }
+
+  async apply(plan: StepPlan, ctx: { fence: { assertHeld(): Promise<void> } }): Promise<void> {
+    if (!plan.changes) return;
+    await ctx.fence.assertHeld();
+    await this.call('PATCH', plan.request.body);
+  }
+
+  async verify(site: TargetSite) {
+    const want = dnsValueFor(this.cfg.type, site).value;
+    const { values } = await this.read();
+    const ok = values.length === 1 && values[0] === want;
+    return { ok, observed: values, detail: ok ? `${this.cfg.record} ${this.cfg.type} is ${want}` : `expected ${want}, PowerDNS has [${values.join(', ')}]` };
+  }
+}
+
+export const powerdnsProvider: ProviderDefinition<PowerDnsStepConfig> = {
+  kind: 'powerdns',
+  schema: (f) => schema(f) as unknown as z.ZodType<PowerDnsStepConfig, unknown>,
+  checkSites: (step, sites) =>
+    sites.flatMap((s) => {
+      const { error } = dnsValueFor(step.type, s);
+      return error ? [{ path: ['type'], message: `site ${s.name} ${error}` }] : [];
+    }),
+  create: (step) => new PowerDnsProvider(step),
+};

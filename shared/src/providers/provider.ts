@@ -1,0 +1,98 @@
+import type { z } from 'zod';
+import type { Fields } from '../config/fields';
+import type { Logger } from '../runtime/logger';
+
+export interface SiteRouting {
+  address?: string;
+  target?: string;
+}
+
+export interface TargetSite {
+  name: string;
+  routing: SiteRouting;
+}
+
+/** The lease a controller holds while it acts; a provider checks it right before every write. */
+export interface FenceGuard {
+  readonly token: number;
+  /** Throws LeaseLostError when this process no longer holds the lease with this token. */
+  assertHeld(): Promise<void>;
+}
+
+export interface ProviderContext {
+  fence: FenceGuard;
+  logger: Logger;
+}
+
+/** What the provider serves now, in the provider's own terms (record values, server states). */
+export interface StepState {
+  values: string[];
+  detail?: string;
+}
+
+/** The exact change apply() will send; JSON-safe and free of secrets so dry-runs and audits can print it. */
+export interface StepPlan {
+  kind: string;
+  target: string;
+  changes: boolean;
+  description: string;
+  request: Record<string, unknown>;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  observed: string[];
+  detail: string;
+}
+
+/** One traffic step: validate (schema), read, plan (pure), apply, verify. */
+export interface TrafficProvider {
+  readonly kind: string;
+  /** Human label without secrets, e.g. "powerdns www.portal.example./A". */
+  readonly label: string;
+  read(): Promise<StepState>;
+  plan(current: StepState, site: TargetSite): StepPlan;
+  apply(plan: StepPlan, ctx: ProviderContext): Promise<void>;
+  verify(site: TargetSite): Promise<VerifyResult>;
+}
+
+export interface ProviderDeps {
+  logger: Logger;
+}
+
+export interface StepConfigBase {
+  kind: string;
+}
+
+export interface ProviderDefinition<C extends StepConfigBase> {
+  kind: C['kind'];
+  /** This provider's piece of the config schema. */
+  schema(fields: Fields): z.ZodType<C, unknown>;
+  /** Cross-field rules between the step and the portal's sites, as messages for the step's path. */
+  checkSites(step: C, sites: TargetSite[]): { path: (string | number)[]; message: string }[];
+  create(step: C, deps: ProviderDeps): TrafficProvider;
+}
+
+/** A failure a provider reports; `retryable` says whether backing off and trying again can help. */
+export class ProviderError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+}
+
+/** The value a DNS step writes for a site, or why the site cannot be written to this record type. */
+export function dnsValueFor(type: string, site: TargetSite): { value?: string; error?: string } {
+  const { address, target } = site.routing;
+  if (type === 'CNAME') {
+    return target ? { value: target.endsWith('.') ? target : `${target}.` } : { error: 'needs routing.target for a CNAME record' };
+  }
+  if (!address) return { error: `needs routing.address for an ${type} record` };
+  const v6 = address.includes(':');
+  if (type === 'A' && v6) return { error: `routing.address ${address} is IPv6 but the record type is A` };
+  if (type === 'AAAA' && !v6) return { error: `routing.address ${address} is IPv4 but the record type is AAAA` };
+  return { value: address };
+}

@@ -1,0 +1,15 @@
+import { powerdnsProvider } from './powerdns.provider';
+import { zonefileProvider } from './zonefile.provider';
+import type { ProviderDefinition, ProviderDeps, StepConfigBase, TrafficProvider } from './provider';
+
+/** Every traffic provider, in one list: adding one touches its own file and this line. */
+export const providerDefinitions: readonly ProviderDefinition<never>[] = [
+  powerdnsProvider as unknown as ProviderDefinition<never>,
+  zonefileProvider as unknown as ProviderDefinition<never>,
+];
+
+export function createProvider(step: StepConfigBase, deps: ProviderDeps): TrafficProvider {
+  const def = providerDefinitions.find((d) => d.kind === step.kind);
+  if (!def) throw new Error(`unknown provider kind "${step.kind}"`);
+  return def.create(step as never, deps);
+}

@@ -1,0 +1,89 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The metric names are a contract (dashboards and alerts use them). They live in a registry the caller creates,
+ * so tests and the all-in-one process never fight over global state.
+ */
+export function createMetrics(registry = new Registry(), opts: { defaultMetrics?: boolean } = {}) {
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    checkUp: new Gauge({
+      name: 'failover_check_up',
+      help: '1 when the newest probe of this check from this vantage passed, 0 when it failed',
+      labelNames: ['portal', 'site', 'check', 'vantage'] as const,
+      registers,
+    }),
+    checkDuration: new Histogram({
+      name: 'failover_check_duration_seconds',
+      help: 'Duration of one probe',
+      labelNames: ['portal', 'site', 'check', 'vantage'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers,
+    }),
+    checkFailures: new Counter({
+      name: 'failover_check_failures_total',
+      help: 'Failed probes by reason (timeout, refused, status, content, ...)',
+      labelNames: ['portal', 'site', 'check', 'vantage', 'reason'] as const,
+      registers,
+    }),
+    siteHealthy: new Gauge({
+      name: 'failover_site_healthy',
+      help: '1 when the site is up by quorum, 0 when down by quorum, -1 when unknown',
+      labelNames: ['portal', 'site'] as const,
+      registers,
+    }),
+    activeSite: new Gauge({
+      name: 'failover_active_site',
+      help: '1 for the site that currently receives the portal traffic',
+      labelNames: ['portal', 'site'] as const,
+      registers,
+    }),
+    portalPhase: new Gauge({
+      name: 'failover_portal_phase',
+      help: '1 for the current phase of the portal',
+      labelNames: ['portal', 'phase'] as const,
+      registers,
+    }),
+    switchovers: new Counter({
+      name: 'failover_switchovers_total',
+      help: 'Finished switch operations',
+      labelNames: ['portal', 'from', 'to', 'trigger', 'result'] as const,
+      registers,
+    }),
+    switchDuration: new Histogram({
+      name: 'failover_switch_duration_seconds',
+      help: 'From the decision to the last traffic step verified',
+      labelNames: ['portal', 'trigger'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+      registers,
+    }),
+    detection: new Histogram({
+      name: 'failover_detection_seconds',
+      help: 'From the first failed check of the streak to the decision to switch',
+      labelNames: ['portal'] as const,
+      buckets: [0.5, 1, 2, 3, 5, 10, 15, 30, 60, 120],
+      registers,
+    }),
+    automationFrozen: new Gauge({
+      name: 'failover_automation_frozen',
+      help: '1 while automatic switching is frozen for the portal',
+      labelNames: ['portal'] as const,
+      registers,
+    }),
+    queueJobs: new Gauge({
+      name: 'failover_queue_jobs',
+      help: 'Jobs in the BullMQ queues by state',
+      labelNames: ['queue', 'state'] as const,
+      registers,
+    }),
+    controllerLeader: new Gauge({
+      name: 'failover_controller_leader',
+      help: '1 when this controller process holds the leader lease',
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,84 @@
+import type { Redis } from 'ioredis';
+import { loadConfig, ConfigError } from '../config/load';
+import type { Config } from '../config/schema';
+import { createLogger, type Logger } from './logger';
+import { createMetrics, type Metrics } from './metrics';
+import { assertRedisReachable, createRedis, redactUrl } from './redis';
+
+export interface ServiceContext {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  redis: Redis;
+  bullConnection: Redis;
+}
+
+export type Stop = () => Promise<void>;
+
+/** Loads the config, or prints every problem and exits 2: an operator gets a list, not a stack trace. */
+export function loadConfigOrExit(path?: string): Config {
+  try {
+    return loadConfig(path);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+export async function createServiceContext(config: Config, logger: Logger, metrics = createMetrics()): Promise<ServiceContext> {
+  await assertRedisReachable(config.redis.url);
+  const redis = createRedis(config.redis.url, 'command');
+  const bullConnection = createRedis(config.redis.url, 'blocking');
+  const rl = logger.child({ component: 'redis' });
+  let lastWarn = 0;
+  const onError = (err: Error) => {
+    if (Date.now() - lastWarn > 30_000) {
+      lastWarn = Date.now();
+      rl.warn(`Redis connection problem at ${redactUrl(config.redis.url)}: ${err.message}`);
+    }
+  };
+  redis.on('error', onError);
+  bullConnection.on('error', onError);
+  return { config, logger, metrics, redis, bullConnection };
+}
+
+export async function closeServiceContext(ctx: ServiceContext): Promise<void> {
+  await Promise.allSettled([ctx.redis.quit(), ctx.bullConnection.quit()]);
+}
+
+/**
+ * Shared main() of every service: config, Redis check with a helpful message, signals, and a bounded shutdown
+ * (BullMQ's worker.close() can otherwise wait forever on a stuck job).
+ */
+export async function runService(name: string, start: (ctx: ServiceContext) => Promise<Stop>): Promise<void> {
+  const logger = createLogger().child({ component: name });
+  const config = loadConfigOrExit(process.env.FAILOVER_CONFIG);
+  let ctx: ServiceContext;
+  try {
+    ctx = await createServiceContext(config, logger);
+  } catch (err) {
+    logger.error((err as Error).message);
+    process.exit(1);
+  }
+  const stop = await start(ctx);
+  logger.info(`${name} started`, { redis: redactUrl(config.redis.url) });
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal} received, stopping ${name}`);
+    const force = setTimeout(() => {
+      logger.error(`${name} did not stop within 10s; exiting`);
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    void stop()
+      .then(() => closeServiceContext(ctx))
+      .then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
