@@ -1,1 +1,2 @@
 export * from './all-in-one';
+export * from './demo/sim-site';

@@ -61,7 +61,9 @@ export class Checker {
         s.checks.forEach((c, i) => {
           const check = checkName(c, i);
           const schedulerId = `${p.id}.${s.name}.${check}`;
-          this.checks.set(schedulerId, { portal: p.id, site: s.name, check, schedulerId, config: c });
+          // The vantage header lets site operators (and the simulated sites) tell the vantages apart.
+          const config: CheckConfig = c.type === 'http' ? { ...c, headers: { 'x-portal-failover-vantage': this.vantage, ...c.headers } } : c;
+          this.checks.set(schedulerId, { portal: p.id, site: s.name, check, schedulerId, config });
         });
       }
     }

@@ -114,8 +114,10 @@ export class Controller {
     clearInterval(this.leaseTimer);
     clearInterval(this.evalTimer);
     await this.transition;
+    // Let running operations finish and record their result while the lease is still ours; a stuck provider
+    // call must not hold the shutdown forever, and whatever is left is resumed by the next leader.
+    await Promise.race([Promise.allSettled([...this.running.values()]), new Promise((r) => setTimeout(r, 5_000).unref())]);
     await this.loseLeadership('shutting down');
-    await Promise.allSettled([...this.running.values()]);
     await this.lease.release().catch(() => undefined);
     await this.resultsQueue.close();
   }

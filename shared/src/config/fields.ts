@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration';
 import { expandEnv, resolveSecretRef, Secret } from './secret';
@@ -7,7 +8,7 @@ import { expandEnv, resolveSecretRef, Secret } from './secret';
  * Field types shared by the core schema and every provider's schema piece. They are built per load so that
  * `${ENV}` references resolve against the environment the loader was given (tests pass their own).
  */
-export function makeFields(env: NodeJS.ProcessEnv) {
+export function makeFields(env: NodeJS.ProcessEnv, baseDir: string = process.cwd()) {
   const str = () =>
     z.string().transform((text, ctx) => {
       const r = expandEnv(text, env);
@@ -57,7 +58,9 @@ export function makeFields(env: NodeJS.ProcessEnv) {
         .regex(/^([a-zA-Z0-9_*]([a-zA-Z0-9_-]{0,62})?\.)*[a-zA-Z0-9_-]{1,63}\.?$|^\.$/, 'must be a DNS name'),
     );
   const ipAddress = () => str().pipe(z.string().refine((v) => isIP(v) !== 0, 'must be an IPv4 or IPv6 address'));
-  return { str, nonEmpty, secret, duration, hostPort, url, dnsName, ipAddress };
+  /** Relative paths are taken from the config file's folder, so they mean the same from every working directory. */
+  const path = () => nonEmpty().transform((p) => (isAbsolute(p) ? p : resolve(baseDir, p)));
+  return { str, nonEmpty, secret, duration, hostPort, url, dnsName, ipAddress, path };
 }
 
 export type Fields = ReturnType<typeof makeFields>;
@@ -66,7 +69,7 @@ export function parseHostPort(text: string): { host: string; port: number } | un
   const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(text);
   if (!m) return undefined;
   const port = Number(m[2]);
-  if (port < 1 || port > 65535) return undefined;
+  if (port > 65535) return undefined; // 0 asks the OS for a free port (tests, sidecars)
   return { host: m[1], port };
 }
 

@@ -83,8 +83,8 @@ function stepSchema(f: Fields) {
   }) as unknown as z.ZodType<StepConfigBase & Record<string, unknown>, unknown>;
 }
 
-export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env) {
-  const f = makeFields(env);
+export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?: string) {
+  const f = makeFields(env, baseDir);
   const check = checkSchemas(f);
   const site = z.strictObject({
     name: idField('site name'),

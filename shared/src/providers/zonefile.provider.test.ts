@@ -106,14 +106,15 @@ describe('zonefile schema and site checks', () => {
     });
   });
 
-  it('rejects a relative path, a record outside the zone, an empty reload command and unknown keys', () => {
+  it('resolves a relative path against the config folder; rejects a record outside the zone, an empty reload command and unknown keys', () => {
     const schema = zonefileProvider.schema(makeFields({}));
     const base = { kind: 'zonefile', path: '/z', zone: 'portal.example.', record: 'www', type: 'A' };
     const issues = (input: Record<string, unknown>) => {
       const r = schema.safeParse({ ...base, ...input });
       return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     };
-    expect(issues({ path: 'db.portal' })).toEqual(['path: must be an absolute path']);
+    const rel = zonefileProvider.schema(makeFields({}, '/etc/portal')).safeParse({ ...base, path: 'db.portal' });
+    expect(rel.success && rel.data.path).toBe('/etc/portal/db.portal');
     expect(issues({ record: 'www.other.example.' })).toEqual(['record: www.other.example. is not inside zone portal.example.']);
     expect(issues({ record: 'portal.example.', type: 'CNAME' })).toEqual(['record: a CNAME cannot be at the zone apex']);
     expect(issues({ reloadCommand: [] })).toEqual(['reloadCommand: needs at least the program to run']);

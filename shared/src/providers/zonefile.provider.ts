@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { canonicalName, type Fields } from '../config/fields';
 import type { Logger } from '../runtime/logger';
@@ -764,8 +764,8 @@ function schema(f: Fields) {
   return z
     .strictObject({
       kind: z.literal('zonefile'),
-      // Relative paths would depend on the working directory, which differs between the CLI and the services.
-      path: f.nonEmpty().pipe(z.string().refine((p) => isAbsolute(p), 'must be an absolute path')),
+      // Relative paths are resolved against the config file's folder by f.path().
+      path: f.path(),
       zone: f.dnsName(),
       record: f.dnsName(),
       type: z.enum(['A', 'AAAA', 'CNAME']),
