@@ -47,10 +47,11 @@ export interface ConfigOptions {
   apiUrl?: string;
   controller?: Record<string, unknown>;
   redisUrl?: string;
+  vantage?: string;
 }
 
-/** A validated config for the fixtures, through the same parser the service uses. */
-export function e2eConfig(portals: PortalFixture[], o: ConfigOptions = {}): Config {
+/** The config document for the fixtures, as a user would write it (secrets as ${ENV} references). */
+export function e2eRawConfig(portals: PortalFixture[], o: ConfigOptions = {}): Record<string, unknown> {
   const pdns = sharedPowerDns();
   const interval = `${o.intervalMs ?? 1000}ms`;
   const timeout = `${o.timeoutMs ?? 500}ms`;
@@ -64,7 +65,7 @@ export function e2eConfig(portals: PortalFixture[], o: ConfigOptions = {}): Conf
   const raw = {
     redis: { url: o.redisUrl ?? sharedRedisUrl(), prefix: `e2e${randomBytes(4).toString('hex')}` },
     api: { listen: '127.0.0.1:0' },
-    checker: { vantage: 'v1', concurrency: 32 },
+    checker: { vantage: o.vantage ?? 'v1', concurrency: 32 },
     controller: { leaseTtl: '3s', renewEvery: '1s', evaluateEvery: '250ms', stepAttempts: 3, stepBackoff: '200ms', ...o.controller },
     portals: portals.map((p) => ({
       id: p.id,
@@ -77,8 +78,13 @@ export function e2eConfig(portals: PortalFixture[], o: ConfigOptions = {}): Conf
       traffic: [{ kind: 'powerdns', apiUrl: o.apiUrl ?? pdns.apiUrl, apiKey: '${TEST_PDNS_API_KEY}', zone: p.zone, record: p.record, type: 'A', ttl: 30 }],
     })),
   };
+  return raw;
+}
+
+/** A validated config for the fixtures, through the same parser the service uses. */
+export function e2eConfig(portals: PortalFixture[], o: ConfigOptions = {}): Config {
   const { REDIS_URL: _ignored, ...env } = process.env;
-  return parseConfig(raw, 'e2e', env);
+  return parseConfig(e2eRawConfig(portals, o), 'e2e', env);
 }
 
 export function testLogger(): Logger {

@@ -309,8 +309,9 @@ export class Controller {
           now: this.now,
         });
         this.finish(rt, done);
-        if (!(await this.persist(rt, done))) this.log.warn(`operation ${op.id} finished but its result could not be saved`, { portal: op.portal });
+        // Re-evaluate before saving so the stored phase already reflects the outcome.
         this.evaluate(rt);
+        if (!(await this.persist(rt, done))) this.log.warn(`operation ${op.id} finished but its result could not be saved`, { portal: op.portal });
       } catch (err) {
         if (err instanceof LeaseLostError) {
           this.log.warn(`operation ${op.id} interrupted: ${err.message}; the next leader resumes it`, { portal: op.portal });

@@ -67,6 +67,11 @@ function route(req: http.IncomingMessage, res: http.ServerResponse): void {
       res.on('close', () => clearInterval(t));
       return;
     }
+    case '/cut': {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('partial');
+      return void setTimeout(() => res.socket?.destroy(), 50);
+    }
     case '/to-same':
       return send(302, '', { location: '/ok' });
     case '/to-other':
@@ -181,6 +186,11 @@ describe('probeHttp', () => {
     const r = await probeHttp(httpCheck(`${base}/trickle`, { timeout: 500 }));
     expect(r).toMatchObject({ ok: false, reason: 'timeout' });
     expect(r.durationMs).toBeLessThan(500 + 1000);
+  });
+
+  it('reports a body cut short by the server as a reset', async () => {
+    const r = await probeHttp(httpCheck(`${base}/cut`));
+    expect(r).toMatchObject({ ok: false, reason: 'reset', detail: 'connection closed before the body was complete' });
   });
 
   it('ends early with detail "aborted" when the signal aborts', async () => {

@@ -191,10 +191,12 @@ function readBody(res: IncomingMessage, limit: number, signal: AbortSignal): Pro
       res.destroy();
       done();
     });
+    const cut = () => Object.assign(new Error('connection closed before the body was complete'), { code: 'ECONNRESET' });
     res.on('end', () => done());
-    res.on('error', (err) => done(err));
+    // Node reports a cut body as ECONNRESET "aborted", which would read like our own abort detail.
+    res.on('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNRESET' ? cut() : err));
     res.on('close', () => {
-      if (!res.complete) done(Object.assign(new Error('connection closed before the body was complete'), { code: 'ECONNRESET' }));
+      if (!res.complete) done(cut());
     });
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) onAbort();

@@ -49,12 +49,22 @@ function checkSchemas(f: Fields) {
     host: f.nonEmpty(),
     port: z.int().min(1).max(65535),
   });
-  return z.discriminatedUnion('type', [http, tcp], {
-    error: (iss) =>
-      iss.code === 'invalid_union' && iss.input && typeof iss.input === 'object'
-        ? `unknown check type ${JSON.stringify((iss.input as { type?: unknown }).type)} (known: http, tcp)`
-        : undefined,
-  });
+  // Rules inside one check live on the check, so they are reported even when another part of the file is broken.
+  return z
+    .discriminatedUnion('type', [http, tcp], {
+      error: (iss) =>
+        iss.code === 'invalid_union' && iss.input && typeof iss.input === 'object'
+          ? `unknown check type ${JSON.stringify((iss.input as { type?: unknown }).type)} (known: http, tcp)`
+          : undefined,
+    })
+    .superRefine((c, ctx) => {
+      if (c.timeout >= c.interval) {
+        ctx.addIssue({ code: 'custom', path: ['timeout'], message: `must be shorter than interval (${formatDuration(c.timeout)} >= ${formatDuration(c.interval)})` });
+      }
+      if (c.type === 'http' && c.expect.maxLatency !== undefined && c.expect.maxLatency > c.timeout) {
+        ctx.addIssue({ code: 'custom', path: ['expect', 'maxLatency'], message: 'must not be longer than timeout' });
+      }
+    });
 }
 
 function policySchema(f: Fields) {
@@ -62,7 +72,7 @@ function policySchema(f: Fields) {
     .strictObject({
       failureThreshold: z.int().min(1).max(100).default(3),
       recoveryThreshold: z.int().min(1).max(100).default(5),
-      quorum: z.int().min(1).default(1),
+      quorum: z.int().min(1).max(64).default(1),
       cooldown: f.duration().prefault('10m'),
       autoFailover: z.boolean().default(true),
       autoFailback: z.boolean().default(false),
@@ -113,17 +123,8 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
           const name = c.name ?? `${c.type}-${j}`;
           if (checkNames.has(name)) ctx.addIssue({ code: 'custom', path: [...path, 'name'], message: `duplicate check name "${name}"` });
           checkNames.add(name);
-          if (c.timeout >= c.interval) {
-            ctx.addIssue({ code: 'custom', path: [...path, 'timeout'], message: `must be shorter than interval (${formatDuration(c.timeout)} >= ${formatDuration(c.interval)})` });
-          }
-          if (c.type === 'http' && c.expect.maxLatency !== undefined && c.expect.maxLatency > c.timeout) {
-            ctx.addIssue({ code: 'custom', path: [...path, 'expect', 'maxLatency'], message: 'must not be longer than timeout' });
-          }
         });
       });
-      if (p.policy.quorum > 1 && p.policy.quorum > 64) {
-        ctx.addIssue({ code: 'custom', path: ['policy', 'quorum'], message: 'must be at most 64' });
-      }
       const sites: TargetSite[] = p.sites.map((s) => ({ name: s.name, routing: s.routing }));
       p.traffic.forEach((step, i) => {
         const def = providerDefinitions.find((d) => d.kind === step.kind);
