@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { ConfigError, createLogger, DEFAULT_CONFIG_PATH, loadConfig, loadConfigOrExit } from '@portal-failover/shared';
 import { startAllInOne } from './all-in-one';
+import { runDemo } from './demo/demo';
 
 const program = new Command('portal-failover').description('Failover orchestration for public-service portals');
 
@@ -48,6 +49,13 @@ program
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+
+program
+  .command('demo')
+  .description('simulate a provider cutting off the primary site and watch the failover happen')
+  .action(async () => {
+    process.exitCode = await runDemo();
   });
 
 program.parseAsync().catch((err: unknown) => {

@@ -21,3 +21,4 @@ export * from './runtime/metrics';
 export * from './store/operation';
 export * from './store/state-store';
 export * from './runtime/service';
+export * from './config/json-schema';

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
@@ -14,6 +15,7 @@ import {
   settleOperation,
   StateStore,
   type Config,
+  type Decision,
   type Logger,
   type Metrics,
   type Operation,
@@ -52,7 +54,14 @@ interface PortalRuntime {
  * Consumes check results, keeps per-portal state, runs the pure decision and executes operations. Every
  * controller competes for the lease; only the holder consumes results and acts, so two never both switch.
  */
-export class Controller {
+export interface ControllerEvents {
+  /** A decision whose analysis, phase or reason differs from the previous one (what gets logged). */
+  decision: [portal: string, decision: Decision];
+  /** An operation reached succeeded or failed. */
+  operation: [op: Operation];
+}
+
+export class Controller extends EventEmitter<ControllerEvents> {
   private readonly log: Logger;
   private readonly warn: RateLimitedLog;
   private readonly k;
@@ -70,6 +79,7 @@ export class Controller {
   private transition: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: ControllerOptions) {
+    super();
     this.now = opts.now ?? Date.now;
     this.log = opts.logger.child({ component: 'controller' });
     this.warn = new RateLimitedLog(this.log);
@@ -219,6 +229,7 @@ export class Controller {
     if (logKey !== rt.lastLogged || d.actions.length) {
       rt.lastLogged = logKey;
       this.log.info(d.reason, { portal: rt.model.id, analysis: d.analysis, phase: d.phase });
+      this.emit('decision', rt.model.id, d);
     }
     for (const action of d.actions) this.startOperation(rt, action, hold);
   }
@@ -335,5 +346,6 @@ export class Controller {
     }
     const msg = op.status === 'succeeded' ? `switched ${op.from} -> ${op.to}, verified` : `switch ${op.from} -> ${op.to} failed: ${op.error}`;
     this.log[op.status === 'succeeded' ? 'info' : 'error'](msg, { portal: op.portal, operation: op.id, trigger: op.trigger });
+    this.emit('operation', op);
   }
 }

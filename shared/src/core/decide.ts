@@ -128,8 +128,9 @@ export function decide(state: PortalState, model: PortalModel, now: number): Dec
         phase = 'degraded';
         break;
       case 'ActiveUnconfirmed':
+        // Not enough consecutive results yet (just started, or checks just changed): not data to judge on.
         reason = `${active}; waiting for enough results to confirm it`;
-        phase = servingPhase(next, model);
+        phase = 'no_data';
         break;
       default:
         reason = `${active}`;

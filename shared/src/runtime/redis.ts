@@ -20,7 +20,6 @@ export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
-    if (u.username && u.password) u.username = u.username;
     return u.toString();
   } catch {
     return '(unparsable url)';
@@ -30,14 +29,14 @@ export function redactUrl(url: string): string {
 /** Checks that Redis answers PING within timeoutMs; the error says what to do about it. */
 export async function assertRedisReachable(url: string, timeoutMs = 3_000): Promise<void> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
-  client.on('error', () => {
-    /* reported through the rejected promise below */
-  });
+  let cause: string | undefined;
+  // The rejection only says "Connection is closed."; the error event carries the real cause (ECONNREFUSED, ...).
+  client.on('error', (err: Error) => (cause ??= err.message));
   try {
     await client.connect();
     await client.ping();
   } catch (err) {
-    const why = (err as Error).message;
+    const why = cause ?? (err as Error).message;
     throw new Error(
       `cannot reach Redis at ${redactUrl(url)} (${why}). Start one (for example: redis-server --port 6379 --bind 127.0.0.1) ` +
         'or point REDIS_URL (or redis.url in the config) at a running Redis.',

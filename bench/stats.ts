@@ -1,0 +1,48 @@
+/** Summary figures of a sample, in the sample's unit. */
+export interface Summary {
+  n: number;
+  min: number;
+  median: number;
+  p95: number;
+  max: number;
+}
+
+/**
+ * Median interpolates between the two middle values; p95 is the nearest-rank value, so with 10 trials it is the
+ * maximum. Nearest rank never reports a time that no trial took, which matters with samples this small.
+ */
+export function summarize(values: readonly number[]): Summary | undefined {
+  if (values.length === 0) return undefined;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  const median = s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  const p95 = s[Math.max(0, Math.ceil(0.95 * s.length) - 1)];
+  return { n: s.length, min: s[0], median, p95, max: s[s.length - 1] };
+}
+
+/** Plain-text table with right-aligned columns except the first; markdown-free so it reads in a terminal. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function summaryRow(label: string, values: readonly number[], missing: number): string[] {
+  const s = summarize(values);
+  const f = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(2));
+  const n = missing > 0 ? `${values.length} (+${missing} timed out)` : String(values.length);
+  return [label, n, f(s?.min), f(s?.median), f(s?.p95), f(s?.max)];
+}
+
+/** Same generator as SimSite's, so the cut jitter is replayable from the printed seed. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
