@@ -14,7 +14,7 @@ export interface AllInOne {
 export async function startAllInOne(config: Config, logger: Logger, metrics?: Metrics): Promise<AllInOne> {
   const ctx = await createServiceContext(config, logger, metrics);
   const controller = new Controller({ config, redis: ctx.redis, bullConnection: ctx.bullConnection, logger, metrics: ctx.metrics });
-  const checker = new Checker({ config, vantage: process.env.FAILOVER_VANTAGE, bullConnection: ctx.bullConnection, logger, metrics: ctx.metrics });
+  const checker = new Checker({ config, bullConnection: ctx.bullConnection, logger, metrics: ctx.metrics });
   await controller.start();
   await checker.start();
   const api = await startApi({ config, redis: ctx.redis, metrics: ctx.metrics, logger });

@@ -5,7 +5,6 @@ import { Checker } from './checker';
 void runService('checker', async (ctx) => {
   const checker = new Checker({
     config: ctx.config,
-    vantage: process.env.FAILOVER_VANTAGE,
     bullConnection: ctx.bullConnection,
     logger: ctx.logger,
     metrics: ctx.metrics,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { parseHostPort } from './fields';
 import { buildConfigSchema, type Config } from './schema';
 
 export interface ConfigProblem {
@@ -54,6 +55,16 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
   }
   const config = result.data;
   if (env.REDIS_URL) config.redis.url = env.REDIS_URL;
+  if (env.API_LISTEN) {
+    if (!parseHostPort(env.API_LISTEN)) throw new ConfigError(source, [{ path: 'API_LISTEN (environment)', message: 'must be host:port, e.g. 0.0.0.0:8080' }]);
+    config.api.listen = env.API_LISTEN;
+  }
+  if (env.FAILOVER_VANTAGE) {
+    if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(env.FAILOVER_VANTAGE)) {
+      throw new ConfigError(source, [{ path: 'FAILOVER_VANTAGE (environment)', message: 'must be lower-case letters, digits, - or _' }]);
+    }
+    config.checker.vantage = env.FAILOVER_VANTAGE;
+  }
   return config;
 }
 

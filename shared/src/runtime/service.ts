@@ -1,4 +1,6 @@
+import http from 'node:http';
 import type { Redis } from 'ioredis';
+import { parseHostPort } from '../config/fields';
 import { loadConfig, ConfigError } from '../config/load';
 import type { Config } from '../config/schema';
 import { createLogger, type Logger } from './logger';
@@ -64,6 +66,7 @@ export async function runService(name: string, start: (ctx: ServiceContext) => P
     process.exit(1);
   }
   const stop = await start(ctx);
+  const metricsServer = serveMetrics(ctx, process.env.METRICS_LISTEN);
   logger.info(`${name} started`, { redis: redactUrl(config.redis.url) });
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -75,10 +78,37 @@ export async function runService(name: string, start: (ctx: ServiceContext) => P
       process.exit(1);
     }, 10_000);
     force.unref();
+    metricsServer?.close();
     void stop()
       .then(() => closeServiceContext(ctx))
       .then(() => process.exit(0));
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/**
+ * A standalone checker or controller has no API to hang /metrics on; METRICS_LISTEN=host:port gives it one so
+ * Prometheus can scrape every process of a scaled-out install.
+ */
+function serveMetrics(ctx: ServiceContext, listen: string | undefined): http.Server | undefined {
+  if (!listen) return undefined;
+  const hp = parseHostPort(listen);
+  if (!hp) {
+    ctx.logger.error(`METRICS_LISTEN must be host:port, got "${listen}"; not serving metrics`);
+    return undefined;
+  }
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    void ctx.metrics.registry.metrics().then((text) => {
+      res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType });
+      res.end(text);
+    });
+  });
+  server.on('error', (err) => ctx.logger.error(`metrics listener on ${listen} failed: ${err.message}`));
+  server.listen(hp.port, hp.host, () => ctx.logger.info(`metrics on http://${listen}/metrics`));
+  return server;
 }
