@@ -336,7 +336,9 @@ function report(lab: Lab, versions: { pdns: string; redis: string }, trials: Tri
   if (errs) out.push(`  ${errs} DNS queries failed during the flap windows (not counted as flips)`);
   out.push(
     'flap note: SimSite counts alternate/random per request across all clients, so two checkers sharing one primary would ' +
-      'split the sequence between them (strictly interleaved, one sees only 503s and the other only 200s). In the flap runs ' +
+      'split the sequence between them: their 1 s probes interleave, so one is served mostly 503s and the other mostly 200s ' +
+      '(tried with alternate on a shared primary: the LUA record flipped once and stayed on the standby, portal-failover stayed ' +
+      'healthy). In the flap runs ' +
       'each system therefore probes its own primary in the same mode with the same seed and so is served the same outcome ' +
       'sequence; the standby is shared. portal-failover does not fail back by itself, so at most one flip (to the standby) is expected.',
   );

@@ -45,7 +45,7 @@ describe('config validation', () => {
     expect(c.portals[0].policy).toMatchObject({ failureThreshold: 3, recoveryThreshold: 5, quorum: 1, cooldown: 600_000, autoFailover: true, autoFailback: false });
     const check = c.portals[0].sites[0].checks[0];
     expect(check).toMatchObject({ interval: 5000, timeout: 2000, method: 'GET', tls: { verify: true }, redirects: { follow: false, allowOtherHost: false } });
-    const step = c.portals[0].traffic[0] as { apiKey: { reveal(): string }; ttl: number; serverId: string };
+    const step = c.portals[0].traffic[0] as unknown as { apiKey: { reveal(): string }; ttl: number; serverId: string };
     expect(step.apiKey.reveal()).toBe('sekret-key-value');
     expect(step).toMatchObject({ ttl: 30, serverId: 'localhost' });
   });
@@ -57,7 +57,7 @@ describe('config validation', () => {
   it('secrets never appear when the config is printed', () => {
     const c = parseConfig({ portals: [portal()] }, 't', env);
     expect(JSON.stringify(c)).not.toContain('sekret-key-value');
-    expect(String((c.portals[0].traffic[0] as { apiKey: unknown }).apiKey)).toBe('[redacted]');
+    expect(String((c.portals[0].traffic[0] as unknown as { apiKey: unknown }).apiKey)).toBe('[redacted]');
   });
 
   it.each([

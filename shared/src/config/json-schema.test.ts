@@ -166,6 +166,11 @@ describe('generated JSON Schema', () => {
       (e) => e.keyword === 'minItems' && e.instancePath === '/portals/0/sites',
     ],
     [
+      'a quorum above 64',
+      (d) => ((portal0(d).policy as Doc).quorum = 65),
+      (e) => e.keyword === 'maximum' && e.instancePath === '/portals/0/policy/quorum',
+    ],
+    [
       'an upper-case portal id',
       (d) => (portal0(d).id = 'DVC'),
       (e) => e.keyword === 'pattern' && e.instancePath === '/portals/0/id',

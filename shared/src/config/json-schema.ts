@@ -51,7 +51,11 @@ function annotations(): Record<string, JsonSchema> {
     'portals[].policy': d('When to call a site down or up and when to switch automatically.'),
     'portals[].policy.failureThreshold': d('Consecutive failed results before a vantage calls a check down.'),
     'portals[].policy.recoveryThreshold': d('Consecutive good results before a vantage calls a check up again.'),
-    'portals[].policy.quorum': d('Vantages that must agree before a site counts as down (or up).'),
+    'portals[].policy.quorum': {
+      description: 'Vantages that must agree before a site counts as down (or up).',
+      // The validator's "must be at most 64", a refinement zod cannot carry over.
+      maximum: 64,
+    },
     'portals[].policy.cooldown': d('No second automatic switch within this time of the last one, unless it was acknowledged.'),
     'portals[].policy.autoFailover': d('Switch away from a site that is down by quorum to a site that is up.'),
     'portals[].policy.autoFailback': d('Switch back to a more preferred site once it is up again. Off: failback is a manual switchover.'),
@@ -195,7 +199,7 @@ export function configJsonSchema(): JsonSchema {
     unused.delete(path);
     const { description, ...rest } = note;
     Object.assign(node, rest);
-    if (description !== undefined) node.description = node.description ? `${String(description)} ${node.description}` : description;
+    if (description !== undefined) node.description = node.description ? `${description} ${node.description}` : description;
   });
   if (unused.size) throw new Error(`configJsonSchema: annotations for paths the schema does not have: ${[...unused].join(', ')}`);
 
