@@ -50,6 +50,10 @@ describe('config validation', () => {
     expect(step).toMatchObject({ ttl: 30, serverId: 'localhost' });
   });
 
+  it('rejects a REDIS_URL that is not a redis URL', () => {
+    expect(() => parseConfig({ portals: [portal()] }, 't', { ...env, REDIS_URL: 'localhost:6379' })).toThrow(/REDIS_URL \(environment\): must be a redis/);
+  });
+
   it('REDIS_URL overrides redis.url', () => {
     expect(parseConfig({ portals: [portal()] }, 't', { ...env, REDIS_URL: 'redis://10.0.0.1:6380' }).redis.url).toBe('redis://10.0.0.1:6380');
   });
@@ -89,6 +93,8 @@ describe('config validation', () => {
       want: 'portals[0].traffic[0].type: site standby routing.address 2001:db8::1 is IPv6 but the record type is A',
     },
     { name: 'duplicate site', raw: { portals: [portal({ sites: [portal().sites[0], portal().sites[0]] })] }, want: 'portals[0].sites[1].name: duplicate site name "primary"' },
+    { name: 'zero interval', raw: { portals: [portal({ sites: [portal().sites[0], { ...portal().sites[1], checks: [{ type: 'tcp', host: 'x', port: 1, interval: '0s', timeout: '0s' }] }] })] }, want: 'portals[0].sites[1].checks[0].interval: must be at least 100ms' },
+    { name: 'HEAD with body rules', raw: { portals: [portal({ sites: [{ ...portal().sites[0], checks: [{ type: 'http', url: 'http://x/', method: 'HEAD', interval: '5s', timeout: '1s', expect: { bodyIncludes: ['x'] } }] }, portal().sites[1]] })] }, want: 'portals[0].sites[0].checks[0].method: HEAD has no body' },
     { name: 'no portals', raw: { portals: [] }, want: 'portals: configure at least one portal' },
     { name: 'bad address', raw: { portals: [portal({ sites: [{ ...portal().sites[0], routing: { address: '300.1.1.1' } }, portal().sites[1]] })] }, want: 'portals[0].sites[0].routing.address: must be an IPv4 or IPv6 address' },
   ])('$name', ({ raw, want, env: e }) => {

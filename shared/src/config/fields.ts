@@ -28,11 +28,16 @@ export function makeFields(env: NodeJS.ProcessEnv, baseDir: string = process.cwd
       }
       return r.value;
     });
-  const duration = () =>
+  /** A duration string; `minMs` rejects values too small to be meaningful (a 0s interval would spin). */
+  const duration = (minMs = 0) =>
     z.string({ error: 'must be a duration such as 500ms, 10s or 5m' }).transform((text, ctx) => {
       const ms = parseDuration(text);
       if (ms === undefined) {
         ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; write it like 500ms, 10s or 5m` });
+        return z.NEVER;
+      }
+      if (ms < minMs) {
+        ctx.addIssue({ code: 'custom', message: `must be at least ${minMs}ms, got ${text}` });
         return z.NEVER;
       }
       return ms;

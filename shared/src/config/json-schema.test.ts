@@ -26,7 +26,7 @@ function full(): Record<string, unknown> {
     type: 'http',
     name: 'home',
     url: 'https://192.0.2.10/',
-    method: 'HEAD',
+    method: 'GET',
     headers: { host: 'portal.example' },
     interval: '5s',
     timeout: '2s',

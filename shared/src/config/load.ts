@@ -54,7 +54,10 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
     throw new ConfigError(source, problems);
   }
   const config = result.data;
-  if (env.REDIS_URL) config.redis.url = env.REDIS_URL;
+  if (env.REDIS_URL) {
+    if (!/^rediss?:\/\/\S+$/.test(env.REDIS_URL)) throw new ConfigError(source, [{ path: 'REDIS_URL (environment)', message: 'must be a redis:// or rediss:// URL' }]);
+    config.redis.url = env.REDIS_URL;
+  }
   if (env.API_LISTEN) {
     if (!parseHostPort(env.API_LISTEN)) throw new ConfigError(source, [{ path: 'API_LISTEN (environment)', message: 'must be host:port, e.g. 0.0.0.0:8080' }]);
     config.api.listen = env.API_LISTEN;

@@ -11,8 +11,8 @@ const idField = (what: string) =>
 function checkSchemas(f: Fields) {
   const common = {
     name: idField('check name').optional(),
-    interval: f.duration(),
-    timeout: f.duration(),
+    interval: f.duration(100),
+    timeout: f.duration(10),
   };
   const http = z.strictObject({
     type: z.literal('http'),
@@ -60,6 +60,9 @@ function checkSchemas(f: Fields) {
     .superRefine((c, ctx) => {
       if (c.timeout >= c.interval) {
         ctx.addIssue({ code: 'custom', path: ['timeout'], message: `must be shorter than interval (${formatDuration(c.timeout)} >= ${formatDuration(c.interval)})` });
+      }
+      if (c.type === 'http' && c.method === 'HEAD' && (c.expect.bodyIncludes.length || c.expect.bodyExcludes.length)) {
+        ctx.addIssue({ code: 'custom', path: ['method'], message: 'HEAD has no body, so bodyIncludes/bodyExcludes could never match; use GET' });
       }
       if (c.type === 'http' && c.expect.maxLatency !== undefined && c.expect.maxLatency > c.timeout) {
         ctx.addIssue({ code: 'custom', path: ['expect', 'maxLatency'], message: 'must not be longer than timeout' });
@@ -156,9 +159,9 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
       .prefault({}),
       controller: z
         .strictObject({
-          leaseTtl: f.duration().prefault('10s'),
-          renewEvery: f.duration().prefault('2s'),
-          evaluateEvery: f.duration().prefault('500ms'),
+          leaseTtl: f.duration(1000).prefault('10s'),
+          renewEvery: f.duration(100).prefault('2s'),
+          evaluateEvery: f.duration(50).prefault('500ms'),
           stepAttempts: z.int().min(1).max(20).default(4),
           stepBackoff: f.duration().prefault('500ms'),
         })
