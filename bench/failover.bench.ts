@@ -286,7 +286,7 @@ function report(lab: Lab, versions: { pdns: string; redis: string }, trials: Tri
   out.push(
     `method: everything on 127.0.0.1 (own redis-server, own pdns_server, simulated sites); the cut is SimSite.setMode refuse ` +
       `(connection refused) after both answers sat on the primary for ${S.stableMs / 1000} s plus a random 0-1 s offset ` +
-      `(seed ${S.jitterSeed}); both records polled over DNS every ${S.cutPollMs} ms, so times are +-${S.cutPollMs} ms. ` +
+      `(seed ${S.jitterSeed}); both records polled over DNS every ${S.cutPollMs} ms, so a time can read up to ${S.cutPollMs} ms late. ` +
       `Each trial starts a fresh portal-failover stack on a new Redis prefix with the A record put back on the primary ` +
       `(it never fails back by itself, by design); the LUA record fails back by itself when the primary is restored.`,
   );

@@ -104,4 +104,28 @@ it('moves traffic for real outages, never for flapping, never to a dead standby,
   expect(patches(nf)).toBe(1);
   expect(phase(nf)).toBe('failed_over');
   expect(app.controller.state(nf.id)?.activeSite).toBe('standby');
+
+  // The contract metrics tell the same story on /metrics.
+  const metrics = await (await fetch(`${app.apiUrl}/metrics`)).text();
+  const value = (series: string) => {
+    const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  };
+  expect(value('failover_switchovers_total{portal="refused",from="primary",to="standby",trigger="auto",result="success"}')).toBe(1);
+  expect(value('failover_active_site{portal="refused",site="standby"}')).toBe(1);
+  expect(value('failover_active_site{portal="refused",site="primary"}')).toBe(0);
+  expect(value('failover_site_healthy{portal="refused",site="primary"}')).toBe(0);
+  expect(value('failover_portal_phase{portal="both-down",phase="both_down"}')).toBe(1);
+  expect(value('failover_portal_phase{portal="alternate",phase="healthy"}')).toBe(1);
+  expect(value('failover_check_up{portal="refused",site="primary",check="http-0",vantage="v1"}')).toBe(0);
+  expect(value('failover_check_up{portal="refused",site="standby",check="http-0",vantage="v1"}')).toBe(1);
+  expect(value('failover_check_failures_total{portal="suspended",site="primary",check="http-0",vantage="v1",reason="content"}')).toBeGreaterThanOrEqual(3);
+  expect(value('failover_check_failures_total{portal="hang",site="primary",check="http-0",vantage="v1",reason="timeout"}')).toBeGreaterThanOrEqual(3);
+  expect(value('failover_controller_leader')).toBe(1);
+  expect(value('failover_detection_seconds_count{portal="refused"}')).toBe(1);
+  // Three failed probes one interval apart: the first failure to the decision is about two intervals.
+  expect(value('failover_detection_seconds_sum{portal="refused"}')).toBeGreaterThanOrEqual(1.5);
+  expect(value('failover_detection_seconds_sum{portal="refused"}')).toBeLessThan(10);
+  expect(value('failover_switch_duration_seconds_count{portal="refused",trigger="auto"}')).toBe(1);
+  expect(metrics).toMatch(/failover_check_duration_seconds_bucket\{le="0.005",portal="refused"/);
 });

@@ -1,0 +1,150 @@
+import {
+  createLogger,
+  LeaseLostError,
+  ProviderError,
+  type Operation,
+  type StepPlan,
+  type StepState,
+  type TargetSite,
+  type TrafficProvider,
+} from '@portal-failover/shared';
+import { executeOperation } from './executor';
+
+/**
+ * An in-memory record standing in for a provider so the executor's orchestration (order, retries, resume,
+ * fencing) can be checked exhaustively; the real providers are tested against real servers elsewhere.
+ */
+class MemoryProvider implements TrafficProvider {
+  readonly kind = 'memory';
+  value = '192.0.2.10';
+  applies = 0;
+  failApplies: ProviderError[] = [];
+  /** When set, apply reports success but the value does not change (a change that did not stick). */
+  ignoreWrites = false;
+  constructor(readonly label: string) {}
+  async read(): Promise<StepState> {
+    return { values: [this.value] };
+  }
+  plan(current: StepState, site: TargetSite): StepPlan {
+    const want = site.routing.address!;
+    return { kind: this.kind, target: site.name, changes: current.values[0] !== want, description: `set ${want}`, request: { value: want } };
+  }
+  async apply(plan: StepPlan, ctx: { fence: { assertHeld(): Promise<void> } }): Promise<void> {
+    if (!plan.changes) return;
+    await ctx.fence.assertHeld();
+    this.applies++;
+    const err = this.failApplies.shift();
+    if (err) throw err;
+    if (!this.ignoreWrites) this.value = String(plan.request.value);
+  }
+  async verify(site: TargetSite) {
+    return { ok: this.value === site.routing.address, observed: [this.value], detail: `value ${this.value}` };
+  }
+}
+
+const standby: TargetSite = { name: 'standby', routing: { address: '198.51.100.20' } };
+const logger = createLogger({ silent: true });
+const fence = { token: 7, assertHeld: async () => undefined };
+
+function op(steps: number): Operation {
+  return {
+    id: 'op-1',
+    portal: 'dvc',
+    from: 'primary',
+    to: 'standby',
+    trigger: 'auto',
+    reason: 'test',
+    actor: 'test',
+    status: 'running',
+    fence: 7,
+    decidedAt: 1000,
+    resumedCount: 0,
+    steps: Array.from({ length: steps }, (_, index) => ({ index, kind: 'memory', label: `step${index}`, status: 'pending' as const, attempts: 0 })),
+  };
+}
+
+function run(o: Operation, providers: TrafficProvider[], f = fence) {
+  const saved: string[] = [];
+  const sleeps: number[] = [];
+  const result = executeOperation(o, providers, standby, f, {
+    attempts: 3,
+    backoffMs: 100,
+    logger,
+    save: async (x) => void saved.push(x.steps.map((s) => s.status).join(',')),
+    sleep: async (ms) => void sleeps.push(ms),
+    now: () => 5000,
+  });
+  return { result, saved, sleeps };
+}
+
+describe('executeOperation', () => {
+  it('runs every step in order, verifies each and succeeds', async () => {
+    const ps = [new MemoryProvider('a'), new MemoryProvider('b')];
+    const { result, saved } = run(op(2), ps);
+    const done = await result;
+    expect(done.status).toBe('succeeded');
+    expect(done.steps.map((s) => s.status)).toEqual(['verified', 'verified']);
+    expect(ps.map((p) => p.value)).toEqual(['198.51.100.20', '198.51.100.20']);
+    expect(saved).toEqual(['applying,pending', 'verified,pending', 'verified,applying', 'verified,verified']);
+  });
+
+  it('retries a retryable failure with exponential backoff, then succeeds', async () => {
+    const p = new MemoryProvider('a');
+    p.failApplies = [new ProviderError('503', true), new ProviderError('503', true)];
+    const { result, sleeps } = run(op(1), [p]);
+    const done = await result;
+    expect(done.status).toBe('succeeded');
+    expect(done.steps[0].attempts).toBe(3);
+    expect(sleeps).toEqual([100, 200]);
+  });
+
+  it('marks the operation failed with the reason after the last attempt', async () => {
+    const p = new MemoryProvider('a');
+    p.failApplies = [1, 2, 3].map(() => new ProviderError('PowerDNS answered 500', true));
+    const done = await run(op(2), [p, new MemoryProvider('b')]).result;
+    expect(done.status).toBe('failed');
+    expect(done.error).toMatch(/step 1 \(a\) failed after 3 attempt\(s\): PowerDNS answered 500/);
+    expect(done.steps[1].status).toBe('pending');
+  });
+
+  it('does not retry a non-retryable failure', async () => {
+    const p = new MemoryProvider('a');
+    p.failApplies = [new ProviderError('401 bad key', false)];
+    const done = await run(op(1), [p]).result;
+    expect(done).toMatchObject({ status: 'failed' });
+    expect(p.applies).toBe(1);
+  });
+
+  it('a change that does not stick fails verification and is retried, then fails', async () => {
+    const p = new MemoryProvider('a');
+    p.ignoreWrites = true;
+    const done = await run(op(1), [p]).result;
+    expect(done.status).toBe('failed');
+    expect(done.error).toMatch(/verify failed: value 192\.0\.2\.10/);
+    expect(p.applies).toBe(3);
+  });
+
+  it('resumes after a crash: verified steps are skipped, applied-but-unverified ones are not re-sent', async () => {
+    const a = new MemoryProvider('a');
+    const b = new MemoryProvider('b');
+    a.value = standby.routing.address!;
+    b.value = standby.routing.address!; // applied before the crash, never verified
+    const o = op(2);
+    o.steps[0].status = 'verified';
+    o.steps[1].status = 'applying';
+    o.steps[1].attempts = 1;
+    const done = await run(o, [a, b]).result;
+    expect(done.status).toBe('succeeded');
+    expect(a.applies + b.applies).toBe(0);
+    expect(done.steps[1]).toMatchObject({ status: 'verified', attempts: 2, plan: { changes: false } });
+  });
+
+  it('stops at once when the lease is lost, leaving the operation running for the next leader', async () => {
+    const p = new MemoryProvider('a');
+    const lost = { token: 7, assertHeld: async () => Promise.reject(new LeaseLostError()) };
+    const o = op(1);
+    await expect(run(o, [p], lost).result).rejects.toBeInstanceOf(LeaseLostError);
+    expect(o.status).toBe('running');
+    expect(p.applies).toBe(0);
+  });
+});
