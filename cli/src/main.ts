@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { ConfigError, createLogger, DEFAULT_CONFIG_PATH, loadConfig, loadConfigOrExit } from '@portal-failover/shared';
+import { ConfigError, createLogger, DEFAULT_CONFIG_PATH, loadConfig, loadConfigOrExit, logUnhandled } from '@portal-failover/shared';
 import { startAllInOne } from './all-in-one';
 import { runDemo } from './demo/demo';
 
@@ -30,6 +30,7 @@ program
   .option('-c, --config <file>', 'config file', process.env.FAILOVER_CONFIG ?? DEFAULT_CONFIG_PATH)
   .action(async (opts: { config: string }) => {
     const logger = createLogger();
+    logUnhandled(logger);
     const config = loadConfigOrExit(opts.config);
     let app;
     try {

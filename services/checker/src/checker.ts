@@ -56,6 +56,9 @@ export class Checker {
     const prefix = keys(opts.config.redis.prefix).bull;
     this.queue = new Queue<ProbeJob>(checksQueueName(this.vantage), { connection: opts.bullConnection, prefix });
     this.results = new Queue<CheckResult>(RESULTS_QUEUE, { connection: opts.bullConnection, prefix });
+    // Without listeners BullMQ prints every reconnect error to the console; one rate-limited line is enough.
+    this.queue.on('error', (err) => this.warn.warn('queue', `checks queue: ${err.message}`));
+    this.results.on('error', (err) => this.warn.warn('queue', `results queue: ${err.message}`));
     for (const p of opts.config.portals) {
       for (const s of p.sites) {
         s.checks.forEach((c, i) => {

@@ -87,6 +87,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
     this.store = new StateStore(opts.redis, this.k);
     this.lease = new Lease(opts.redis, this.k, opts.config.controller.leaseTtl, opts.owner, this.now);
     this.resultsQueue = new Queue(RESULTS_QUEUE, { connection: opts.bullConnection, prefix: this.k.bull });
+    this.resultsQueue.on('error', (err) => this.warn.warn('queue', `results queue: ${err.message}`));
     for (const p of opts.config.portals) {
       const model = portalModel(p);
       this.portals.set(p.id, {
@@ -143,11 +144,19 @@ export class Controller extends EventEmitter<ControllerEvents> {
         this.warn.warn('lease', `cannot reach Redis to renew the leader lease: ${(err as Error).message}`);
         hold = this.lease.current;
       }
-      if (hold && !this.hold) await this.becomeLeader(hold);
-      else if (!hold && this.hold) await this.loseLeadership('lease not renewed');
-      else if (hold && this.hold && hold.token !== this.hold.token) {
-        await this.loseLeadership('lease token changed');
-        await this.becomeLeader(hold);
+      try {
+        if (hold && !this.hold) await this.becomeLeader(hold);
+        else if (!hold && this.hold) await this.loseLeadership('lease not renewed');
+        else if (hold && this.hold && hold.token !== this.hold.token) {
+          await this.loseLeadership('lease token changed');
+          await this.becomeLeader(hold);
+        }
+      } catch (err) {
+        // Taking over half-way (Redis went away while loading state) is worse than not leading: step down and
+        // let the next tick try again from the start.
+        this.warn.warn('takeover', `leadership change failed: ${(err as Error).message}`);
+        await this.loseLeadership('takeover failed').catch(() => undefined);
+        await this.lease.release().catch(() => undefined);
       }
     });
     await this.transition;

@@ -3,6 +3,7 @@ import { canonicalName, type Fields } from '../config/fields';
 import type { Secret } from '../config/secret';
 import {
   dnsValueFor,
+  normaliseDnsValue,
   ProviderError,
   type ProviderDefinition,
   type StepPlan,
@@ -73,7 +74,14 @@ class PowerDnsProvider implements TrafficProvider {
       const why = e.name === 'TimeoutError' ? `no answer within ${this.cfg.timeoutMs}ms` : (e.cause?.code ?? e.message);
       throw new ProviderError(`${this.label}: ${method} zone ${this.cfg.zone} failed: ${why}`, true);
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      const e = err as Error;
+      const why = e.name === 'TimeoutError' ? `answer not complete within ${this.cfg.timeoutMs}ms` : e.message;
+      throw new ProviderError(`${this.label}: ${method} zone ${this.cfg.zone} failed while reading the answer: ${why}`, true);
+    }
     if (res.status >= 400) {
       let msg = text.slice(0, 300);
       try {
@@ -98,14 +106,17 @@ class PowerDnsProvider implements TrafficProvider {
     }
     if (!Array.isArray(zone.rrsets)) throw new ProviderError(`${this.label}: PowerDNS zone answer has no rrsets`, true);
     const rrset = zone.rrsets.find((r) => canonicalName(r.name) === this.cfg.record && r.type === this.cfg.type);
-    const values = (rrset?.records ?? []).filter((r) => !r.disabled).map((r) => r.content).sort();
-    return { values, detail: rrset ? `ttl ${rrset.ttl ?? '?'}` : 'no such rrset' };
+    const values = (rrset?.records ?? [])
+      .filter((r) => !r.disabled)
+      .map((r) => normaliseDnsValue(this.cfg.type, r.content))
+      .sort();
+    return { values, ttl: rrset?.ttl, detail: rrset ? `ttl ${rrset.ttl ?? '?'}` : 'no such rrset' };
   }
 
   plan(current: StepState, site: TargetSite): StepPlan {
     const { value, error } = dnsValueFor(this.cfg.type, site);
     if (!value) throw new ProviderError(`${this.label}: site ${site.name} ${error}`, false);
-    const changes = !(current.values.length === 1 && current.values[0] === value);
+    const changes = !(current.values.length === 1 && current.values[0] === value && (current.ttl === undefined || current.ttl === this.cfg.ttl));
     const rrset = {
       name: this.cfg.record,
       type: this.cfg.type,

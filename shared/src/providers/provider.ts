@@ -27,6 +27,8 @@ export interface ProviderContext {
 /** What the provider serves now, in the provider's own terms (record values, server states). */
 export interface StepState {
   values: string[];
+  /** Record TTL where the provider has one: a right value with a wrong TTL still needs a write. */
+  ttl?: number;
   detail?: string;
 }
 
@@ -84,15 +86,35 @@ export class ProviderError extends Error {
   }
 }
 
-/** The value a DNS step writes for a site, or why the site cannot be written to this record type. */
+/**
+ * The comparable form of a DNS value: IPv6 in RFC 5952 text (servers store it that way, so "2001:DB8:0::20" must
+ * compare equal to "2001:db8::20"), names lower case and absolute. Values of other types pass unchanged.
+ */
+export function normaliseDnsValue(type: string, value: string): string {
+  if (type === 'AAAA' && value.includes(':')) {
+    try {
+      // The URL parser is the standard library's IPv6 canonicaliser.
+      return new URL(`http://[${value}]/`).hostname.slice(1, -1);
+    } catch {
+      return value;
+    }
+  }
+  if (type === 'CNAME') {
+    const lower = value.toLowerCase();
+    return lower.endsWith('.') ? lower : `${lower}.`;
+  }
+  return value;
+}
+
+/** The value a DNS step writes for a site (normalised), or why the site cannot be written to this record type. */
 export function dnsValueFor(type: string, site: TargetSite): { value?: string; error?: string } {
   const { address, target } = site.routing;
   if (type === 'CNAME') {
-    return target ? { value: target.endsWith('.') ? target : `${target}.` } : { error: 'needs routing.target for a CNAME record' };
+    return target ? { value: normaliseDnsValue('CNAME', target) } : { error: 'needs routing.target for a CNAME record' };
   }
   if (!address) return { error: `needs routing.address for an ${type} record` };
   const v6 = address.includes(':');
   if (type === 'A' && v6) return { error: `routing.address ${address} is IPv6 but the record type is A` };
   if (type === 'AAAA' && !v6) return { error: `routing.address ${address} is IPv4 but the record type is AAAA` };
-  return { value: address };
+  return { value: normaliseDnsValue(type, address) };
 }

@@ -55,8 +55,16 @@ export async function closeServiceContext(ctx: ServiceContext): Promise<void> {
  * Shared main() of every service: config, Redis check with a helpful message, signals, and a bounded shutdown
  * (BullMQ's worker.close() can otherwise wait forever on a stuck job).
  */
+/** A stray rejection is logged, not fatal: a failover controller that dies on one bad reply helps nobody. */
+export function logUnhandled(logger: Logger): void {
+  process.on('unhandledRejection', (reason) => {
+    logger.error(`unhandled rejection: ${reason instanceof Error ? reason.message : String(reason)}`);
+  });
+}
+
 export async function runService(name: string, start: (ctx: ServiceContext) => Promise<Stop>): Promise<void> {
   const logger = createLogger().child({ component: name });
+  logUnhandled(logger);
   const config = loadConfigOrExit(process.env.FAILOVER_CONFIG);
   let ctx: ServiceContext;
   try {

@@ -13,9 +13,23 @@ export class LeaseLostError extends Error {
 
 // SET every key only while the lease still holds the caller's owner|token value: the fencing check and the
 // writes are one atomic script, so a deposed leader can never overwrite its successor's state.
+// SET every key only while the lease still holds the caller's owner|token value: the fencing check and the
+// writes are one atomic script, so a deposed leader can never overwrite its successor's state. ARGV[2] is the
+// operation's index entry ("" for none) so an operation is never stored without being listed.
+// KEYS: lease, [operations index], [state], [operation]; ARGV: lease value, operation id or '', score, values...
 const FENCED_SET = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i]) end
+local k = 2
+if ARGV[2] ~= '' then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+  k = 3
+end
+local a = 4
+while k <= #KEYS do
+  redis.call('SET', KEYS[k], ARGV[a])
+  k = k + 1
+  a = a + 1
+end
 return 1`;
 
 export interface FencedWriter {
@@ -48,19 +62,23 @@ export class StateStore {
   /** Writes state and/or an operation atomically, only while `lease` is still the lease value. */
   async fencedWrite(lease: string, writes: { state?: PortalState; operation?: Operation }): Promise<void> {
     const keyList = [this.k.lease];
-    const values = [lease];
+    const args = [lease];
+    const op = writes.operation;
+    if (op) {
+      keyList.push(this.k.portalOperations(op.portal));
+      args.push(op.id, String(op.decidedAt));
+    } else {
+      args.push('', '');
+    }
     if (writes.state) {
       keyList.push(this.k.portalState(writes.state.portal));
-      values.push(JSON.stringify(writes.state));
+      args.push(JSON.stringify(writes.state));
     }
-    if (writes.operation) {
-      keyList.push(this.k.operation(writes.operation.id));
-      values.push(JSON.stringify(writes.operation));
+    if (op) {
+      keyList.push(this.k.operation(op.id));
+      args.push(JSON.stringify(op));
     }
-    const ok = await this.redis.eval(FENCED_SET, keyList.length, ...keyList, ...values);
+    const ok = await this.redis.eval(FENCED_SET, keyList.length, ...keyList, ...args);
     if (ok !== 1) throw new LeaseLostError('state write refused: this controller no longer holds the leader lease');
-    if (writes.operation) {
-      await this.redis.zadd(this.k.portalOperations(writes.operation.portal), writes.operation.decidedAt, writes.operation.id);
-    }
   }
 }
