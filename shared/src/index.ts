@@ -22,3 +22,5 @@ export * from './store/operation';
 export * from './store/state-store';
 export * from './runtime/service';
 export * from './config/json-schema';
+export * from './audit/audit-log';
+export * from './store/control';

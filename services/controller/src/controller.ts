@@ -128,8 +128,10 @@ export class Controller extends EventEmitter<ControllerEvents> {
     // Let running operations finish and record their result while the lease is still ours; a stuck provider
     // call must not hold the shutdown forever, and whatever is left is resumed by the next leader.
     await Promise.race([Promise.allSettled([...this.running.values()]), new Promise((r) => setTimeout(r, 5_000).unref())]);
-    await this.loseLeadership('shutting down');
+    // Release before stepping down (which forgets the hold), so a standby controller takes over at once
+    // instead of waiting for the lease to expire.
     await this.lease.release().catch(() => undefined);
+    await this.loseLeadership('shutting down');
     await this.resultsQueue.close();
   }
 
@@ -163,21 +165,27 @@ export class Controller extends EventEmitter<ControllerEvents> {
   }
 
   private async becomeLeader(hold: LeaseHold): Promise<void> {
+    // Load every saved state before acting as leader (this.hold is what makes evaluate() and persist() act):
+    // otherwise a timer tick could save the blank in-memory state over the saved one while it is being read.
+    const loaded: PortalState[] = [];
+    for (const [id, rt] of this.portals) {
+      const saved = await this.store.loadState(id);
+      if (!saved) continue;
+      if (!rt.sites.has(saved.activeSite)) {
+        this.log.warn(`saved active site "${saved.activeSite}" is no longer configured; assuming ${rt.model.sites[0].name}`, { portal: id });
+        saved.activeSite = rt.model.sites[0].name;
+      }
+      loaded.push(saved);
+    }
+    for (const saved of loaded) {
+      const rt = this.portals.get(saved.portal)!;
+      rt.state = saved;
+      rt.persisted = JSON.stringify(saved);
+    }
     this.hold = hold;
     this.opts.metrics.controllerLeader.set(1);
     this.log.info(`became leader with fencing token ${hold.token}`, { owner: this.lease.owner });
-    for (const [id, rt] of this.portals) {
-      const saved = await this.store.loadState(id);
-      if (saved) {
-        if (!rt.sites.has(saved.activeSite)) {
-          this.log.warn(`saved active site "${saved.activeSite}" is no longer configured; assuming ${rt.model.sites[0].name}`, { portal: id });
-          saved.activeSite = rt.model.sites[0].name;
-        }
-        rt.state = saved;
-        rt.persisted = JSON.stringify(saved);
-      }
-      if (rt.state.inflight) await this.resume(rt, hold);
-    }
+    for (const rt of this.portals.values()) if (rt.state.inflight) await this.resume(rt, hold);
     this.worker = new Worker(RESULTS_QUEUE, async (job) => this.onResult(job.data), {
       connection: this.opts.bullConnection,
       prefix: this.k.bull,

@@ -52,7 +52,7 @@ export async function executeOperation(
         await fence.assertHeld();
         const current = await provider.read();
         const plan = provider.plan(current, target);
-        step.plan = { changes: plan.changes, description: plan.description };
+        step.plan = { changes: plan.changes, description: plan.description, request: plan.request };
         await provider.apply(plan, { fence, logger: log });
         failpoint('after-apply');
         const verified = await provider.verify(target);

@@ -6,6 +6,13 @@ export function keys(prefix: string) {
     portalState: (portal: string) => `${prefix}:portal:${portal}:state`,
     operation: (id: string) => `${prefix}:operation:${id}`,
     portalOperations: (portal: string) => `${prefix}:portal:${portal}:operations`,
+    /** A switchover asked for through the API (or Alertmanager), waiting for the leader to take it. */
+    portalIntent: (portal: string) => `${prefix}:portal:${portal}:intent`,
+    /** Set by the API, read by the decision: automation paused. */
+    portalFreeze: (portal: string) => `${prefix}:portal:${portal}:freeze`,
+    /** Set by the API: the last automatic switch is acknowledged, lifting the anti-flap block. */
+    portalAck: (portal: string) => `${prefix}:portal:${portal}:ack`,
+    audit: `${prefix}:audit`,
     /** BullMQ's own prefix; its queues live under it. */
     bull: prefix,
   };

@@ -2,7 +2,14 @@ import type { StepPlan } from '../providers/provider';
 import type { Trigger } from '../core/state';
 
 export type StepStatus = 'pending' | 'applying' | 'verified' | 'failed';
-export type OperationStatus = 'running' | 'succeeded' | 'failed';
+/** pending: asked for, not yet taken by the leader; rejected: preconditions failed when the leader took it. */
+export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'rejected';
+
+/** What the decision saw: per site, each vantage's verdict with the failing check's detail. */
+export interface OperationEvidence {
+  analysis: string;
+  sites: Record<string, { status: string; vantages: { vantage: string; verdict: string; failingSince?: number; detail?: string }[] }>;
+}
 
 export interface OperationStep {
   index: number;
@@ -10,7 +17,7 @@ export interface OperationStep {
   label: string;
   status: StepStatus;
   attempts: number;
-  plan?: Pick<StepPlan, 'changes' | 'description'>;
+  plan?: Pick<StepPlan, 'changes' | 'description' | 'request'>;
   verified?: string;
   error?: string;
   startedAt?: number;
@@ -35,4 +42,12 @@ export interface Operation {
   resumedCount: number;
   steps: OperationStep[];
   error?: string;
+  /** A manual switch that overrode the runbook preconditions. */
+  force?: boolean;
+  /** Client address of the API request that asked for it. */
+  client?: string;
+  /** Site the requester expected to be active (alerts name the failing site); the switch is void if it changed. */
+  expectFrom?: string;
+  requestedAt?: number;
+  evidence?: OperationEvidence;
 }

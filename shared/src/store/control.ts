@@ -1,0 +1,106 @@
+import type { Redis } from 'ioredis';
+import type { Freeze } from '../core/state';
+import type { Keys } from '../runtime/keys';
+import { LeaseLostError } from './state-store';
+import type { Operation } from './operation';
+
+// One intent per portal, and none while an operation runs: the check and the write are one script, so two
+// concurrent switchover requests can never both be accepted.
+const REQUEST = `
+local cur = redis.call('GET', KEYS[1])
+if cur then return 'intent:' .. cjson.decode(cur).id end
+local st = redis.call('GET', KEYS[2])
+if st then
+  local s = cjson.decode(st)
+  if type(s.inflight) == 'table' then return 'inflight:' .. s.inflight.operationId end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+return 'ok'`;
+
+// The leader takes an intent: only while it holds the lease and only the exact intent it read.
+const TAKE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 2 end
+redis.call('DEL', KEYS[2])
+if ARGV[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3]) end
+redis.call('SET', KEYS[4], ARGV[4])
+return 1`;
+
+export interface ControlRecords {
+  intent?: { raw: string; operation: Operation };
+  freeze?: Freeze;
+  ack?: { at: number; actor: string; reason: string };
+}
+
+/** The records the API writes and the leader reads: switch intents, freezes and acknowledgements. */
+export class ControlStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly k: Keys,
+  ) {}
+
+  /** Stores a pending operation as the portal's intent, or says what is in the way. */
+  async requestOperation(op: Operation): Promise<{ ok: true } | { ok: false; blockedBy: 'intent' | 'inflight'; operationId: string }> {
+    const json = JSON.stringify(op);
+    const r = String(
+      await this.redis.eval(REQUEST, 4, this.k.portalIntent(op.portal), this.k.portalState(op.portal), this.k.operation(op.id), this.k.portalOperations(op.portal), json, op.id, String(op.requestedAt ?? Date.now())),
+    );
+    if (r === 'ok') return { ok: true };
+    const [kind, id] = r.split(':');
+    return { ok: false, blockedBy: kind === 'intent' ? 'intent' : 'inflight', operationId: id };
+  }
+
+  async read(portals: string[]): Promise<Map<string, ControlRecords>> {
+    const pipe = this.redis.pipeline();
+    for (const p of portals) pipe.mget(this.k.portalIntent(p), this.k.portalFreeze(p), this.k.portalAck(p));
+    const replies = (await pipe.exec()) ?? [];
+    const out = new Map<string, ControlRecords>();
+    portals.forEach((p, i) => {
+      const [err, values] = replies[i] ?? [];
+      if (err) throw err;
+      const [intent, freeze, ack] = values as (string | null)[];
+      out.set(p, {
+        intent: intent ? { raw: intent, operation: JSON.parse(intent) as Operation } : undefined,
+        freeze: freeze ? (JSON.parse(freeze) as Freeze) : undefined,
+        ack: ack ? (JSON.parse(ack) as ControlRecords['ack']) : undefined,
+      });
+    });
+    return out;
+  }
+
+  /** Removes the intent and records the operation (and state) in one fenced step. */
+  async takeIntent(lease: string, portal: string, intentRaw: string, writes: { stateJson?: string; operation: Operation }): Promise<boolean> {
+    const r = await this.redis.eval(
+      TAKE,
+      4,
+      this.k.lease,
+      this.k.portalIntent(portal),
+      this.k.portalState(portal),
+      this.k.operation(writes.operation.id),
+      lease,
+      intentRaw,
+      writes.stateJson ?? '',
+      JSON.stringify(writes.operation),
+    );
+    if (r === 0) throw new LeaseLostError('intent not taken: this controller no longer holds the leader lease');
+    return r === 1;
+  }
+
+  async freeze(portal: string, f: Freeze): Promise<void> {
+    const json = JSON.stringify(f);
+    if (f.until !== undefined) await this.redis.set(this.k.portalFreeze(portal), json, 'PXAT', f.until);
+    else await this.redis.set(this.k.portalFreeze(portal), json);
+  }
+
+  /** Returns the freeze that was lifted, if there was one. */
+  async unfreeze(portal: string): Promise<Freeze | undefined> {
+    const raw = await this.redis.getdel(this.k.portalFreeze(portal));
+    return raw ? (JSON.parse(raw) as Freeze) : undefined;
+  }
+
+  async acknowledge(portal: string, ack: { at: number; actor: string; reason: string }): Promise<void> {
+    await this.redis.set(this.k.portalAck(portal), JSON.stringify(ack));
+  }
+}
