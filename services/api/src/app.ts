@@ -1,7 +1,13 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import rateLimit from 'express-rate-limit';
+import helmet from 'helmet';
 import type { Redis } from 'ioredis';
-import { keys, portalModel, siteStatus, StateStore, type Config, type Metrics } from '@portal-failover/shared';
+import type { Config, Metrics } from '@portal-failover/shared';
+import { clientOf, readTokenFile, requireRole, TokenRegistry, type TokenRecord } from './auth';
+import { createContext } from './context';
+import { HttpError } from './http-errors';
+import { openApiDocument } from './openapi';
+import { routes } from './routes';
 
 export interface ApiOptions {
   config: Config;
@@ -10,89 +16,63 @@ export interface ApiOptions {
   now?: () => number;
 }
 
-type Role = 'viewer' | 'operator' | 'admin';
-const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
+const BODY_LIMIT = '16kb';
 
-/** Tokens are stored as SHA-256 hashes and compared in constant time. */
-function authenticate(config: Config, header: string | undefined): { name: string; role: Role } | undefined {
-  const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
-  if (!m) return undefined;
-  const digest = createHash('sha256').update(m[1]).digest();
-  return config.api.tokens.find((t) => timingSafeEqual(Buffer.from(t.sha256, 'hex'), digest));
-}
-
-function requireRole(config: Config, role: Role) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    const who = authenticate(config, req.header('authorization'));
-    if (!who) return void res.status(401).json({ error: 'missing or unknown bearer token' });
-    if (RANK[who.role] < RANK[role]) return void res.status(403).json({ error: `needs role ${role}` });
-    next();
-  };
+export function tokenRecords(config: Config): TokenRecord[] {
+  return [...config.api.tokens, ...(config.api.tokenFile ? readTokenFile(config.api.tokenFile) : [])];
 }
 
 export function createApp(opts: ApiOptions): express.Express {
-  const { config, redis, metrics } = opts;
-  const now = opts.now ?? Date.now;
-  const store = new StateStore(redis, keys(config.redis.prefix));
+  const tokens = new TokenRegistry(tokenRecords(opts.config));
+  const ctx = createContext(opts.config, opts.redis, opts.metrics, tokens, opts.now);
+  const defs = routes();
+  const doc = openApiDocument(defs, '1.0.0');
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', opts.config.api.trustProxy);
+  app.use(helmet());
 
-  app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
-  app.get('/readyz', async (_req, res) => {
-    try {
-      await redis.ping();
-      res.json({ status: 'ready' });
-    } catch (err) {
-      res.status(503).json({ status: 'not ready', error: `redis: ${(err as Error).message}` });
+  const limiter = rateLimit({
+    windowMs: opts.config.api.rateLimit.window,
+    limit: opts.config.api.rateLimit.max,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    // Per token when one is sent (an on-call team behind one NAT is several people), else per address.
+    keyGenerator: (req) => (req.header('authorization') ? `t:${req.header('authorization')}` : `ip:${clientOf(req)}`),
+    handler: (_req, res) => void res.status(429).json({ error: 'too many requests; slow down' }),
+  });
+  app.use('/api/', limiter);
+
+  // JSON only: a write with any other content type is refused before parsing, with the reason.
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    const hasBody = Number(req.header('content-length') ?? 0) > 0 || req.header('transfer-encoding') !== undefined;
+    if (hasBody && !req.is('application/json')) {
+      return next(new HttpError(400, 'invalid body', [{ path: '(body)', message: 'must be JSON with Content-Type: application/json' }]));
     }
+    next();
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  app.use(express.json({ limit: BODY_LIMIT, strict: true }));
 
-  const view = async (id: string) => {
-    const p = config.portals.find((x) => x.id === id);
-    if (!p) return undefined;
-    const model = portalModel(p);
-    const state = await store.loadState(id);
-    const t = now();
-    return {
-      id: p.id,
-      name: p.name,
-      activeSite: state?.activeSite ?? p.sites[0].name,
-      phase: state?.phase ?? 'no_data',
-      reason: state?.lastReason ?? 'no controller has reported yet',
-      frozen: state?.frozen ?? null,
-      cooldown: state?.lastAutoSwitchAt
-        ? { lastAutoSwitchAt: new Date(state.lastAutoSwitchAt).toISOString(), until: new Date(state.lastAutoSwitchAt + model.policy.cooldownMs).toISOString() }
-        : null,
-      operationInFlight: state?.inflight ?? null,
-      sites: model.sites.map((s) => {
-        const st = siteStatus(state?.health ?? {}, s.name, s.checkNames, model.policy, t);
-        return { name: s.name, status: st.status, vantages: st.vantages };
-      }),
-      lastOperation: (await store.recentOperations(id, 1))[0] ?? null,
-    };
-  };
+  for (const d of defs) {
+    const guards = d.role ? [requireRole(tokens, d.role)] : [];
+    const handler =
+      d.path === '/api/v1/openapi.json'
+        ? (_req: Request, res: Response) => void res.json(doc)
+        : (req: Request, res: Response) => d.handler(ctx, req, res);
+    app[d.method](d.path, ...guards, handler);
+  }
 
-  const viewer = requireRole(config, 'viewer');
-  app.get('/api/v1/portals', viewer, async (_req, res) => {
-    res.json({ portals: await Promise.all(config.portals.map((p) => view(p.id))) });
-  });
-  app.get('/api/v1/portals/:id', viewer, async (req, res) => {
-    const v = await view(String(req.params.id));
-    if (!v) return void res.status(404).json({ error: `unknown portal "${String(req.params.id)}"` });
-    res.json(v);
-  });
-  app.get('/api/v1/operations/:id', viewer, async (req, res) => {
-    const op = await store.loadOperation(String(req.params.id));
-    if (!op) return void res.status(404).json({ error: 'unknown operation' });
-    res.json(op);
-  });
-
-  app.use((_req, res) => void res.status(404).json({ error: 'not found' }));
-  app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
-    res.status(500).json({ error: 'internal error', detail: err.message });
+  app.use((req: Request, res: Response) => void res.status(404).json({ error: `no route ${req.method} ${req.path}` }));
+  app.use((err: Error & { type?: string; status?: number }, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof HttpError) {
+      return void res.status(err.status).json({ error: err.message, ...(err.problems ? { problems: err.problems } : {}), ...err.extra });
+    }
+    // body-parser's own errors: bad JSON, too large, bad charset. All are the client's input, never a 5xx.
+    if (err.type === 'entity.parse.failed') return void res.status(400).json({ error: 'invalid body', problems: [{ path: '(body)', message: 'is not valid JSON' }] });
+    if (err.type === 'entity.too.large') return void res.status(400).json({ error: 'invalid body', problems: [{ path: '(body)', message: `is larger than ${BODY_LIMIT}` }] });
+    if (err.status !== undefined && err.status >= 400 && err.status < 500) return void res.status(400).json({ error: 'invalid request', problems: [{ path: '(body)', message: err.message }] });
+    res.status(500).json({ error: 'internal error; see the service log' });
+    process.emitWarning(`API internal error: ${err.message}`);
   });
   return app;
 }

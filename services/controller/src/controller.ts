@@ -2,7 +2,14 @@ import { EventEmitter } from 'node:events';
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
+  admitSwitch,
   applyResult,
+  AuditLog,
+  ControlStore,
+  type ControlRecords,
+  type NewAuditEntry,
+  type OperationEvidence,
+  type SiteStatus,
   createProvider,
   decide,
   initialState,
@@ -66,6 +73,8 @@ export class Controller extends EventEmitter<ControllerEvents> {
   private readonly warn: RateLimitedLog;
   private readonly k;
   private readonly store: StateStore;
+  private readonly control: ControlStore;
+  private readonly audit: AuditLog;
   private readonly lease: Lease;
   private readonly portals = new Map<string, PortalRuntime>();
   private readonly running = new Map<string, Promise<void>>();
@@ -85,6 +94,8 @@ export class Controller extends EventEmitter<ControllerEvents> {
     this.warn = new RateLimitedLog(this.log);
     this.k = keys(opts.config.redis.prefix);
     this.store = new StateStore(opts.redis, this.k);
+    this.control = new ControlStore(opts.redis, this.k);
+    this.audit = new AuditLog(opts.redis, this.k.audit, opts.config.audit.retention, this.now);
     this.lease = new Lease(opts.redis, this.k, opts.config.controller.leaseTtl, opts.owner, this.now);
     this.resultsQueue = new Queue(RESULTS_QUEUE, { connection: opts.bullConnection, prefix: this.k.bull });
     this.resultsQueue.on('error', (err) => this.warn.warn('queue', `results queue: ${err.message}`));
@@ -224,9 +235,35 @@ export class Controller extends EventEmitter<ControllerEvents> {
     this.evaluate(rt);
   }
 
+  private evaluating = false;
+
   private async evaluateAll(): Promise<void> {
-    if (!this.isLeader) return;
-    for (const rt of this.portals.values()) this.evaluate(rt);
+    // A slow Redis must not stack up overlapping ticks (each would try to take the same request).
+    if (!this.isLeader || this.evaluating) return;
+    this.evaluating = true;
+    try {
+      await this.evaluateAllOnce();
+    } finally {
+      this.evaluating = false;
+    }
+  }
+
+  private async evaluateAllOnce(): Promise<void> {
+    let control: Map<string, ControlRecords> | undefined;
+    try {
+      control = await this.control.read([...this.portals.keys()]);
+    } catch (err) {
+      this.warn.warn('control', `cannot read freezes and switchover requests: ${(err as Error).message}`);
+    }
+    for (const [id, rt] of this.portals) {
+      const c = control?.get(id);
+      if (c) {
+        // Freeze and acknowledgement are owned by the API; the decision reads them through the state.
+        rt.state = { ...rt.state, frozen: c.freeze, ackedAt: c.ack?.at };
+      }
+      this.evaluate(rt);
+      if (c?.intent && this.hold) await this.takeRequest(rt, c.intent, this.hold);
+    }
     await Promise.all([...this.portals.values()].map((rt) => this.persist(rt)));
     try {
       const counts = await this.resultsQueue.getJobCounts('waiting', 'active', 'delayed', 'failed');
@@ -248,7 +285,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
       this.log.info(d.reason, { portal: rt.model.id, analysis: d.analysis, phase: d.phase });
       this.emit('decision', rt.model.id, d);
     }
-    for (const action of d.actions) this.startOperation(rt, action, hold);
+    for (const action of d.actions) this.startOperation(rt, action, hold, evidenceOf(d.analysis, d.statuses));
   }
 
   private publish(rt: PortalRuntime, statuses: Record<string, { status: string }>): void {
@@ -280,7 +317,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
     }
   }
 
-  private startOperation(rt: PortalRuntime, action: SwitchAction, hold: LeaseHold): void {
+  private startOperation(rt: PortalRuntime, action: SwitchAction, hold: LeaseHold, evidence: OperationEvidence): void {
     const op: Operation = {
       id: action.operationId,
       portal: action.portal,
@@ -295,6 +332,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
       decidedAt: action.decidedAt,
       resumedCount: 0,
       steps: rt.providers.map((p, index) => ({ index, kind: p.kind, label: p.label, status: 'pending', attempts: 0 })),
+      evidence,
     };
     if (action.detectedAt !== undefined) {
       this.opts.metrics.detection.observe({ portal: op.portal }, Math.max(0, action.decidedAt - action.detectedAt) / 1000);
@@ -328,6 +366,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
           rt.state = settleOperation(rt.state, { operationId: op.id, to: op.to, ok: false });
           return;
         }
+        if (isNew) this.record({ type: 'operation.started', portal: op.portal, actor: op.actor, reason: op.reason, operation: op.id, data: { from: op.from, to: op.to, trigger: op.trigger, fence: op.fence, evidence: op.evidence } });
         const target = rt.sites.get(op.to)!;
         const done = await executeOperation(op, rt.providers, target, this.lease.guard(hold), {
           attempts: this.opts.config.controller.stepAttempts,
@@ -354,6 +393,59 @@ export class Controller extends EventEmitter<ControllerEvents> {
     this.running.set(op.id, run);
   }
 
+  /** Takes a switchover request from the API or Alertmanager: re-checks the runbook rules, then runs it. */
+  private async takeRequest(rt: PortalRuntime, intent: NonNullable<ControlRecords['intent']>, hold: LeaseHold): Promise<void> {
+    const pending = intent.operation;
+    if (this.running.has(pending.id)) return;
+    const now = this.now();
+    const adm = admitSwitch(
+      rt.state,
+      rt.model,
+      { operationId: pending.id, trigger: pending.trigger, to: pending.to || undefined, expectFrom: pending.expectFrom, force: pending.force ?? false },
+      now,
+    );
+    const evidence = evidenceOf(adm.ok ? 'Requested' : 'RequestRejected', adm.statuses);
+    try {
+      if (!adm.ok) {
+        const op: Operation = { ...pending, status: 'rejected', error: adm.reason, decidedAt: now, finishedAt: now, fence: hold.token, evidence };
+        await this.control.takeIntent(hold.value, rt.model.id, intent.raw, { operation: op });
+        this.log.warn(`${pending.trigger} switchover ${op.id} rejected: ${adm.reason}`, { portal: op.portal });
+        this.record({ type: 'operation.rejected', portal: op.portal, actor: op.actor, client: op.client, reason: op.reason, operation: op.id, data: { why: adm.reason, to: pending.to || undefined, evidence } });
+        this.emit('operation', op);
+        return;
+      }
+      const op: Operation = {
+        ...pending,
+        from: adm.from,
+        to: adm.to,
+        status: 'running',
+        fence: hold.token,
+        decidedAt: now,
+        evidence,
+        steps: rt.providers.map((p, index) => ({ index, kind: p.kind, label: p.label, status: 'pending', attempts: 0 })),
+      };
+      const before = rt.state;
+      rt.state = adm.next;
+      const json = JSON.stringify(rt.state);
+      if (!(await this.control.takeIntent(hold.value, rt.model.id, intent.raw, { stateJson: json, operation: op }))) {
+        rt.state = before;
+        return;
+      }
+      rt.persisted = json;
+      this.log.info(adm.reason, { portal: op.portal, operation: op.id, actor: op.actor });
+      this.record({ type: 'operation.started', portal: op.portal, actor: op.actor, client: op.client, reason: op.reason, operation: op.id, data: { from: op.from, to: op.to, trigger: op.trigger, force: op.force ?? false, fence: op.fence, decision: adm.reason, evidence } });
+      this.track(rt, op, hold, false);
+    } catch (err) {
+      if (err instanceof LeaseLostError) await this.loseLeadership(err.message);
+      else this.warn.warn('intent', `cannot take switchover request ${pending.id}: ${(err as Error).message}`, { portal: rt.model.id });
+    }
+  }
+
+  /** Audit writes never block or fail an operation; a lost entry is logged instead. */
+  private record(entry: NewAuditEntry): void {
+    this.audit.append(entry).catch((err: Error) => this.warn.warn('audit', `cannot write audit entry ${entry.type}: ${err.message}`));
+  }
+
   private finish(rt: PortalRuntime, op: Operation): void {
     rt.state = settleOperation(rt.state, { operationId: op.id, to: op.to, ok: op.status === 'succeeded' });
     const m = this.opts.metrics;
@@ -363,6 +455,46 @@ export class Controller extends EventEmitter<ControllerEvents> {
     }
     const msg = op.status === 'succeeded' ? `switched ${op.from} -> ${op.to}, verified` : `switch ${op.from} -> ${op.to} failed: ${op.error}`;
     this.log[op.status === 'succeeded' ? 'info' : 'error'](msg, { portal: op.portal, operation: op.id, trigger: op.trigger });
+    const stepSummary = op.steps.map((st) => ({
+      step: st.index + 1,
+      provider: st.label,
+      status: st.status,
+      attempts: st.attempts,
+      change: st.plan?.description,
+      request: st.plan?.request,
+      verified: st.verified,
+      error: st.error,
+      ms: st.startedAt !== undefined && st.finishedAt !== undefined ? st.finishedAt - st.startedAt : undefined,
+    }));
+    this.record({
+      type: 'operation.finished',
+      portal: op.portal,
+      actor: op.actor,
+      reason: op.reason,
+      operation: op.id,
+      data: {
+        result: op.status,
+        error: op.error,
+        from: op.from,
+        to: op.to,
+        trigger: op.trigger,
+        force: op.force ?? false,
+        durationsMs: {
+          detect: op.detectedAt !== undefined ? op.decidedAt - op.detectedAt : undefined,
+          queued: op.requestedAt !== undefined ? op.decidedAt - op.requestedAt : undefined,
+          switch: op.finishedAt !== undefined ? op.finishedAt - op.decidedAt : undefined,
+        },
+        steps: stepSummary,
+      },
+    });
     this.emit('operation', op);
   }
+}
+
+function evidenceOf(analysis: string, statuses: Record<string, SiteStatus>): OperationEvidence {
+  const sites: OperationEvidence['sites'] = {};
+  for (const [name, st] of Object.entries(statuses)) {
+    sites[name] = { status: st.status, vantages: st.vantages.map((v) => ({ vantage: v.vantage, verdict: v.verdict, failingSince: v.failingSince, detail: v.detail })) };
+  }
+  return { analysis, sites };
 }

@@ -149,8 +149,18 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
         .strictObject({ url: f.url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'), prefix: idField('redis prefix').default('pf') })
       .prefault({}),
       api: z
-        .strictObject({ listen: f.hostPort().default('127.0.0.1:8080'), tokens: z.array(token).default([]) })
-      .prefault({}),
+        .strictObject({
+          listen: f.hostPort().default('127.0.0.1:8080'),
+          tokens: z.array(token).default([]),
+          /** `name role sha256` lines, for tokens kept out of the config (e.g. mounted from a Secret). */
+          tokenFile: f.path().optional(),
+          /** Express "trust proxy": set when the API sits behind a reverse proxy, so audit entries get the real client. */
+          trustProxy: z.union([z.boolean(), z.int().min(0), z.string()]).default(false),
+          rateLimit: z
+            .strictObject({ window: f.duration(1000).prefault('1m'), max: z.int().min(1).default(300) })
+            .prefault({}),
+        })
+        .prefault({}),
       checker: z
         .strictObject({
           vantage: idField('vantage').default('local'),
@@ -166,6 +176,12 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
           stepBackoff: f.duration().prefault('500ms'),
         })
       .prefault({}),
+      audit: z
+        .strictObject({
+          /** Entries younger than this are never trimmed; older ones are dropped as new ones arrive. */
+          retention: f.duration(3_600_000).prefault('90d'),
+        })
+        .prefault({}),
       portals: z.array(portal).min(1, 'configure at least one portal'),
     })
     .superRefine((c, ctx) => {

@@ -156,3 +156,51 @@ export function settleOperation(state: PortalState, outcome: { operationId: stri
   if (state.inflight?.operationId !== outcome.operationId) return state;
   return { ...state, inflight: undefined, activeSite: outcome.ok ? outcome.to : state.activeSite };
 }
+
+/** A switchover somebody asked for (API or Alertmanager), as the leader sees it when it takes the request. */
+export interface SwitchRequest {
+  operationId: string;
+  trigger: Trigger;
+  /** Target site; undefined lets the controller pick the first healthy site in priority order. */
+  to?: string;
+  /** The site the requester believed active (alerts name the failing site): void if that changed since. */
+  expectFrom?: string;
+  force: boolean;
+}
+
+export type Admission =
+  | { ok: true; next: PortalState; from: string; to: string; reason: string; statuses: Record<string, SiteStatus> }
+  | { ok: false; reason: string; statuses: Record<string, SiteStatus> };
+
+/**
+ * The runbook preconditions, checked again by the leader at the moment it takes a request (the API checked them
+ * when it was made, but health and freezes move). Alerts are automation: they obey freeze and cooldown and can
+ * never force; a person can force past an unhealthy target or a freeze, never past a running operation.
+ */
+export function admitSwitch(state: PortalState, model: PortalModel, req: SwitchRequest, now: number): Admission {
+  const c = classify(state, model, now);
+  const statuses = c.statuses;
+  const from = state.activeSite;
+  const no = (reason: string): Admission => ({ ok: false, reason, statuses });
+  if (state.inflight) return no(`operation ${state.inflight.operationId} is still running`);
+  if (req.expectFrom !== undefined && req.expectFrom !== from) return no(`${req.expectFrom} is no longer the active site (${from} is)`);
+  const isAlert = req.trigger === 'alert';
+  const force = req.force && !isAlert;
+  const to = req.to ?? model.sites.find((s) => s.name !== from && statuses[s.name].status === 'up')?.name;
+  if (to === undefined) return no(`no healthy site to switch to (${model.sites.filter((s) => s.name !== from).map((s) => describe(statuses[s.name])).join('; ')})`);
+  if (!model.sites.some((s) => s.name === to)) return no(`unknown site "${to}"`);
+  if (to === from) return no(`${to} is already the active site`);
+  if (state.frozen && !force) return no(`automation is frozen by ${state.frozen.actor} (${state.frozen.reason}); unfreeze, or force`);
+  if (statuses[to].status !== 'up' && !force) return no(`target ${describe(statuses[to])}; switching to it needs force`);
+  if (isAlert) {
+    const last = state.lastAutoSwitchAt;
+    if (last !== undefined && now - last < model.policy.cooldownMs && !(state.ackedAt !== undefined && state.ackedAt >= last)) {
+      return no(`anti-flap cooldown after the automatic switch at ${iso(last)} lasts until ${iso(last + model.policy.cooldownMs)}; acknowledge to lift it`);
+    }
+  }
+  const forced = force && (state.frozen !== undefined || statuses[to].status !== 'up') ? ' (forced past the preconditions)' : '';
+  const reason = `${req.trigger} switchover ${from} -> ${to}${forced}; ${describe(statuses[from])}; ${describe(statuses[to])}`;
+  let next = beginOperation(state, { operationId: req.operationId, from, to, trigger: req.trigger, since: now });
+  if (isAlert) next = { ...next, lastAutoSwitchAt: now };
+  return { ok: true, next: { ...next, lastReason: reason }, from, to, reason, statuses };
+}

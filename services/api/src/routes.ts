@@ -1,0 +1,362 @@
+import { randomBytes } from 'node:crypto';
+import type { Request, Response } from 'express';
+import type { z } from 'zod';
+import { createProvider, createLogger, portalModel, siteStatus, type Operation, type PortalConfig, type Trigger } from '@portal-failover/shared';
+import { callerOf, type Caller, type Role } from './auth';
+import type { ApiContext } from './context';
+import { HttpError, parseOr400 } from './http-errors';
+import { portalView } from './portal-view';
+import * as S from './schemas';
+
+export interface RouteDef {
+  method: 'get' | 'post' | 'delete';
+  /** Express path syntax; `:id` parameters become OpenAPI path parameters. */
+  path: string;
+  /** undefined: no token needed (probes, metrics, the OpenAPI document). */
+  role?: Role;
+  summary: string;
+  body?: z.ZodType;
+  query?: z.ZodType;
+  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  /** Changes something: audited, and answered only with a reason. */
+  mutates?: boolean;
+  handler(ctx: ApiContext, req: Request, res: Response): Promise<void>;
+}
+
+const quietLogger = createLogger({ silent: true });
+
+function portalOr404(ctx: ApiContext, id: string): PortalConfig {
+  const p = ctx.config.portals.find((x) => x.id === id);
+  if (!p) throw new HttpError(404, `unknown portal "${id}" (known: ${ctx.config.portals.map((x) => x.id).join(', ')})`);
+  return p;
+}
+
+function newOperationId(portal: string, now: number): string {
+  return `${portal}-${now.toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+function pendingOperation(p: PortalConfig, o: { to: string; from: string; trigger: Trigger; reason: string; actor: string; client: string; force: boolean; expectFrom?: string; now: number }): Operation {
+  return {
+    id: newOperationId(p.id, o.now),
+    portal: p.id,
+    from: o.from,
+    to: o.to,
+    trigger: o.trigger,
+    reason: o.reason,
+    actor: o.actor,
+    client: o.client,
+    status: 'pending',
+    fence: 0,
+    decidedAt: o.now,
+    requestedAt: o.now,
+    resumedCount: 0,
+    steps: [],
+    force: o.force,
+    expectFrom: o.expectFrom,
+  };
+}
+
+function instant(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  return /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+}
+
+async function switchover(ctx: ApiContext, req: Request, res: Response): Promise<void> {
+  const p = portalOr404(ctx, String(req.params.id));
+  const body = parseOr400(S.SwitchoverBody, req.body, 'body');
+  const caller = callerOf(res);
+  const site = p.sites.find((s) => s.name === body.to);
+  if (!site) throw new HttpError(400, 'invalid body', [{ path: 'to', message: `unknown site "${body.to}" (sites: ${p.sites.map((s) => s.name).join(', ')})` }]);
+  const model = portalModel(p);
+  const [state, controls] = await Promise.all([ctx.store.loadState(p.id), ctx.control.read([p.id])]);
+  const c = controls.get(p.id) ?? {};
+  const active = state?.activeSite ?? p.sites[0].name;
+  const target = siteStatus(state?.health ?? {}, site.name, model.sites.find((s) => s.name === site.name)!.checkNames, model.policy, ctx.now());
+  const force = body.force ?? false;
+  const busy = state?.inflight?.operationId ?? c.intent?.operation.id;
+  const preconditions = [
+    { check: 'target is not the active site', ok: body.to !== active, detail: `active site is ${active}` },
+    { check: 'no operation in flight', ok: busy === undefined, detail: busy ? `operation ${busy} is running or waiting` : 'none' },
+    { check: 'automation not frozen', ok: c.freeze === undefined, detail: c.freeze ? `frozen by ${c.freeze.actor}: ${c.freeze.reason}` : 'not frozen' },
+    { check: 'target healthy by quorum', ok: target.status === 'up', detail: `${site.name} is ${target.status}${target.down.length ? ` (down on ${target.down.join(', ')})` : ''}` },
+  ];
+  // force may override health and freeze, never a running operation or a no-op.
+  const blocking = preconditions.filter((x, i) => !x.ok && (i < 2 || !force));
+  if (body.dryRun) {
+    const plan = await Promise.all(
+      p.traffic.map(async (step, i) => {
+        const provider = createProvider(step, { logger: quietLogger });
+        try {
+          const pl = provider.plan(await provider.read(), { name: site.name, routing: site.routing });
+          return { step: i + 1, kind: provider.kind, label: provider.label, changes: pl.changes, description: pl.description, request: pl.request };
+        } catch (err) {
+          return { step: i + 1, kind: provider.kind, label: provider.label, error: (err as Error).message };
+        }
+      }),
+    );
+    res.json({ dryRun: true, portal: p.id, from: active, to: site.name, preconditions, wouldProceed: blocking.length === 0, plan });
+    return;
+  }
+  if (blocking.length) {
+    const first = blocking[0];
+    throw new HttpError(409, `precondition failed: ${first.check}: ${first.detail}${blocking[0] === preconditions[3] || blocking[0] === preconditions[2] ? ' (force: true overrides this)' : ''}`, undefined, busy ? { operationId: busy } : {});
+  }
+  const op = pendingOperation(p, { to: site.name, from: active, trigger: 'manual', reason: body.reason, actor: caller.name, client: caller.client, force, now: ctx.now() });
+  const r = await ctx.control.requestOperation(op);
+  if (!r.ok) throw new HttpError(409, `another switchover (${r.operationId}) is ${r.blockedBy === 'intent' ? 'waiting' : 'running'} for ${p.id}`, undefined, { operationId: r.operationId });
+  const forcedPast = force ? preconditions.filter((x) => !x.ok).map((x) => x.check) : [];
+  await ctx.audit.append({ type: 'operation.requested', portal: p.id, actor: caller.name, client: caller.client, reason: body.reason, operation: op.id, data: { from: active, to: site.name, trigger: 'manual', force, forcedPast } });
+  res.status(202).location(`/api/v1/operations/${op.id}`).json(op);
+}
+
+async function freeze(ctx: ApiContext, req: Request, res: Response): Promise<void> {
+  const p = portalOr404(ctx, String(req.params.id));
+  const body = parseOr400(S.FreezeBody, req.body, 'body');
+  const caller = callerOf(res);
+  const now = ctx.now();
+  const until = body.until !== undefined ? Date.parse(body.until) : undefined;
+  if (until !== undefined && until <= now) throw new HttpError(400, 'invalid body', [{ path: 'until', message: 'must be in the future' }]);
+  const f = { reason: body.reason, actor: caller.name, at: now, until };
+  await ctx.control.freeze(p.id, f);
+  await ctx.audit.append({ type: 'freeze', portal: p.id, actor: caller.name, client: caller.client, reason: body.reason, data: { until: body.until } });
+  res.json({ portal: p.id, frozen: f });
+}
+
+async function unfreeze(ctx: ApiContext, req: Request, res: Response): Promise<void> {
+  const p = portalOr404(ctx, String(req.params.id));
+  const body = parseOr400(S.UnfreezeBody, req.body, 'body');
+  const caller = callerOf(res);
+  const was = await ctx.control.unfreeze(p.id);
+  await ctx.audit.append({ type: 'unfreeze', portal: p.id, actor: caller.name, client: caller.client, reason: body.reason, data: { wasFrozen: was !== undefined, freeze: was } });
+  res.json({ portal: p.id, frozen: null });
+}
+
+async function acknowledge(ctx: ApiContext, req: Request, res: Response): Promise<void> {
+  const p = portalOr404(ctx, String(req.params.id));
+  const body = parseOr400(S.AckBody, req.body, 'body');
+  const caller = callerOf(res);
+  const ack = { at: ctx.now(), actor: caller.name, reason: body.reason };
+  await ctx.control.acknowledge(p.id, ack);
+  const state = await ctx.store.loadState(p.id);
+  await ctx.audit.append({ type: 'ack', portal: p.id, actor: caller.name, client: caller.client, reason: body.reason, data: { lastAutoSwitchAt: state?.lastAutoSwitchAt } });
+  res.json({ portal: p.id, acknowledged: ack });
+}
+
+async function alertmanager(ctx: ApiContext, req: Request, res: Response): Promise<void> {
+  const body = parseOr400(S.AlertmanagerBody, req.body, 'body');
+  const caller = callerOf(res);
+  const results: z.infer<typeof S.AlertmanagerResponse>['results'] = [];
+  for (const a of body.alerts) {
+    const name = a.labels.alertname ?? a.fingerprint ?? 'alert';
+    const portalId = a.labels.portal;
+    if (a.labels.failover_action !== 'switchover') {
+      results.push({ alert: name, portal: portalId, outcome: 'ignored', detail: 'not labelled failover_action=switchover' });
+      continue;
+    }
+    if (a.status !== 'firing') {
+      results.push({ alert: name, portal: portalId, outcome: 'ignored', detail: 'resolved alerts never switch' });
+      continue;
+    }
+    const p = ctx.config.portals.find((x) => x.id === portalId);
+    if (!p) {
+      results.push({ alert: name, portal: portalId, outcome: 'ignored', detail: portalId ? `unknown portal "${portalId}"` : 'no portal label' });
+      continue;
+    }
+    const [state, controls] = await Promise.all([ctx.store.loadState(p.id), ctx.control.read([p.id])]);
+    const c = controls.get(p.id) ?? {};
+    const active = state?.activeSite ?? p.sites[0].name;
+    const busy = state?.inflight?.operationId ?? c.intent?.operation.id;
+    const cooldownMs = p.policy.cooldown;
+    const last = state?.lastAutoSwitchAt;
+    let blocked: string | undefined;
+    if (busy) {
+      results.push({ alert: name, portal: p.id, outcome: 'duplicate', detail: `operation ${busy} already handles this portal`, operationId: busy });
+      continue;
+    }
+    if (a.labels.site && a.labels.site !== active) blocked = `alert is about ${a.labels.site}, but ${active} is active`;
+    else if (a.labels.to && !p.sites.some((s) => s.name === a.labels.to)) blocked = `unknown target site "${a.labels.to}"`;
+    else if (c.freeze) blocked = `automation is frozen by ${c.freeze.actor}: ${c.freeze.reason}`;
+    else if (last !== undefined && ctx.now() - last < cooldownMs && !(c.ack && c.ack.at >= last)) blocked = `anti-flap cooldown until ${new Date(last + cooldownMs).toISOString()}`;
+    if (blocked) {
+      results.push({ alert: name, portal: p.id, outcome: 'blocked', detail: blocked });
+      await ctx.audit.append({ type: 'alert.received', portal: p.id, actor: `alertmanager(${caller.name})`, client: caller.client, reason: name, data: { outcome: 'blocked', detail: blocked, labels: a.labels } });
+      continue;
+    }
+    const summary = a.annotations?.summary ?? a.annotations?.description;
+    const op = pendingOperation(p, {
+      to: a.labels.to ?? '',
+      from: active,
+      trigger: 'alert',
+      reason: `alert ${name}${summary ? `: ${summary}` : ''}`,
+      actor: `alertmanager(${caller.name})`,
+      client: caller.client,
+      force: false,
+      expectFrom: a.labels.site,
+      now: ctx.now(),
+    });
+    const r = await ctx.control.requestOperation(op);
+    if (!r.ok) {
+      results.push({ alert: name, portal: p.id, outcome: 'duplicate', detail: `operation ${r.operationId} already handles this portal`, operationId: r.operationId });
+      continue;
+    }
+    await ctx.audit.append({ type: 'alert.received', portal: p.id, actor: op.actor, client: caller.client, reason: op.reason, operation: op.id, data: { outcome: 'started', labels: a.labels } });
+    results.push({ alert: name, portal: p.id, outcome: 'started', detail: `switchover requested away from ${active}`, operationId: op.id });
+  }
+  res.json({ results });
+}
+
+export function routes(): RouteDef[] {
+  const err = (description: string) => ({ description, schema: S.ErrorResponse });
+  const common = { 401: err('missing or unknown token'), 403: err('role too low') };
+  return [
+    {
+      method: 'get',
+      path: '/healthz',
+      summary: 'Liveness: the process answers',
+      responses: { 200: { description: 'alive', schema: S.HealthResponse } },
+      handler: async (_ctx, _req, res) => void res.json({ status: 'ok' }),
+    },
+    {
+      method: 'get',
+      path: '/readyz',
+      summary: 'Readiness: Redis answers',
+      responses: { 200: { description: 'ready', schema: S.HealthResponse }, 503: { description: 'Redis unreachable', schema: S.HealthResponse } },
+      handler: async (ctx, _req, res) => {
+        try {
+          await ctx.redis.ping();
+          res.json({ status: 'ready' });
+        } catch (e) {
+          res.status(503).json({ status: 'not ready', error: `redis: ${(e as Error).message}` });
+        }
+      },
+    },
+    {
+      method: 'get',
+      path: '/metrics',
+      summary: 'Prometheus metrics (text exposition format)',
+      responses: { 200: { description: 'metrics' } },
+      handler: async (ctx, _req, res) => void res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics()),
+    },
+    {
+      method: 'get',
+      path: '/api/v1/openapi.json',
+      summary: 'This API as an OpenAPI 3 document',
+      responses: { 200: { description: 'OpenAPI document' } },
+      handler: async () => undefined, // replaced in app.ts, which owns the document
+    },
+    {
+      method: 'get',
+      path: '/api/v1/portals',
+      role: 'viewer',
+      summary: 'Every portal with its active site, phase, health per site and vantage, freeze, cooldown and last operation',
+      responses: { 200: { description: 'portals', schema: S.PortalListResponse }, ...common },
+      handler: async (ctx, _req, res) => void res.json({ portals: await Promise.all(ctx.config.portals.map((p) => portalView(ctx, p))) }),
+    },
+    {
+      method: 'get',
+      path: '/api/v1/portals/:id',
+      role: 'viewer',
+      summary: 'One portal',
+      responses: { 200: { description: 'portal', schema: S.PortalResponse }, ...common, 404: err('unknown portal') },
+      handler: async (ctx, req, res) => void res.json(await portalView(ctx, portalOr404(ctx, String(req.params.id)))),
+    },
+    {
+      method: 'post',
+      path: '/api/v1/portals/:id/switchover',
+      role: 'operator',
+      mutates: true,
+      summary: 'Ask for a switchover (runbook preconditions unless force); dryRun returns the exact plan instead',
+      body: S.SwitchoverBody,
+      responses: {
+        200: { description: 'dry-run plan', schema: S.DryRunResponse },
+        202: { description: 'operation accepted; the leader controller executes it', schema: S.OperationResponse },
+        400: err('invalid body'),
+        ...common,
+        404: err('unknown portal'),
+        409: err('a precondition failed or another operation is running'),
+      },
+      handler: switchover,
+    },
+    {
+      method: 'post',
+      path: '/api/v1/portals/:id/freeze',
+      role: 'operator',
+      mutates: true,
+      summary: 'Pause automatic switching for a portal, optionally until a time',
+      body: S.FreezeBody,
+      responses: { 200: { description: 'frozen', schema: S.FreezeResponse }, 400: err('invalid body'), ...common, 404: err('unknown portal') },
+      handler: freeze,
+    },
+    {
+      method: 'delete',
+      path: '/api/v1/portals/:id/freeze',
+      role: 'operator',
+      mutates: true,
+      summary: 'Resume automatic switching',
+      body: S.UnfreezeBody,
+      responses: { 200: { description: 'unfrozen', schema: S.FreezeResponse }, 400: err('invalid body'), ...common, 404: err('unknown portal') },
+      handler: unfreeze,
+    },
+    {
+      method: 'post',
+      path: '/api/v1/portals/:id/ack',
+      role: 'operator',
+      mutates: true,
+      summary: 'Acknowledge the last automatic switch, lifting the anti-flap cooldown',
+      body: S.AckBody,
+      responses: { 200: { description: 'acknowledged', schema: S.AckResponse }, 400: err('invalid body'), ...common, 404: err('unknown portal') },
+      handler: acknowledge,
+    },
+    {
+      method: 'get',
+      path: '/api/v1/portals/:id/operations',
+      role: 'viewer',
+      summary: 'Recent operations of a portal, newest first',
+      query: S.OperationsQuery,
+      responses: { 200: { description: 'operations', schema: S.OperationListResponse }, 400: err('invalid query'), ...common, 404: err('unknown portal') },
+      handler: async (ctx, req, res) => {
+        const p = portalOr404(ctx, String(req.params.id));
+        const q = parseOr400(S.OperationsQuery, req.query, 'query');
+        res.json({ operations: await ctx.store.recentOperations(p.id, q.limit ?? 20) });
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/operations/:id',
+      role: 'viewer',
+      summary: 'One operation with its steps, evidence and timings',
+      responses: { 200: { description: 'operation', schema: S.OperationResponse }, ...common, 404: err('unknown operation') },
+      handler: async (ctx, req, res) => {
+        const id = String(req.params.id);
+        const op = /^[a-z0-9_.-]{1,200}$/.test(id) ? await ctx.store.loadOperation(id) : undefined;
+        if (!op) throw new HttpError(404, `unknown operation "${id.slice(0, 200)}"`);
+        res.json(op);
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/audit',
+      role: 'viewer',
+      summary: 'Audit log, oldest first, filtered and paged (pass `next` back as `cursor`)',
+      query: S.AuditQuery,
+      responses: { 200: { description: 'entries', schema: S.AuditResponse }, 400: err('invalid query'), ...common },
+      handler: async (ctx, req, res) => {
+        const q = parseOr400(S.AuditQuery, req.query, 'query');
+        if (q.portal !== undefined) portalOr404(ctx, q.portal);
+        res.json(await ctx.audit.query({ portal: q.portal, type: q.type, since: instant(q.since), until: instant(q.until), after: q.cursor, limit: q.limit }));
+      },
+    },
+    {
+      method: 'post',
+      path: '/api/v1/hooks/alertmanager',
+      role: 'operator',
+      mutates: true,
+      summary: 'Alertmanager webhook (payload v4): firing alerts labelled portal and failover_action=switchover start a switch',
+      body: S.AlertmanagerBody,
+      responses: { 200: { description: 'what each alert did', schema: S.AlertmanagerResponse }, 400: err('invalid payload'), ...common },
+      handler: alertmanager,
+    },
+  ];
+}
+
+export type { Caller };

@@ -1,0 +1,154 @@
+import { z } from 'zod';
+
+const reason = z.string({ error: 'is required: say why (it goes to the audit log)' }).trim().min(3, 'must say why in at least 3 characters').max(500, 'must be at most 500 characters');
+
+export const SwitchoverBody = z.strictObject({
+  to: z.string({ error: 'is required: the site to switch to' }).min(1, 'must name a site'),
+  reason,
+  dryRun: z.boolean().optional(),
+  force: z.boolean().optional(),
+});
+
+export const FreezeBody = z.strictObject({
+  reason,
+  until: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time such as 2026-11-24T06:00:00Z' }).optional(),
+});
+
+export const UnfreezeBody = z.strictObject({ reason: reason.optional() });
+
+export const AckBody = z.strictObject({ reason });
+
+export const OperationsQuery = z.strictObject({
+  limit: z.coerce.number({ error: 'must be a number' }).int().min(1).max(200).optional(),
+});
+
+const instant = z.union([z.iso.datetime({ offset: true }), z.string().regex(/^\d{10,14}$/)], { error: 'must be an ISO 8601 date-time or epoch milliseconds' });
+
+export const AuditQuery = z.strictObject({
+  portal: z.string().optional(),
+  type: z.string().optional(),
+  since: instant.optional(),
+  until: instant.optional(),
+  cursor: z.string().regex(/^\d+-\d+$/, 'must be the `next` value of a previous page').optional(),
+  limit: z.coerce.number({ error: 'must be a number' }).int().min(1).max(1000).optional(),
+});
+
+/** Alertmanager webhook payload, version 4 (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config). */
+export const AlertmanagerBody = z.looseObject({
+  version: z.literal('4', { error: 'must be "4" (Alertmanager webhook payload version)' }),
+  status: z.enum(['firing', 'resolved']),
+  receiver: z.string().optional(),
+  groupKey: z.string().optional(),
+  alerts: z
+    .array(
+      z.looseObject({
+        status: z.enum(['firing', 'resolved']),
+        labels: z.record(z.string(), z.string()),
+        annotations: z.record(z.string(), z.string()).optional(),
+        startsAt: z.string().optional(),
+        endsAt: z.string().optional(),
+        fingerprint: z.string().optional(),
+      }),
+    )
+    .max(1000),
+});
+
+// Response shapes: documented in the OpenAPI document and checked against real responses in the tests.
+export const ErrorResponse = z.object({
+  error: z.string(),
+  problems: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  operationId: z.string().optional(),
+});
+
+const step = z.object({
+  index: z.number(),
+  kind: z.string(),
+  label: z.string(),
+  status: z.enum(['pending', 'applying', 'verified', 'failed']),
+  attempts: z.number(),
+  plan: z.object({ changes: z.boolean(), description: z.string(), request: z.record(z.string(), z.unknown()).optional() }).optional(),
+  verified: z.string().optional(),
+  error: z.string().optional(),
+  startedAt: z.number().optional(),
+  finishedAt: z.number().optional(),
+});
+
+export const OperationResponse = z.object({
+  id: z.string(),
+  portal: z.string(),
+  from: z.string(),
+  to: z.string(),
+  trigger: z.enum(['auto', 'manual', 'alert']),
+  reason: z.string(),
+  actor: z.string(),
+  status: z.enum(['pending', 'running', 'succeeded', 'failed', 'rejected']),
+  fence: z.number(),
+  detectedAt: z.number().optional(),
+  decidedAt: z.number(),
+  requestedAt: z.number().optional(),
+  finishedAt: z.number().optional(),
+  resumedCount: z.number(),
+  steps: z.array(step),
+  error: z.string().optional(),
+  force: z.boolean().optional(),
+  client: z.string().optional(),
+  expectFrom: z.string().optional(),
+  evidence: z.record(z.string(), z.unknown()).optional(),
+});
+
+const vantage = z.object({ vantage: z.string(), verdict: z.string(), failingSince: z.number().optional(), detail: z.string().optional() });
+
+export const PortalResponse = z.object({
+  id: z.string(),
+  name: z.string(),
+  activeSite: z.string(),
+  phase: z.string(),
+  reason: z.string(),
+  sites: z.array(z.object({ name: z.string(), provider: z.string(), status: z.enum(['up', 'down', 'unknown']), vantages: z.array(vantage) })),
+  frozen: z.object({ reason: z.string(), actor: z.string(), at: z.number(), until: z.number().optional() }).nullable(),
+  cooldown: z.object({ lastAutoSwitchAt: z.string(), until: z.string(), active: z.boolean(), acknowledged: z.boolean() }).nullable(),
+  operationInFlight: z.object({ operationId: z.string(), from: z.string(), to: z.string(), trigger: z.string(), since: z.number() }).nullable(),
+  pendingRequest: z.string().nullable(),
+  lastOperation: OperationResponse.nullable(),
+});
+
+export const PortalListResponse = z.object({ portals: z.array(PortalResponse) });
+export const OperationListResponse = z.object({ operations: z.array(OperationResponse) });
+
+export const DryRunResponse = z.object({
+  dryRun: z.literal(true),
+  portal: z.string(),
+  from: z.string(),
+  to: z.string(),
+  preconditions: z.array(z.object({ check: z.string(), ok: z.boolean(), detail: z.string() })),
+  wouldProceed: z.boolean(),
+  plan: z.array(
+    z.object({ step: z.number(), kind: z.string(), label: z.string(), changes: z.boolean().optional(), description: z.string().optional(), request: z.record(z.string(), z.unknown()).optional(), error: z.string().optional() }),
+  ),
+});
+
+export const FreezeResponse = z.object({ portal: z.string(), frozen: z.object({ reason: z.string(), actor: z.string(), at: z.number(), until: z.number().optional() }).nullable() });
+export const AckResponse = z.object({ portal: z.string(), acknowledged: z.object({ at: z.number(), actor: z.string(), reason: z.string() }) });
+
+export const AuditResponse = z.object({
+  entries: z.array(
+    z.object({
+      id: z.string(),
+      at: z.string(),
+      type: z.string(),
+      portal: z.string().optional(),
+      actor: z.string(),
+      client: z.string().optional(),
+      reason: z.string().optional(),
+      operation: z.string().optional(),
+      data: z.record(z.string(), z.unknown()).optional(),
+    }),
+  ),
+  next: z.string().optional(),
+});
+
+export const AlertmanagerResponse = z.object({
+  results: z.array(z.object({ alert: z.string(), portal: z.string().optional(), outcome: z.enum(['started', 'ignored', 'duplicate', 'blocked']), detail: z.string(), operationId: z.string().optional() })),
+});
+
+export const HealthResponse = z.object({ status: z.string(), error: z.string().optional() });
