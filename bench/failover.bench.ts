@@ -14,11 +14,11 @@ import {
   type Operation,
 } from '@portal-failover/shared';
 import { startAllInOne, type AllInOne } from '../cli/src/all-in-one';
-import { SimSite, type SiteMode } from '../cli/src/demo/sim-site';
+import { mulberry32, SimSite, type SiteMode } from '../cli/src/demo/sim-site';
 import { errorMessage, waitFor } from '../test/support/free-port';
 import { createZone, pdnsRequest, queryA, replaceRRsets, startPowerDns, type PowerDnsServer } from '../test/support/powerdns-server';
 import { startRedis, type RedisServer } from '../test/support/redis-server';
-import { mulberry32, summaryRow, table } from './stats';
+import { summaryRow, table } from './stats';
 
 /**
  * `npm run bench:failover`: portal-failover and PowerDNS's own health-checked LUA record, side by side on the same

@@ -34,15 +34,3 @@ export function summaryRow(label: string, values: readonly number[], missing: nu
   const n = missing > 0 ? `${values.length} (+${missing} timed out)` : String(values.length);
   return [label, n, f(s?.min), f(s?.median), f(s?.p95), f(s?.max)];
 }
-
-/** Same generator as SimSite's, so the cut jitter is replayable from the printed seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -16,7 +16,7 @@ export const SUSPENDED_PAGE =
   '<!doctype html><title>Account suspended</title><h1>Tài khoản đã bị tạm ngưng</h1><p>This account has been suspended. Please contact billing.</p>';
 
 /** Deterministic PRNG so a "30% random failures" run can be replayed exactly. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
