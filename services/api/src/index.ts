@@ -1,2 +1,3 @@
 export * from './app';
 export * from './server';
+export { createToken, hashToken, ROLES, type Role, type TokenRecord } from './auth';

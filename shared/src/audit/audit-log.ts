@@ -66,9 +66,12 @@ export class AuditLog {
   async append(entry: NewAuditEntry): Promise<string> {
     const at = this.now();
     const record = scrub({ ...entry, at: new Date(at).toISOString() }) as Omit<AuditEntry, 'id'>;
-    const minId = Math.max(0, at - this.retentionMs);
-    const id = await this.redis.xadd(this.key, 'MINID', '~', String(minId), '*', 'e', JSON.stringify(record));
-    return id ?? '';
+    const id = (await this.redis.xadd(this.key, '*', 'e', JSON.stringify(record))) ?? '';
+    // Entry ids carry Redis's clock, so the trim horizon is taken from the id just written, not from ours:
+    // a skewed application clock can then never trim entries younger than the retention.
+    const idMs = Number(id.split('-')[0]);
+    if (Number.isFinite(idMs)) await this.redis.xtrim(this.key, 'MINID', '~', String(Math.max(0, idMs - this.retentionMs)));
+    return id;
   }
 
   async query(q: AuditQuery = {}): Promise<{ entries: AuditEntry[]; next?: string }> {

@@ -1,0 +1,221 @@
+/**
+ * The CLI's only way to the API: Node's fetch with a per-request timeout, the bearer token from the environment,
+ * and errors turned into messages an on-call person can act on. The token is only ever put in the Authorization
+ * header; no message, error or debug path here includes it.
+ */
+
+/** Response shapes, mirroring services/api/src/schemas.ts (test/cli-oncall.test.ts checks they still fit). */
+export interface ApiProblem {
+  path: string;
+  message: string;
+}
+
+export interface ApiErrorBody {
+  error: string;
+  problems?: ApiProblem[];
+  operationId?: string;
+}
+
+export interface ApiStep {
+  index: number;
+  kind: string;
+  label: string;
+  status: 'pending' | 'applying' | 'verified' | 'failed';
+  attempts: number;
+  plan?: { changes: boolean; description: string; request?: Record<string, unknown> };
+  verified?: string;
+  error?: string;
+  startedAt?: number;
+  finishedAt?: number;
+}
+
+export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'rejected';
+
+export interface ApiOperation {
+  id: string;
+  portal: string;
+  from: string;
+  to: string;
+  trigger: 'auto' | 'manual' | 'alert';
+  reason: string;
+  actor: string;
+  status: OperationStatus;
+  fence: number;
+  detectedAt?: number;
+  decidedAt: number;
+  requestedAt?: number;
+  finishedAt?: number;
+  resumedCount: number;
+  steps: ApiStep[];
+  error?: string;
+  force?: boolean;
+  client?: string;
+  expectFrom?: string;
+  evidence?: Record<string, unknown>;
+}
+
+export interface ApiVantage {
+  vantage: string;
+  verdict: string;
+  failingSince?: number;
+  detail?: string;
+}
+
+export interface ApiFreeze {
+  reason: string;
+  actor: string;
+  at: number;
+  until?: number;
+}
+
+export interface ApiPortal {
+  id: string;
+  name: string;
+  activeSite: string;
+  phase: string;
+  reason: string;
+  sites: { name: string; provider: string; status: 'up' | 'down' | 'unknown'; vantages: ApiVantage[] }[];
+  frozen: ApiFreeze | null;
+  cooldown: { lastAutoSwitchAt: string; until: string; active: boolean; acknowledged: boolean } | null;
+  operationInFlight: { operationId: string; from: string; to: string; trigger: string; since: number } | null;
+  pendingRequest: string | null;
+  lastOperation: ApiOperation | null;
+}
+
+export interface ApiDryRun {
+  dryRun: true;
+  portal: string;
+  from: string;
+  to: string;
+  preconditions: { check: string; ok: boolean; detail: string }[];
+  wouldProceed: boolean;
+  plan: { step: number; kind: string; label: string; changes?: boolean; description?: string; request?: Record<string, unknown>; error?: string }[];
+}
+
+export interface ApiAuditEntry {
+  id: string;
+  at: string;
+  type: string;
+  portal?: string;
+  actor: string;
+  client?: string;
+  reason?: string;
+  operation?: string;
+  data?: Record<string, unknown>;
+}
+
+export interface ApiAuditPage {
+  entries: ApiAuditEntry[];
+  next?: string;
+}
+
+/** Long enough for a slow Redis behind the API, short enough that a hung connection does not stall an incident. */
+export const REQUEST_TIMEOUT_MS = 15_000;
+
+/** The API answered with an error status; `problems` name the fields at fault. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: ApiErrorBody,
+  ) {
+    super(body.error);
+  }
+}
+
+/** The API could not be reached or did not answer in time; the message names the URL. */
+export class ConnectionError extends Error {}
+
+/** `http://user:pw@host/` must never reach a terminal or a log with its credentials. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return url;
+  }
+}
+
+type Query = Record<string, string | number | undefined>;
+
+export class ApiClient {
+  private readonly base: string;
+
+  constructor(
+    baseUrl: string,
+    private readonly token: string | undefined,
+    private readonly timeoutMs = REQUEST_TIMEOUT_MS,
+  ) {
+    this.base = baseUrl.replace(/\/+$/, '');
+  }
+
+  get url(): string {
+    return displayUrl(this.base);
+  }
+
+  get<T>(path: string, query: Query = {}): Promise<T> {
+    return this.request<T>('GET', path, undefined, query);
+  }
+
+  post<T>(path: string, body: object): Promise<T> {
+    return this.request<T>('POST', path, body);
+  }
+
+  delete<T>(path: string, body: object): Promise<T> {
+    return this.request<T>('DELETE', path, body);
+  }
+
+  async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: object, query: Query = {}): Promise<T> {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, String(v));
+    const target = `${this.base}${path}${qs.size ? `?${qs}` : ''}`;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(target, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      throw new ConnectionError(this.unreachable(err));
+    }
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw new ConnectionError(`${this.unreachable(err)} (while reading the answer to ${method} ${path})`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // A proxy or load balancer in front of the API answers HTML; say so rather than "Unexpected token <".
+      throw new ApiError(res.status, { error: `HTTP ${res.status} from ${this.url}${path} is not JSON: is ${this.url} the portal-failover API?` });
+    }
+    if (!res.ok) throw new ApiError(res.status, errorBody(res.status, parsed));
+    return parsed as T;
+  }
+
+  private unreachable(err: unknown): string {
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer from the API at ${this.url} within ${this.timeoutMs / 1000}s`;
+    const cause = e.cause?.code ?? e.cause?.message ?? e.message;
+    const why: Record<string, string> = {
+      ECONNREFUSED: 'connection refused',
+      ENOTFOUND: 'host not found',
+      EAI_AGAIN: 'DNS lookup failed',
+      ECONNRESET: 'connection reset',
+      ETIMEDOUT: 'connection timed out',
+      EHOSTUNREACH: 'host unreachable',
+    };
+    return `cannot reach the API at ${this.url}: ${why[cause] ? `${why[cause]} (${cause})` : cause}; check --url or PORTAL_FAILOVER_URL`;
+  }
+}
+
+function errorBody(status: number, parsed: unknown): ApiErrorBody {
+  if (parsed && typeof parsed === 'object' && typeof (parsed as ApiErrorBody).error === 'string') {
+    const b = parsed as ApiErrorBody;
+    return { error: b.error, problems: Array.isArray(b.problems) ? b.problems : undefined, operationId: b.operationId };
+  }
+  return { error: `HTTP ${status}` };
+}
