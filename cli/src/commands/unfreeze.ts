@@ -1,0 +1,20 @@
+import type { Command } from 'commander';
+import { json } from '../format';
+import { apiCommand, client, enc, out, run, type ConnectionOptions } from './common';
+
+interface UnfreezeOptions extends ConnectionOptions {
+  reason?: string;
+}
+
+export function registerUnfreeze(program: Command): void {
+  apiCommand(program, 'unfreeze')
+    .description('resume automatic switching for a portal')
+    .argument('<portal>', 'portal id')
+    .option('--reason <text>', 'why (goes to the audit log)')
+    .action(
+      run(async (portal: string, opts: UnfreezeOptions) => {
+        const r = await client(opts).delete<{ portal: string; frozen: null }>(`/api/v1/portals/${enc(portal)}/freeze`, opts.reason !== undefined ? { reason: opts.reason } : {});
+        out(opts.json ? json(r) : `${r.portal}: automation resumed\n`);
+      }),
+    );
+}
