@@ -207,8 +207,10 @@ export class ApiClient {
       ECONNRESET: 'connection reset',
       ETIMEDOUT: 'connection timed out',
       EHOSTUNREACH: 'host unreachable',
+      // fetch refuses some ports (e.g. 1, 25, 6000) outright, per the Fetch standard's bad-port list.
+      'bad port': 'fetch refuses this port as unsafe',
     };
-    return `cannot reach the API at ${this.url}: ${why[cause] ? `${why[cause]} (${cause})` : cause}; check --url or PORTAL_FAILOVER_URL`;
+    return `cannot reach the API at ${this.url}: ${why[cause] && why[cause] !== cause ? `${why[cause]} (${cause})` : cause}; check --url or PORTAL_FAILOVER_URL`;
   }
 }
 

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { ConfigError, createLogger, DEFAULT_CONFIG_PATH, loadConfig, loadConfigOrExit, logUnhandled } from '@portal-failover/shared';
 import { startAllInOne } from './all-in-one';
 import { runDemo } from './demo/demo';
+import { registerOnCallCommands } from './commands';
 
 const program = new Command('portal-failover').description('Failover orchestration for public-service portals');
 
@@ -58,6 +59,8 @@ program
   .action(async () => {
     process.exitCode = await runDemo();
   });
+
+registerOnCallCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`portal-failover: ${(err as Error).message}\n`);

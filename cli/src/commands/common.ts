@@ -26,7 +26,8 @@ export function usageExitCodes(cmd: Command): Command {
 export function apiCommand(parent: Command, name: string): Command {
   return usageExitCodes(parent.command(name))
     .option('--url <url>', `API base URL (env ${URL_ENV})`, process.env[URL_ENV] || DEFAULT_URL)
-    .option('--json', 'print the API answer as JSON, for scripts');
+    .option('--json', 'print the API answer as JSON, for scripts')
+    .addHelpText('after', `\nThe API token is read from ${TOKEN_ENV}; there is no flag for it, because flags end up in shell history.`);
 }
 
 export function client(opts: ConnectionOptions): ApiClient {

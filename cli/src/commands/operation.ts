@@ -9,12 +9,15 @@ export function stepDuration(s: ApiStep): string | undefined {
   return s.startedAt !== undefined && s.finishedAt !== undefined ? duration(s.finishedAt - s.startedAt) : undefined;
 }
 
-/** What a step did or is doing, in one phrase: the verification when verified, the error when failed. */
+/**
+ * What a step did or is doing, in one phrase: the verification when verified, the error when failed, the planned
+ * change while applying. Empty when there is nothing beyond the status (the plan is only saved once made).
+ */
 export function stepDetail(s: ApiStep): string {
-  if (s.status === 'verified') return s.verified ?? s.plan?.description ?? 'verified';
-  if (s.status === 'failed') return s.error ?? 'failed';
-  if (s.status === 'applying') return `${s.plan?.description ?? 'applying'}${s.attempts > 1 ? ` (attempt ${s.attempts})` : ''}${s.error ? `; last error: ${s.error}` : ''}`;
-  return s.plan?.description ?? 'not started';
+  if (s.status === 'verified') return s.verified ?? s.plan?.description ?? '';
+  if (s.status === 'failed') return s.error ?? '';
+  const parts = [s.plan?.description, s.attempts > 1 ? `attempt ${s.attempts}` : undefined, s.error ? `last error: ${s.error}` : undefined];
+  return parts.filter((x) => x !== undefined).join('; ');
 }
 
 export function switchText(op: ApiOperation): string {

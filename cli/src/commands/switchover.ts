@@ -35,15 +35,19 @@ function dryRunText(d: ApiDryRun): string {
 /** One line per change since the previous poll: the operation's status, and each step's status or retry. */
 export function progressLines(prev: ApiOperation | undefined, cur: ApiOperation): string[] {
   const lines: string[] = [];
-  if (prev?.status !== cur.status) lines.push(`operation ${cur.status}${cur.status === 'running' ? `: ${switchText(cur)}` : ''}${cur.error ? `: ${cur.error}` : ''}`);
   for (const s of cur.steps) {
     const before = prev?.steps.find((p) => p.index === s.index);
     if (before?.status === s.status && before.attempts === s.attempts) continue;
     // A pending step that has not been touched says nothing new; it is listed once it starts.
     if (!before && s.status === 'pending') continue;
-    lines.push(`step ${s.index + 1}/${cur.steps.length} ${s.label}: ${s.status}: ${stepDetail(s)}`);
+    const detail = stepDetail(s);
+    lines.push(`step ${s.index + 1}/${cur.steps.length} ${s.label}: ${s.status}${detail ? `: ${detail}` : ''}`);
   }
-  return lines;
+  if (prev?.status === cur.status) return lines;
+  const op = `operation ${cur.status}${cur.status === 'running' ? `: ${switchText(cur)}` : ''}${cur.error ? `: ${cur.error}` : ''}`;
+  // Read as a story: a start comes before the steps it runs, an end after the steps that led to it (a fast switch
+  // can go from pending to succeeded between two polls).
+  return TERMINAL.has(cur.status) ? [...lines, op] : [op, ...lines];
 }
 
 async function follow(api: ApiClient, first: ApiOperation, timeoutMs: number, quiet: boolean): Promise<ApiOperation | undefined> {

@@ -1,0 +1,94 @@
+import type { Command } from 'commander';
+import type { ApiAuditEntry, ApiAuditPage, ApiClient } from '../api-client';
+import { json, parseInstantOrAgo, table, timestamp } from '../format';
+import { apiCommand, client, out, positiveInt, run, usageExitCodes, UsageError, type ConnectionOptions } from './common';
+
+interface AuditOptions extends ConnectionOptions {
+  portal?: string;
+  type?: string;
+  since?: string;
+  limit?: number;
+  pageSize?: number;
+}
+
+/** The biggest page the API serves: an export of a busy week should take few round trips. */
+const EXPORT_PAGE = 1000;
+
+function sinceParam(since: string | undefined): string | undefined {
+  if (since === undefined) return undefined;
+  const ms = parseInstantOrAgo(since);
+  if (ms === undefined) throw new UsageError(`--since: "${since}" is neither an ISO 8601 time (2026-11-23T08:00:00Z) nor a duration ago (24h)`);
+  // Epoch milliseconds: the one form the API takes whatever the user's time zone notation was.
+  return String(Math.max(0, Math.floor(ms)));
+}
+
+/** The gist of an entry's data in a few words, so the table answers "what happened" without --json. */
+function gist(e: ApiAuditEntry): string {
+  const d = e.data ?? {};
+  const s = (k: string) => (typeof d[k] === 'string' || typeof d[k] === 'number' || typeof d[k] === 'boolean' ? String(d[k]) : undefined);
+  switch (e.type) {
+    case 'operation.requested':
+    case 'operation.started':
+      return `${s('from') ?? '?'} -> ${s('to') ?? '?'}${d.force === true ? ' (forced)' : ''}`;
+    case 'operation.finished':
+      return `${s('result') ?? '?'}${s('error') ? `: ${s('error')}` : ''}`;
+    case 'operation.rejected':
+      return s('why') ?? '';
+    case 'freeze':
+      return s('until') ? `until ${s('until')}` : 'until unfrozen';
+    case 'alert.received':
+      return [s('outcome'), s('detail')].filter(Boolean).join(': ');
+    default:
+      return '';
+  }
+}
+
+async function* pages(api: ApiClient, query: Record<string, string | number | undefined>): AsyncGenerator<ApiAuditEntry[]> {
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await api.get<ApiAuditPage>('/api/v1/audit', { ...query, cursor });
+    yield page.entries;
+    // The API returns `next` whenever a page is full, so an exactly full last page costs one more (empty) request.
+    if (!page.next || page.entries.length === 0) return;
+    cursor = page.next;
+  }
+}
+
+export function registerAudit(program: Command): void {
+  const audit = apiCommand(program, 'audit')
+    .description('audit log, oldest first: who did what, when and why')
+    .option('--portal <id>', 'only this portal')
+    .option('--type <type>', 'only this type, e.g. operation (all operation.*), freeze, ack')
+    .option('--since <time>', 'ISO 8601 time, or a duration ago such as 24h')
+    .option('--limit <n>', 'how many entries (1-1000, default 100)', positiveInt(1000))
+    .action(
+      run(async (opts: AuditOptions) => {
+        const api = client(opts);
+        const r = await api.get<ApiAuditPage>('/api/v1/audit', { portal: opts.portal, type: opts.type, since: sinceParam(opts.since), limit: opts.limit });
+        if (opts.json) return out(json(r));
+        if (!r.entries.length) return out('no audit entries match\n');
+        out(table(['AT', 'TYPE', 'PORTAL', 'ACTOR', 'OPERATION', 'REASON', 'DETAIL'], r.entries.map((e) => [timestamp(e.at), e.type, e.portal, e.actor, e.operation, e.reason, gist(e)])));
+        if (r.next) out(`(more entries follow: raise --limit, narrow with --since, or use \`portal-failover audit export\`)\n`);
+      }),
+    );
+
+  usageExitCodes(audit.command('export'))
+    .description('every matching entry as JSON lines (one entry per line) on stdout, all pages')
+    .option('--portal <id>', 'only this portal')
+    .option('--type <type>', 'only this type')
+    .option('--since <time>', 'ISO 8601 time, or a duration ago such as 24h')
+    .option('--page-size <n>', `entries per API request (1-1000, default ${EXPORT_PAGE})`, positiveInt(1000))
+    .action(
+      run(async (_opts: AuditOptions, cmd: Command) => {
+        // Without positional options commander lets the parent `audit` take --portal/--since/--url even after
+        // `export`, so the values are read from both levels.
+        const opts = cmd.optsWithGlobals<AuditOptions>();
+        if (opts.limit !== undefined) throw new UsageError('--limit does not apply to audit export, which writes every matching entry');
+        const api = client(opts);
+        const query = { portal: opts.portal, type: opts.type, since: sinceParam(opts.since), limit: opts.pageSize ?? EXPORT_PAGE };
+        for await (const entries of pages(api, query)) {
+          if (entries.length) out(entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
+        }
+      }),
+    );
+}

@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { createToken, ROLES, type Role } from '@portal-failover/api';
+import { json } from '../format';
+import { out, run, usageExitCodes, UsageError } from './common';
+
+/** Same rule as token names in the config schema (shared/src/config/schema.ts), so the printed lines validate. */
+const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export function registerToken(program: Command): void {
+  const token = usageExitCodes(program.command('token')).description('API tokens (no API call: prints what to add to the config)');
+  usageExitCodes(token.command('create'))
+    .description('create a token; it is printed once, only its SHA-256 goes into the config')
+    .requiredOption('--name <name>', 'who or what uses it; appears as the actor in the audit log (e.g. ops-alice)')
+    .requiredOption('--role <role>', `${ROLES.join(' | ')}`)
+    .option('--json', 'print token, record and lines as JSON')
+    .action(
+      run(async (opts: { name: string; role: string; json?: boolean }) => {
+        if (!NAME.test(opts.name)) throw new UsageError(`--name: "${opts.name}" must be lower-case letters, digits, - or _, starting with a letter or digit`);
+        if (!ROLES.includes(opts.role as Role)) throw new UsageError(`--role: "${opts.role}" must be one of ${ROLES.join(', ')}`);
+        const { token: secret, record } = createToken(opts.name, opts.role as Role);
+        const yamlLine = `- { name: ${record.name}, role: ${record.role}, sha256: ${record.sha256} }`;
+        const fileLine = `${record.name} ${record.role} ${record.sha256}`;
+        if (opts.json) return out(json({ token: secret, ...record, yaml: yamlLine, tokenFileLine: fileLine }));
+        out(
+          [
+            `Token for "${record.name}" (${record.role}). It is shown only this once and is not stored anywhere; hand it over now:`,
+            '',
+            `  ${secret}`,
+            '',
+            'Add it to the config under api.tokens:',
+            '',
+            `  ${yamlLine}`,
+            '',
+            'or as a line in the token file (api.tokenFile):',
+            '',
+            `  ${fileLine}`,
+            '',
+            `The user sets it with: export PORTAL_FAILOVER_TOKEN=<token>  (never as a command-line flag). Restart the API to load it.`,
+            '',
+          ].join('\n'),
+        );
+      }),
+    );
+}
