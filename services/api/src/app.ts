@@ -22,6 +22,15 @@ export function tokenRecords(config: Config): TokenRecord[] {
   return [...config.api.tokens, ...(config.api.tokenFile ? readTokenFile(config.api.tokenFile) : [])];
 }
 
+/** JSON only: a body with any other content type is refused before parsing, with the reason. */
+function jsonOnly(req: Request, _res: Response, next: NextFunction): void {
+  const hasBody = Number(req.header('content-length') ?? 0) > 0 || req.header('transfer-encoding') !== undefined;
+  if (hasBody && !req.is('application/json')) {
+    return next(new HttpError(400, 'invalid body', [{ path: '(body)', message: 'must be JSON with Content-Type: application/json' }]));
+  }
+  next();
+}
+
 export function createApp(opts: ApiOptions): express.Express {
   const tokens = new TokenRegistry(tokenRecords(opts.config));
   const ctx = createContext(opts.config, opts.redis, opts.metrics, tokens, opts.now);
@@ -37,29 +46,25 @@ export function createApp(opts: ApiOptions): express.Express {
     limit: opts.config.api.rateLimit.max,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    // Per token when one is sent (an on-call team behind one NAT is several people), else per address.
-    keyGenerator: (req) => (req.header('authorization') ? `t:${req.header('authorization')}` : `ip:${clientOf(req)}`),
+    // Per known token (an on-call team behind one NAT is several people), otherwise per address: made-up tokens
+    // must share their sender's bucket, or guessing would be unlimited.
+    keyGenerator: (req) => {
+      const rec = tokens.authenticate(req.header('authorization'));
+      return rec ? `t:${rec.name}` : `ip:${clientOf(req)}`;
+    },
     handler: (_req, res) => void res.status(429).json({ error: 'too many requests; slow down' }),
   });
   app.use('/api/', limiter);
 
-  // JSON only: a write with any other content type is refused before parsing, with the reason.
-  app.use((req: Request, _res: Response, next: NextFunction) => {
-    const hasBody = Number(req.header('content-length') ?? 0) > 0 || req.header('transfer-encoding') !== undefined;
-    if (hasBody && !req.is('application/json')) {
-      return next(new HttpError(400, 'invalid body', [{ path: '(body)', message: 'must be JSON with Content-Type: application/json' }]));
-    }
-    next();
-  });
-  app.use(express.json({ limit: BODY_LIMIT, strict: true }));
-
   for (const d of defs) {
+    // Authentication first, then the body: a caller without a valid token learns nothing about the input rules.
     const guards = d.role ? [requireRole(tokens, d.role)] : [];
+    const body = d.body ? [jsonOnly, express.json({ limit: d.bodyLimit ?? BODY_LIMIT, strict: true })] : [];
     const handler =
       d.path === '/api/v1/openapi.json'
         ? (_req: Request, res: Response) => void res.json(doc)
         : (req: Request, res: Response) => d.handler(ctx, req, res);
-    app[d.method](d.path, ...guards, handler);
+    app[d.method](d.path, ...guards, ...body, handler);
   }
 
   app.use((req: Request, res: Response) => void res.status(404).json({ error: `no route ${req.method} ${req.path}` }));
@@ -69,7 +74,11 @@ export function createApp(opts: ApiOptions): express.Express {
     }
     // body-parser's own errors: bad JSON, too large, bad charset. All are the client's input, never a 5xx.
     if (err.type === 'entity.parse.failed') return void res.status(400).json({ error: 'invalid body', problems: [{ path: '(body)', message: 'is not valid JSON' }] });
-    if (err.type === 'entity.too.large') return void res.status(400).json({ error: 'invalid body', problems: [{ path: '(body)', message: `is larger than ${BODY_LIMIT}` }] });
+    if (err.type === 'entity.too.large') {
+      const limit = (err as { limit?: number }).limit;
+      const size = limit === undefined ? BODY_LIMIT : limit % 1048576 === 0 ? `${limit / 1048576}mb` : limit % 1024 === 0 ? `${limit / 1024}kb` : `${limit} bytes`;
+      return void res.status(400).json({ error: 'invalid body', problems: [{ path: '(body)', message: `is larger than ${size}` }] });
+    }
     if (err.status !== undefined && err.status >= 400 && err.status < 500) return void res.status(400).json({ error: 'invalid request', problems: [{ path: '(body)', message: err.message }] });
     res.status(500).json({ error: 'internal error; see the service log' });
     process.emitWarning(`API internal error: ${err.message}`);

@@ -16,6 +16,8 @@ export interface RouteDef {
   role?: Role;
   summary: string;
   body?: z.ZodType;
+  /** Larger than the default 16kb only where a client legitimately sends more (Alertmanager groups). */
+  bodyLimit?: string;
   query?: z.ZodType;
   responses: Record<number, { description: string; schema?: z.ZodType }>;
   /** Changes something: audited, and answered only with a reason. */
@@ -102,10 +104,11 @@ async function switchover(ctx: ApiContext, req: Request, res: Response): Promise
     throw new HttpError(409, `precondition failed: ${first.check}: ${first.detail}${blocking[0] === preconditions[3] || blocking[0] === preconditions[2] ? ' (force: true overrides this)' : ''}`, undefined, busy ? { operationId: busy } : {});
   }
   const op = pendingOperation(p, { to: site.name, from: active, trigger: 'manual', reason: body.reason, actor: caller.name, client: caller.client, force, now: ctx.now() });
-  const r = await ctx.control.requestOperation(op);
-  if (!r.ok) throw new HttpError(409, `another switchover (${r.operationId}) is ${r.blockedBy === 'intent' ? 'waiting' : 'running'} for ${p.id}`, undefined, { operationId: r.operationId });
   const forcedPast = force ? preconditions.filter((x) => !x.ok).map((x) => x.check) : [];
-  await ctx.audit.append({ type: 'operation.requested', portal: p.id, actor: caller.name, client: caller.client, reason: body.reason, operation: op.id, data: { from: active, to: site.name, trigger: 'manual', force, forcedPast } });
+  const entry = ctx.audit.serialize({ type: 'operation.requested', portal: p.id, actor: caller.name, client: caller.client, reason: body.reason, operation: op.id, data: { from: active, to: site.name, trigger: 'manual', force, forcedPast } });
+  const r = await ctx.control.requestOperation(op, entry);
+  if (!r.ok) throw new HttpError(409, `another switchover (${r.operationId}) is ${r.blockedBy === 'intent' ? 'waiting' : 'running'} for ${p.id}`, undefined, { operationId: r.operationId });
+  await ctx.audit.trimFrom(r.auditId);
   res.status(202).location(`/api/v1/operations/${op.id}`).json(op);
 }
 
@@ -194,12 +197,13 @@ async function alertmanager(ctx: ApiContext, req: Request, res: Response): Promi
       expectFrom: a.labels.site,
       now: ctx.now(),
     });
-    const r = await ctx.control.requestOperation(op);
+    const entry = ctx.audit.serialize({ type: 'alert.received', portal: p.id, actor: op.actor, client: caller.client, reason: op.reason, operation: op.id, data: { outcome: 'started', labels: a.labels } });
+    const r = await ctx.control.requestOperation(op, entry);
     if (!r.ok) {
       results.push({ alert: name, portal: p.id, outcome: 'duplicate', detail: `operation ${r.operationId} already handles this portal`, operationId: r.operationId });
       continue;
     }
-    await ctx.audit.append({ type: 'alert.received', portal: p.id, actor: op.actor, client: caller.client, reason: op.reason, operation: op.id, data: { outcome: 'started', labels: a.labels } });
+    await ctx.audit.trimFrom(r.auditId);
     results.push({ alert: name, portal: p.id, outcome: 'started', detail: `switchover requested away from ${active}`, operationId: op.id });
   }
   res.json({ results });
@@ -339,11 +343,17 @@ export function routes(): RouteDef[] {
       role: 'viewer',
       summary: 'Audit log, oldest first, filtered and paged (pass `next` back as `cursor`)',
       query: S.AuditQuery,
-      responses: { 200: { description: 'entries', schema: S.AuditResponse }, 400: err('invalid query'), ...common },
+      responses: { 200: { description: 'entries', schema: S.AuditResponse }, 400: err('invalid query'), ...common, 404: err('unknown portal') },
       handler: async (ctx, req, res) => {
         const q = parseOr400(S.AuditQuery, req.query, 'query');
         if (q.portal !== undefined) portalOr404(ctx, q.portal);
-        res.json(await ctx.audit.query({ portal: q.portal, type: q.type, since: instant(q.since), until: instant(q.until), after: q.cursor, limit: q.limit }));
+        try {
+          res.json(await ctx.audit.query({ portal: q.portal, type: q.type, since: instant(q.since), until: instant(q.until), after: q.cursor, limit: q.limit }));
+        } catch (e) {
+          // Redis refuses ids outside its 64-bit range (a forged cursor, a date it cannot represent): input, not a fault.
+          if (/stream id|invalid/i.test((e as Error).message)) throw new HttpError(400, 'invalid query', [{ path: q.cursor ? 'cursor' : 'since', message: 'is outside the range of audit entry ids' }]);
+          throw e;
+        }
       },
     },
     {
@@ -353,6 +363,7 @@ export function routes(): RouteDef[] {
       mutates: true,
       summary: 'Alertmanager webhook (payload v4): firing alerts labelled portal and failover_action=switchover start a switch',
       body: S.AlertmanagerBody,
+      bodyLimit: '1mb',
       responses: { 200: { description: 'what each alert did', schema: S.AlertmanagerResponse }, 400: err('invalid payload'), ...common },
       handler: alertmanager,
     },

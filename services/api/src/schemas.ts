@@ -1,6 +1,10 @@
 import { z } from 'zod';
 
-const reason = z.string({ error: 'is required: say why (it goes to the audit log)' }).trim().min(3, 'must say why in at least 3 characters').max(500, 'must be at most 500 characters');
+const reason = z
+  .string({ error: 'is required: say why (it goes to the audit log)' })
+  .min(3, 'must say why in at least 3 characters')
+  .max(500, 'must be at most 500 characters')
+  .refine((v) => v.trim().length >= 3, 'must say why in at least 3 characters');
 
 export const SwitchoverBody = z.strictObject({
   to: z.string({ error: 'is required: the site to switch to' }).min(1, 'must name a site'),
@@ -22,14 +26,20 @@ export const OperationsQuery = z.strictObject({
   limit: z.coerce.number({ error: 'must be a number' }).int().min(1).max(200).optional(),
 });
 
-const instant = z.union([z.iso.datetime({ offset: true }), z.string().regex(/^\d{10,14}$/)], { error: 'must be an ISO 8601 date-time or epoch milliseconds' });
+const instant = z
+  .union([z.iso.datetime({ offset: true }), z.string().regex(/^\d{10,14}$/)], { error: 'must be an ISO 8601 date-time or epoch milliseconds' })
+  .refine((v) => (/^\d+$/.test(v) ? Number(v) : Date.parse(v)) >= 0, 'must not be before 1970');
 
 export const AuditQuery = z.strictObject({
   portal: z.string().optional(),
   type: z.string().optional(),
   since: instant.optional(),
   until: instant.optional(),
-  cursor: z.string().regex(/^\d+-\d+$/, 'must be the `next` value of a previous page').optional(),
+  // Stream ids are two unsigned 64-bit numbers; anything else would make Redis refuse the range.
+  cursor: z
+    .string()
+    .refine((v) => /^\d{1,20}-\d{1,20}$/.test(v) && v.split('-').every((n) => BigInt(n) < 18446744073709551615n), 'must be the `next` value of a previous page')
+    .optional(),
   limit: z.coerce.number({ error: 'must be a number' }).int().min(1).max(1000).optional(),
 });
 

@@ -61,17 +61,30 @@ export class AuditLog {
     private readonly key: string,
     private readonly retentionMs: number,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.streamKey = key;
+  }
+
+  readonly streamKey: string;
 
   async append(entry: NewAuditEntry): Promise<string> {
-    const at = this.now();
-    const record = scrub({ ...entry, at: new Date(at).toISOString() }) as Omit<AuditEntry, 'id'>;
-    const id = (await this.redis.xadd(this.key, '*', 'e', JSON.stringify(record))) ?? '';
-    // Entry ids carry Redis's clock, so the trim horizon is taken from the id just written, not from ours:
-    // a skewed application clock can then never trim entries younger than the retention.
-    const idMs = Number(id.split('-')[0]);
-    if (Number.isFinite(idMs)) await this.redis.xtrim(this.key, 'MINID', '~', String(Math.max(0, idMs - this.retentionMs)));
+    const id = (await this.redis.xadd(this.key, '*', 'e', this.serialize(entry))) ?? '';
+    await this.trimFrom(id);
     return id;
+  }
+
+  /** The stored form of an entry (stamped, scrubbed), for callers that write it inside their own script. */
+  serialize(entry: NewAuditEntry): string {
+    return JSON.stringify(scrub({ ...entry, at: new Date(this.now()).toISOString() }));
+  }
+
+  /**
+   * Entry ids carry Redis's clock, so the trim horizon is taken from an id just written, not from ours: a skewed
+   * application clock can then never trim entries younger than the retention.
+   */
+  async trimFrom(id: string): Promise<void> {
+    const idMs = Number(id.split('-')[0]);
+    if (Number.isFinite(idMs) && idMs > 0) await this.redis.xtrim(this.key, 'MINID', '~', String(Math.max(0, idMs - this.retentionMs)));
   }
 
   async query(q: AuditQuery = {}): Promise<{ entries: AuditEntry[]; next?: string }> {

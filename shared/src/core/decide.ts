@@ -200,7 +200,8 @@ export function admitSwitch(state: PortalState, model: PortalModel, req: SwitchR
   }
   const forced = force && (state.frozen !== undefined || statuses[to].status !== 'up') ? ' (forced past the preconditions)' : '';
   const reason = `${req.trigger} switchover ${from} -> ${to}${forced}; ${describe(statuses[from])}; ${describe(statuses[to])}`;
-  let next = beginOperation(state, { operationId: req.operationId, from, to, trigger: req.trigger, since: now });
-  if (isAlert) next = { ...next, lastAutoSwitchAt: now };
+  // Every switch starts the anti-flap cooldown: automation must not undo at once what a person (or an alert)
+  // just decided, e.g. move traffic back off a site an operator forced it onto. An acknowledgement lifts it.
+  const next = { ...beginOperation(state, { operationId: req.operationId, from, to, trigger: req.trigger, since: now }), lastAutoSwitchAt: now };
   return { ok: true, next: { ...next, lastReason: reason }, from, to, reason, statuses };
 }

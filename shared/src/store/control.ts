@@ -17,7 +17,9 @@ end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
-return 'ok'`;
+-- The audit entry is written in the same step, so it can never appear after the operation it asked for.
+if ARGV[4] ~= '' then return 'ok:' .. redis.call('XADD', KEYS[5], '*', 'e', ARGV[4]) end
+return 'ok:'`;
 
 // The leader takes an intent: only while it holds the lease and only the exact intent it read.
 const TAKE = `
@@ -41,13 +43,31 @@ export class ControlStore {
     private readonly k: Keys,
   ) {}
 
-  /** Stores a pending operation as the portal's intent, or says what is in the way. */
-  async requestOperation(op: Operation): Promise<{ ok: true } | { ok: false; blockedBy: 'intent' | 'inflight'; operationId: string }> {
+  /**
+   * Stores a pending operation as the portal's intent, with its audit entry (already serialized) in the same
+   * atomic step, or says what is in the way.
+   */
+  async requestOperation(
+    op: Operation,
+    auditEntry = '',
+  ): Promise<{ ok: true; auditId: string } | { ok: false; blockedBy: 'intent' | 'inflight'; operationId: string }> {
     const json = JSON.stringify(op);
     const r = String(
-      await this.redis.eval(REQUEST, 4, this.k.portalIntent(op.portal), this.k.portalState(op.portal), this.k.operation(op.id), this.k.portalOperations(op.portal), json, op.id, String(op.requestedAt ?? Date.now())),
+      await this.redis.eval(
+        REQUEST,
+        5,
+        this.k.portalIntent(op.portal),
+        this.k.portalState(op.portal),
+        this.k.operation(op.id),
+        this.k.portalOperations(op.portal),
+        this.k.audit,
+        json,
+        op.id,
+        String(op.requestedAt ?? Date.now()),
+        auditEntry,
+      ),
     );
-    if (r === 'ok') return { ok: true };
+    if (r.startsWith('ok:')) return { ok: true, auditId: r.slice(3) };
     const [kind, id] = r.split(':');
     return { ok: false, blockedBy: kind === 'intent' ? 'intent' : 'inflight', operationId: id };
   }

@@ -15,7 +15,8 @@ describe('admitSwitch: runbook preconditions checked by the leader', () => {
     expect(a).toMatchObject({ ok: true, from: 'primary', to: 'standby' });
     if (!a.ok) throw new Error('expected ok');
     expect(a.next.inflight).toMatchObject({ operationId: 'op-1', to: 'standby', trigger: 'manual' });
-    expect(a.next.lastAutoSwitchAt).toBeUndefined();
+    // A manual switch starts the anti-flap cooldown too, so automation does not undo it at once.
+    expect(a.next.lastAutoSwitchAt).toBe(at);
   });
 
   it.each([
