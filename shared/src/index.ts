@@ -24,3 +24,6 @@ export * from './runtime/service';
 export * from './config/json-schema';
 export * from './audit/audit-log';
 export * from './store/control';
+export * from './providers/rfc2136.provider';
+export * from './providers/haproxy.provider';
+export * from './providers/webhook.provider';

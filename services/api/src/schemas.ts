@@ -2,8 +2,8 @@ import { z } from 'zod';
 
 const reason = z
   .string({ error: 'is required: say why (it goes to the audit log)' })
-  .min(3, 'must say why in at least 3 characters')
-  .max(500, 'must be at most 500 characters')
+  .min(3, { error: 'must say why in at least 3 characters', abort: true })
+  .max(500, { error: 'must be at most 500 characters', abort: true })
   .refine((v) => v.trim().length >= 3, 'must say why in at least 3 characters');
 
 export const SwitchoverBody = z.strictObject({

@@ -213,7 +213,10 @@ export class Controller extends EventEmitter<ControllerEvents> {
     this.log.warn(`stepping down as leader: ${why}`);
     this.hold = undefined;
     this.lease.drop();
-    this.opts.metrics.controllerLeader.set(0);
+    const m = this.opts.metrics;
+    m.controllerLeader.set(0);
+    // A deposed controller must not keep exporting its last view as if it were current.
+    for (const g of [m.portalPhase, m.activeSite, m.siteHealthy, m.automationFrozen, m.queueJobs]) g.reset();
     const w = this.worker;
     this.worker = undefined;
     // close(true) does not wait for active jobs: their effect on memory is discarded anyway.

@@ -53,7 +53,7 @@ export async function executeOperation(
         const current = await provider.read();
         const plan = provider.plan(current, target);
         step.plan = { changes: plan.changes, description: plan.description, request: plan.request };
-        await provider.apply(plan, { fence, logger: log });
+        await provider.apply(plan, { fence, logger: log, operation: { id: op.id, portal: op.portal, from: op.from } });
         failpoint('after-apply');
         const verified = await provider.verify(target);
         if (!verified.ok) throw new ProviderError(`verify failed: ${verified.detail}`, true);

@@ -22,6 +22,8 @@ export interface FenceGuard {
 export interface ProviderContext {
   fence: FenceGuard;
   logger: Logger;
+  /** The operation a write belongs to, for providers that report it onward (webhook payloads). */
+  operation?: { id: string; portal: string; from: string };
 }
 
 /** What the provider serves now, in the provider's own terms (record values, server states). */

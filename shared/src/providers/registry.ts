@@ -1,11 +1,17 @@
 import { powerdnsProvider } from './powerdns.provider';
 import { zonefileProvider } from './zonefile.provider';
+import { rfc2136Provider } from './rfc2136.provider';
+import { haproxyProvider } from './haproxy.provider';
+import { webhookProvider } from './webhook.provider';
 import type { ProviderDefinition, ProviderDeps, StepConfigBase, TrafficProvider } from './provider';
 
 /** Every traffic provider, in one list: adding one touches its own file and this line. */
 export const providerDefinitions: readonly ProviderDefinition<never>[] = [
   powerdnsProvider as unknown as ProviderDefinition<never>,
   zonefileProvider as unknown as ProviderDefinition<never>,
+  rfc2136Provider as unknown as ProviderDefinition<never>,
+  haproxyProvider as unknown as ProviderDefinition<never>,
+  webhookProvider as unknown as ProviderDefinition<never>,
 ];
 
 export function createProvider(step: StepConfigBase, deps: ProviderDeps): TrafficProvider {

@@ -1,0 +1,315 @@
+import { randomInt } from 'node:crypto';
+import * as dnsPacket from 'dns-packet';
+import { z } from 'zod';
+import { canonicalName, parseHostPort, type Fields } from '../config/fields';
+import type { Secret } from '../config/secret';
+import { DnsTransportError, signedExchange, type DnsEndpoint, type SignedAnswer } from './dns/client';
+import { decodeTsigSecret, type TsigAlgorithm, type TsigKey } from './dns/tsig';
+import { MalformedMessageError, OPCODE_UPDATE, rcodeName } from './dns/wire';
+import {
+  dnsValueFor,
+  normaliseDnsValue,
+  ProviderError,
+  type ProviderContext,
+  type ProviderDefinition,
+  type StepPlan,
+  type StepState,
+  type TargetSite,
+  type TrafficProvider,
+  type VerifyResult,
+} from './provider';
+
+/**
+ * Dynamic DNS UPDATE (RFC 2136) signed with TSIG (RFC 8945), for BIND, Knot, PowerDNS with dnsupdate=yes, and
+ * anything else that speaks it. One UPDATE message deletes the RRset and adds the one record: the server applies
+ * a message all or nothing, so no resolver ever sees the name without a value. The update has no prerequisites
+ * (the target state is absolute, "set to X", so re-sending it is harmless). The record is then read back with an
+ * ordinary query to the same server, signed with the same key so the answer's origin is checked as well.
+ */
+
+export type RecordType = 'A' | 'AAAA' | 'CNAME';
+
+export interface Rfc2136StepConfig {
+  kind: 'rfc2136';
+  /** host:port of the primary server that accepts updates. */
+  server: string;
+  zone: string;
+  record: string;
+  type: RecordType;
+  ttl: number;
+  tsig: { name: string; algorithm: TsigAlgorithm; secret: Secret };
+  timeoutMs: number;
+}
+
+const TYPE_CODE: Record<RecordType, number> = { A: 1, AAAA: 28, CNAME: 5 };
+/** RFC 2181 §8. */
+const MAX_TTL = 2 ** 31 - 1;
+
+function schema(f: Fields) {
+  return z
+    .strictObject({
+      kind: z.literal('rfc2136'),
+      server: f.hostPort().describe('host:port of the primary name server that accepts dynamic updates for zone.'),
+      zone: f.dnsName().describe('Zone the update is addressed to (the zone section of the UPDATE).'),
+      record: f.dnsName().describe('Record name, inside zone.'),
+      type: z.enum(['A', 'AAAA', 'CNAME']).describe('A and AAAA take routing.address, CNAME takes routing.target.'),
+      ttl: z.int().min(0).max(MAX_TTL).default(30).describe('TTL written with the record, in seconds.'),
+      tsig: z
+        .strictObject({
+          name: f.dnsName().describe('Key name as the server knows it (the name given to tsig-keygen).'),
+          algorithm: z.enum(['hmac-sha256', 'hmac-sha512']).default('hmac-sha256'),
+          secret: f.secret().describe('The base64 secret tsig-keygen prints, as ${ENV} or file:.'),
+        })
+        .describe('TSIG key that signs the update and the read-back query.'),
+      timeout: f.duration(1).prefault('5s').describe('Time limit of one exchange with the server.'),
+    })
+    .superRefine((s, ctx) => {
+      const zone = canonicalName(s.zone);
+      const record = canonicalName(s.record);
+      if (record !== zone && !record.endsWith(`.${zone}`)) {
+        ctx.addIssue({ code: 'custom', path: ['record'], message: `${record} is not inside zone ${zone}` });
+      } else if (s.type === 'CNAME' && record === zone) {
+        ctx.addIssue({ code: 'custom', path: ['record'], message: 'a CNAME cannot be at the zone apex' });
+      }
+      // The message names the rule, never the value: this is a secret.
+      if (decodeTsigSecret(s.tsig.secret.reveal()) === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['tsig', 'secret'], message: 'must be the base64 secret tsig-keygen prints (at least 16 bytes)' });
+      }
+    })
+    .transform(({ timeout, ...rest }): Rfc2136StepConfig => ({
+      ...rest,
+      zone: canonicalName(rest.zone),
+      record: canonicalName(rest.record),
+      tsig: { ...rest.tsig, name: canonicalName(rest.tsig.name) },
+      timeoutMs: timeout,
+    }));
+}
+
+/** plan.request as JSON: exactly what goes into the UPDATE message, minus the id and the signature. */
+const requestSchema = z.strictObject({
+  transport: z.literal('tcp'),
+  server: z.string(),
+  opcode: z.literal('UPDATE'),
+  zone: z.string(),
+  prerequisites: z.array(z.never()).length(0),
+  updates: z.tuple([
+    z.strictObject({ action: z.literal('delete-rrset'), name: z.string(), type: z.enum(['A', 'AAAA', 'CNAME']) }),
+    z.strictObject({ action: z.literal('add'), name: z.string(), type: z.enum(['A', 'AAAA', 'CNAME']), ttl: z.int().min(0).max(MAX_TTL), value: z.string().min(1) }),
+  ]),
+  tsig: z.strictObject({ key: z.string(), algorithm: z.enum(['hmac-sha256', 'hmac-sha512']) }),
+});
+type UpdateRequest = z.infer<typeof requestSchema>;
+
+/**
+ * dns-packet encodes record data it does not know as raw bytes, and spells such a type `UNKNOWN_<code>` (it is
+ * what its decoder produces for unknown types). A delete-RRset entry (class ANY, no data, RFC 2136 §2.5.2) is
+ * exactly that; its typings only list named types, hence the cast.
+ */
+function deleteRRset(name: string, type: RecordType): dnsPacket.Answer {
+  const raw = { name, type: `UNKNOWN_${TYPE_CODE[type]}`, class: 'ANY', ttl: 0, data: Buffer.alloc(0) };
+  return raw as unknown as dnsPacket.Answer;
+}
+
+export function encodeUpdate(req: UpdateRequest, id: number): Buffer {
+  const [del, add] = req.updates;
+  return dnsPacket.encode({
+    type: 'query',
+    id,
+    flags: OPCODE_UPDATE << 11,
+    // Zone section; prerequisite section empty; update section.
+    questions: [{ name: req.zone, type: 'SOA', class: 'IN' }],
+    answers: [],
+    authorities: [deleteRRset(del.name, del.type), { name: add.name, type: add.type, class: 'IN', ttl: add.ttl, data: add.value }],
+    additionals: [],
+  });
+}
+
+const TSIG_HINTS: Record<string, string> = {
+  BADSIG: 'the secret does not match the server\'s copy of the key',
+  BADKEY: 'the server does not know a key of this name and algorithm',
+  BADTIME: 'this machine\'s clock and the server\'s differ by more than 5 minutes',
+  BADTRUNC: 'the server refused the MAC length',
+};
+
+class Rfc2136Provider implements TrafficProvider {
+  readonly kind = 'rfc2136';
+  readonly label: string;
+  private readonly endpoint: DnsEndpoint;
+
+  constructor(
+    private readonly cfg: Rfc2136StepConfig,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.label = `rfc2136 ${cfg.record}/${cfg.type} via ${cfg.server}`;
+    const hp = parseHostPort(cfg.server);
+    if (!hp) throw new ProviderError(`${this.label}: server must be host:port`, false);
+    this.endpoint = hp;
+  }
+
+  /** Built on each use so the decoded secret never sits in a field that inspect() or JSON could print. */
+  private key(): TsigKey {
+    const secret = decodeTsigSecret(this.cfg.tsig.secret.reveal());
+    if (!secret) throw new ProviderError(`${this.label}: tsig.secret is not a base64 key`, false);
+    return { name: this.cfg.tsig.name, algorithm: this.cfg.tsig.algorithm, secret };
+  }
+
+  /** Sends a signed message; returns only answers whose TSIG verified, or an error that says what went wrong. */
+  private async exchange(message: Buffer, what: 'query' | 'update'): Promise<SignedAnswer> {
+    let answer: SignedAnswer;
+    try {
+      answer = await signedExchange(this.endpoint, message, this.key(), this.cfg.timeoutMs, this.now);
+    } catch (err) {
+      if (err instanceof DnsTransportError) {
+        // Refused/reset/timeout may clear up (named restarting); an answer that is not ours (EPROTO) will not.
+        throw new ProviderError(`${this.label}: ${what} to ${this.cfg.server} failed: ${err.message}`, err.code !== 'EPROTO');
+      }
+      if (err instanceof MalformedMessageError) {
+        throw new ProviderError(`${this.label}: the ${what} answer from ${this.cfg.server} is malformed: ${err.message}`, false);
+      }
+      throw err;
+    }
+    const rcode = rcodeName(answer.header.rcode);
+    const key = `${this.cfg.tsig.name} (${this.cfg.tsig.algorithm})`;
+    switch (answer.tsig.status) {
+      case 'verified':
+        return answer;
+      case 'rejected':
+        throw new ProviderError(
+          `${this.label}: ${this.cfg.server} rejected TSIG key ${key}: ${rcode}/${answer.tsig.error} - ${TSIG_HINTS[answer.tsig.error] ?? 'TSIG error'}`,
+          false,
+        );
+      case 'unsigned':
+        if (answer.header.rcode !== 0) throw this.rcodeError(answer.header.rcode, what, ' (the answer was not signed, so it may not come from the server)');
+        throw new ProviderError(`${this.label}: the ${what} answer from ${this.cfg.server} is not signed with key ${key}; not trusting it`, false);
+      case 'invalid':
+        // Never a silent success: an answer we cannot authenticate says nothing about what the server did.
+        throw new ProviderError(
+          `${this.label}: the TSIG signature of the ${what} answer from ${this.cfg.server} does not verify (${answer.tsig.reason}); ` +
+            `not trusting it${what === 'update' ? ' - the update may or may not have been applied' : ''}`,
+          false,
+        );
+    }
+  }
+
+  private rcodeError(rcode: number, what: 'query' | 'update', note = ''): ProviderError {
+    const name = rcodeName(rcode);
+    const at = `${this.cfg.server} answered ${name} to the ${what}`;
+    switch (name) {
+      case 'SERVFAIL':
+        return new ProviderError(`${this.label}: ${at} (zone ${this.cfg.zone} not loaded or the server is failing)${note}`, true);
+      case 'REFUSED':
+        return new ProviderError(
+          what === 'update'
+            ? `${this.label}: ${at}: key ${this.cfg.tsig.name} may not update ${this.cfg.record} ${this.cfg.type} in zone ${this.cfg.zone} (check allow-update / update-policy on the server)${note}`
+            : `${this.label}: ${at} for ${this.cfg.record} (the server does not serve zone ${this.cfg.zone} to this client)${note}`,
+          false,
+        );
+      case 'NOTAUTH':
+        return new ProviderError(`${this.label}: ${at}: it is not authoritative for zone ${this.cfg.zone}${note}`, false);
+      case 'NOTZONE':
+        return new ProviderError(`${this.label}: ${at}: ${this.cfg.record} is not inside zone ${this.cfg.zone}${note}`, false);
+      default:
+        return new ProviderError(`${this.label}: ${at}${note}`, false);
+    }
+  }
+
+  async read(): Promise<StepState> {
+    const query = dnsPacket.encode({
+      type: 'query',
+      id: randomInt(0, 0x10000),
+      flags: 0,
+      questions: [{ name: this.cfg.record, type: this.cfg.type, class: 'IN' }],
+    });
+    const answer = await this.exchange(query, 'query');
+    const { rcode, aa } = answer.header;
+    if (rcode !== 0 && rcodeName(rcode) !== 'NXDOMAIN') throw this.rcodeError(rcode, 'query');
+    // Only the server that holds the zone can confirm an update; a cache answering instead would be stale.
+    if (!aa) {
+      throw new ProviderError(`${this.label}: ${this.cfg.server} is not authoritative for ${this.cfg.record} (no AA flag); point server at the zone's primary`, false);
+    }
+    let decoded: dnsPacket.DecodedPacket;
+    try {
+      decoded = dnsPacket.decode(answer.wire);
+    } catch (err) {
+      throw new ProviderError(`${this.label}: the query answer from ${this.cfg.server} does not decode: ${(err as Error).message}`, false);
+    }
+    const rrset = (decoded.answers ?? []).filter(
+      (a): a is dnsPacket.StringAnswer => a.type === this.cfg.type && canonicalName(a.name) === this.cfg.record,
+    );
+    const values = rrset.map((a) => normaliseDnsValue(this.cfg.type, a.data)).sort();
+    const ttl = rrset[0]?.ttl;
+    return { values, ttl, detail: rrset.length > 0 ? `ttl ${ttl ?? '?'}` : rcodeName(rcode) === 'NXDOMAIN' ? 'no such name' : 'no such rrset' };
+  }
+
+  plan(current: StepState, site: TargetSite): StepPlan {
+    const { value, error } = dnsValueFor(this.cfg.type, site);
+    if (!value) throw new ProviderError(`${this.label}: site ${site.name} ${error}`, false);
+    const changes = !(current.values.length === 1 && current.values[0] === value && (current.ttl === undefined || current.ttl === this.cfg.ttl));
+    const request: UpdateRequest = {
+      transport: 'tcp',
+      server: this.cfg.server,
+      opcode: 'UPDATE',
+      zone: this.cfg.zone,
+      prerequisites: [],
+      updates: [
+        { action: 'delete-rrset', name: this.cfg.record, type: this.cfg.type },
+        { action: 'add', name: this.cfg.record, type: this.cfg.type, ttl: this.cfg.ttl, value },
+      ],
+      tsig: { key: this.cfg.tsig.name, algorithm: this.cfg.tsig.algorithm },
+    };
+    return {
+      kind: this.kind,
+      target: site.name,
+      changes,
+      description: changes
+        ? `UPDATE zone ${this.cfg.zone} at ${this.cfg.server}: delete ${this.cfg.record} ${this.cfg.type} [${current.values.join(', ')}], add ${value} (ttl ${this.cfg.ttl}), signed by ${this.cfg.tsig.name}`
+        : `${this.cfg.record} ${this.cfg.type} already ${value}`,
+      request,
+    };
+  }
+
+  private parseRequest(plan: StepPlan): UpdateRequest {
+    const parsed = requestSchema.safeParse(plan.request);
+    if (plan.kind !== this.kind || !parsed.success) throw new ProviderError(`${this.label}: not an rfc2136 plan`, false);
+    const req = parsed.data;
+    const [del, add] = req.updates;
+    const mine = [del.name, add.name].every((n) => n === this.cfg.record) && [del.type, add.type].every((t) => t === this.cfg.type);
+    if (req.server !== this.cfg.server || req.zone !== this.cfg.zone || !mine || req.tsig.key !== this.cfg.tsig.name) {
+      throw new ProviderError(`${this.label}: plan is for ${add.name}/${add.type} in ${req.zone} at ${req.server}, not this step`, false);
+    }
+    return req;
+  }
+
+  async apply(plan: StepPlan, ctx: ProviderContext): Promise<void> {
+    if (!plan.changes) return;
+    const req = this.parseRequest(plan);
+    await ctx.fence.assertHeld();
+    const answer = await this.exchange(encodeUpdate(req, randomInt(0, 0x10000)), 'update');
+    if (answer.header.rcode !== 0) throw this.rcodeError(answer.header.rcode, 'update');
+    const add = req.updates[1];
+    ctx.logger.info('rfc2136 update accepted', { server: this.cfg.server, zone: this.cfg.zone, record: add.name, type: add.type, value: add.value, ttl: add.ttl, key: this.cfg.tsig.name });
+  }
+
+  async verify(site: TargetSite): Promise<VerifyResult> {
+    const { value, error } = dnsValueFor(this.cfg.type, site);
+    const { values } = await this.read();
+    if (!value) return { ok: false, observed: values, detail: `site ${site.name} ${error}` };
+    const ok = values.length === 1 && values[0] === value;
+    return {
+      ok,
+      observed: values,
+      detail: ok ? `${this.cfg.record} ${this.cfg.type} is ${value} at ${this.cfg.server}` : `expected ${value}, ${this.cfg.server} serves [${values.join(', ')}]`,
+    };
+  }
+}
+
+export const rfc2136Provider: ProviderDefinition<Rfc2136StepConfig> = {
+  kind: 'rfc2136',
+  schema: (f) => schema(f) as unknown as z.ZodType<Rfc2136StepConfig, unknown>,
+  checkSites: (step, sites) =>
+    sites.flatMap((s) => {
+      const { error } = dnsValueFor(step.type, s);
+      return error ? [{ path: ['type'], message: `site ${s.name} ${error}` }] : [];
+    }),
+  create: (step) => new Rfc2136Provider(step),
+};

@@ -1,0 +1,274 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseConfigText } from '@portal-failover/shared';
+import { parse, parseAllDocuments } from 'yaml';
+import { arr, deployPath, isObj, obj, repoRoot, str, walkStrings, type Obj } from './support';
+
+/**
+ * docker-compose.yml, deploy/docker-compose.observability.yml and deploy/k8s parse and wire the services as the
+ * product needs: images, REDIS_URL and the other variables, probes on /healthz and /readyz, volumes, Redis with AOF
+ * and noeviction, secrets referenced and never inlined, a PodDisruptionBudget for the controllers.
+ */
+
+const SECRET_NAME = /(KEY|TOKEN|PASSWORD|SECRET|CREDENTIAL)/i;
+
+function yamlFile(file: string): Obj {
+  // merge: docker-compose.yml shares the service settings through YAML merge keys (<<: *service).
+  return obj(parse(fs.readFileSync(file, 'utf8'), { merge: true }), file);
+}
+
+function envOf(service: Obj): Record<string, string> {
+  const env = service.environment ?? {};
+  if (Array.isArray(env)) {
+    return Object.fromEntries(env.map((e) => str(e, 'environment entry').split(/=(.*)/s).slice(0, 2)));
+  }
+  return Object.fromEntries(Object.entries(obj(env, 'environment')).map(([k, v]) => [k, v === null ? '' : String(v)]));
+}
+
+function commandText(v: unknown): string {
+  return Array.isArray(v) ? v.map(String).join(' ') : String(v ?? '');
+}
+
+describe('docker-compose.yml', () => {
+  const compose = yamlFile(path.join(repoRoot, 'docker-compose.yml'));
+  const services = obj(compose.services, 'services');
+  const app = ['checker-hn', 'checker-hcm', 'controller', 'api'];
+
+  it('has Redis with AOF, noeviction and a data volume', () => {
+    const redis = obj(services.redis, 'redis');
+    expect(str(redis.image, 'redis.image')).toMatch(/^redis:\d/);
+    const cmd = commandText(redis.command);
+    expect(cmd).toMatch(/--appendonly yes/);
+    expect(cmd).toMatch(/--maxmemory-policy noeviction/);
+    expect(arr(redis.volumes, 'redis.volumes')).toContain('redis-data:/data');
+  });
+
+  it.each(app)('%s runs the image with REDIS_URL, the config mounted and its command', (name) => {
+    const s = obj(services[name], name);
+    expect(str(s.image, `${name}.image`)).toMatch(/\S/);
+    const env = envOf(s);
+    expect(env.REDIS_URL).toBe('redis://redis:6379');
+    expect(env.FAILOVER_CONFIG).toBe('/app/config/failover.yaml');
+    expect(arr(s.volumes, `${name}.volumes`)).toContain('./config:/app/config:ro');
+    expect(commandText(s.command)).toMatch(new RegExp(`services/${name.replace(/-.*/, '')}/dist/main\\.js`));
+    for (const [k, v] of Object.entries(env)) if (SECRET_NAME.test(k)) expect(`${k}=${v}`).toMatch(/=\$\{\w+(:-)?\}$/);
+  });
+
+  it('gives each checker its own vantage and the checkers and controllers a metrics listener', () => {
+    const vantages = ['checker-hn', 'checker-hcm'].map((n) => envOf(obj(services[n], n)).FAILOVER_VANTAGE);
+    expect(new Set(vantages).size).toBe(2);
+    for (const n of ['checker-hn', 'checker-hcm', 'controller']) expect(envOf(obj(services[n], n)).METRICS_LISTEN).toBe('0.0.0.0:9464');
+  });
+
+  it('runs the API on all interfaces with a readiness health check', () => {
+    const api = obj(services.api, 'api');
+    expect(envOf(api).API_LISTEN).toBe('0.0.0.0:8080');
+    expect(commandText(obj(api.healthcheck, 'api.healthcheck').test)).toContain('/readyz');
+  });
+});
+
+describe('deploy/docker-compose.observability.yml', () => {
+  const root = obj(yamlFile(path.join(repoRoot, 'docker-compose.yml')).services, 'root services');
+  const file = deployPath('docker-compose.observability.yml');
+  const compose = yamlFile(file);
+  const services = obj(compose.services, 'services');
+
+  it('adds Prometheus, Alertmanager and Grafana with pinned images, without clashing with the root file', () => {
+    expect(Object.keys(services).sort()).toEqual(['alertmanager', 'grafana', 'prometheus']);
+    for (const [name, s] of Object.entries(services)) {
+      expect(str(obj(s, name).image, `${name}.image`)).toMatch(/:v?\d+\.\d+\.\d+$/);
+      expect(Object.keys(root)).not.toContain(name);
+    }
+  });
+
+  it('mounts files that exist (paths relative to deploy/, as `include` resolves them)', () => {
+    for (const [name, s] of Object.entries(services)) {
+      for (const v of arr(obj(s, name).volumes ?? [], `${name}.volumes`)) {
+        const [source] = str(v, 'volume').split(':');
+        if (!source.startsWith('.')) continue;
+        expect(fs.existsSync(path.resolve(path.dirname(file), source)) ? source : `missing: ${source}`).toBe(source);
+      }
+    }
+  });
+
+  it('publishes ports on loopback only and runs Alertmanager without its cluster port', () => {
+    for (const [name, s] of Object.entries(services)) for (const p of arr(obj(s, name).ports ?? [], `${name}.ports`)) expect(str(p, 'port')).toMatch(/^127\.0\.0\.1:/);
+    expect(arr(obj(services.alertmanager, 'alertmanager').command, 'alertmanager.command')).toContain('--cluster.listen-address=');
+  });
+
+  it('gives Alertmanager the API token as the secret file alertmanager.yml reads', () => {
+    const am = parse(fs.readFileSync(deployPath('alertmanager', 'alertmanager.yml'), 'utf8')) as unknown;
+    const files = walkStrings(am).filter((s) => s.key === 'credentials_file').map((s) => s.value);
+    expect(files).toHaveLength(1);
+    const secret = path.basename(files[0]);
+    expect(arr(obj(services.alertmanager, 'alertmanager').secrets, 'alertmanager.secrets')).toContain(secret);
+    expect(files[0]).toBe(`/run/secrets/${secret}`);
+    const declared = obj(obj(compose.secrets, 'secrets')[secret], `secrets.${secret}`);
+    expect(str(declared.file, 'file')).toMatch(/^\.\/secrets\//);
+    // Secret files are never committed.
+    expect(fs.readFileSync(deployPath('secrets', '.gitignore'), 'utf8')).toMatch(/^\*$/m);
+  });
+
+  it('scrapes the services of docker-compose.yml on the ports they serve metrics on', () => {
+    const prom = yamlFile(deployPath('prometheus', 'prometheus.yml'));
+    const jobs = arr(prom.scrape_configs, 'scrape_configs').map((j) => obj(j, 'job'));
+    const targets = jobs.flatMap((j) => [
+      ...arr(j.static_configs ?? [], 'static_configs').flatMap((sc) => arr(obj(sc, 'static_config').targets, 'targets').map((t) => str(t, 'target'))),
+      ...arr(j.dns_sd_configs ?? [], 'dns_sd_configs').flatMap((sd) => arr(obj(sd, 'dns_sd').names, 'names').map((n) => `${str(n, 'name')}:${String(obj(sd, 'dns_sd').port)}`)),
+    ]);
+    for (const name of ['checker-hn', 'checker-hcm', 'controller']) {
+      const port = envOf(obj(root[name], name)).METRICS_LISTEN.split(':')[1];
+      expect(targets).toContain(`${name}:${port}`);
+    }
+    expect(targets).toContain(`api:${envOf(obj(root.api, 'api')).API_LISTEN.split(':')[1]}`);
+    expect(targets).toContain('alertmanager:9093');
+  });
+});
+
+describe('deploy/k8s', () => {
+  const dir = deployPath('k8s');
+  const kustomization = yamlFile(path.join(dir, 'kustomization.yaml'));
+  const files = arr(kustomization.resources, 'resources').map((r) => str(r, 'resource'));
+  const docs: Obj[] = files.flatMap((f) =>
+    parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8')).map((d, i) => {
+      expect(d.errors).toEqual([]);
+      return obj(d.toJS(), `${f}#${i}`);
+    }),
+  );
+  const byKind = (kind: string) => docs.filter((d) => d.kind === kind);
+  const name = (d: Obj) => str(obj(d.metadata, 'metadata').name, 'metadata.name');
+  const find = (kind: string, n: string) => {
+    const d = byKind(kind).find((x) => name(x) === n);
+    if (!d) throw new Error(`no ${kind} ${n} in deploy/k8s`);
+    return d;
+  };
+  const podSpec = (d: Obj) => obj(obj(obj(d.spec, 'spec').template, 'template').spec, 'pod spec');
+  const containers = (d: Obj) => arr(podSpec(d).containers, 'containers').map((c) => obj(c, 'container'));
+  const env = (c: Obj) => arr(c.env ?? [], 'env').map((e) => obj(e, 'env var'));
+  const envValue = (c: Obj, n: string) => env(c).find((e) => e.name === n);
+  const workloads = [...byKind('Deployment'), ...byKind('StatefulSet')];
+  const appDeployments = byKind('Deployment');
+
+  it('lists every manifest in kustomization.yaml, names no namespace and keeps Secrets out', () => {
+    const onDisk = fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml').sort();
+    expect([...files].sort()).toEqual(onDisk);
+    for (const d of docs) expect(obj(d.metadata, 'metadata').namespace).toBeUndefined();
+    expect(byKind('Secret')).toEqual([]);
+    expect(arr(kustomization.images, 'images').map((i) => obj(i, 'image').name)).toEqual(['portal-failover']);
+  });
+
+  it('has the API (1–2 replicas), two checkers with their own vantages, two controllers, Redis', () => {
+    const api = find('Deployment', 'portal-failover-api');
+    expect(obj(api.spec, 'spec').replicas).toBeGreaterThanOrEqual(1);
+    expect(obj(api.spec, 'spec').replicas).toBeLessThanOrEqual(2);
+    expect(obj(find('Deployment', 'portal-failover-controller').spec, 'spec').replicas).toBe(2);
+    const checkers = appDeployments.filter((d) => name(d).startsWith('portal-failover-checker-'));
+    expect(checkers).toHaveLength(2);
+    const vantages = checkers.map((d) => envValue(containers(d)[0], 'FAILOVER_VANTAGE')?.value);
+    expect(new Set(vantages).size).toBe(2);
+    for (const v of vantages) expect(String(v)).toMatch(/^[a-z0-9][a-z0-9_-]{0,62}$/);
+    find('StatefulSet', 'redis');
+  });
+
+  it.each(['portal-failover-api', 'portal-failover-checker-hn-1', 'portal-failover-checker-hcm-1', 'portal-failover-controller'])(
+    '%s: image, config, REDIS_URL and secrets from Secrets, resources, selector matching its pods',
+    (n) => {
+      const d = find('Deployment', n);
+      const [c] = containers(d);
+      expect(c.image).toBe('portal-failover:local');
+      expect(commandText(c.command)).toMatch(/^node services\/(api|checker|controller)\/dist\/main\.js$/);
+      expect(envValue(c, 'FAILOVER_CONFIG')?.value).toBe('/etc/portal-failover/failover.yaml');
+      expect(envValue(c, 'REDIS_URL')?.valueFrom).toEqual({ secretKeyRef: { name: 'portal-failover', key: 'redis-url' } });
+      for (const e of env(c)) if (SECRET_NAME.test(str(e.name, 'env name'))) expect({ name: e.name, value: e.value, secret: isObj(obj(e.valueFrom ?? {}, 'valueFrom').secretKeyRef) }).toEqual({ name: e.name, value: undefined, secret: true });
+      const res = obj(c.resources, 'resources');
+      for (const k of ['requests', 'limits']) {
+        expect(obj(res[k], k).cpu).toBeDefined();
+        expect(obj(res[k], k).memory).toBeDefined();
+      }
+      const labels = obj(obj(obj(obj(d.spec, 'spec').template, 'template').metadata, 'metadata').labels, 'labels');
+      expect(labels).toMatchObject(obj(obj(obj(d.spec, 'spec').selector, 'selector').matchLabels, 'matchLabels'));
+      // Every mount names a volume of the pod, and the config comes from the ConfigMap.
+      const volumes = arr(podSpec(d).volumes, 'volumes').map((v) => obj(v, 'volume'));
+      for (const m of arr(c.volumeMounts, 'volumeMounts')) expect(volumes.map((v) => v.name)).toContain(obj(m, 'mount').name);
+      expect(volumes.find((v) => v.name === 'config')?.configMap).toEqual({ name: 'portal-failover-config' });
+      expect(obj(obj(c.securityContext, 'securityContext'), 'sc').readOnlyRootFilesystem).toBe(true);
+      expect(podSpec(d).securityContext).toMatchObject({ runAsNonRoot: true });
+    },
+  );
+
+  it('checkers and controllers serve metrics on METRICS_LISTEN; the API listens on 0.0.0.0:8080 with /healthz and /readyz probes', () => {
+    for (const d of appDeployments.filter((x) => !name(x).endsWith('-api'))) {
+      const [c] = containers(d);
+      expect(envValue(c, 'METRICS_LISTEN')?.value).toBe('0.0.0.0:9464');
+      expect(arr(c.ports, 'ports').map((p) => obj(p, 'port').containerPort)).toContain(9464);
+    }
+    const [api] = containers(find('Deployment', 'portal-failover-api'));
+    expect(envValue(api, 'API_LISTEN')?.value).toBe('0.0.0.0:8080');
+    expect(obj(obj(api.livenessProbe, 'livenessProbe').httpGet, 'httpGet')).toMatchObject({ path: '/healthz', port: 'http' });
+    expect(obj(obj(api.readinessProbe, 'readinessProbe').httpGet, 'httpGet')).toMatchObject({ path: '/readyz', port: 'http' });
+    expect(arr(api.ports, 'ports')).toEqual([{ name: 'http', containerPort: 8080 }]);
+    // The API token file is a mounted Secret.
+    const tokens = arr(podSpec(find('Deployment', 'portal-failover-api')).volumes, 'volumes').map((v) => obj(v, 'volume')).find((v) => v.name === 'tokens');
+    expect(obj(tokens?.secret, 'tokens.secret').secretName).toBe('portal-failover-api-tokens');
+  });
+
+  it('Services select pods that exist; the API Service is `api` on 8080, as alertmanager.yml calls it', () => {
+    const podLabels = workloads.map((w) => obj(obj(obj(obj(w.spec, 'spec').template, 'template').metadata, 'metadata').labels, 'labels'));
+    for (const s of byKind('Service')) {
+      const sel = obj(obj(s.spec, 'spec').selector, 'selector');
+      expect(podLabels.some((l) => Object.entries(sel).every(([k, v]) => l[k] === v)) ? name(s) : `selects nothing: ${name(s)}`).toBe(name(s));
+    }
+    const api = find('Service', 'api');
+    expect(arr(obj(api.spec, 'spec').ports, 'ports').map((p) => obj(p, 'port').port)).toEqual([8080]);
+  });
+
+  it('runs Redis with AOF, noeviction, a password from the Secret and a persistent volume', () => {
+    const redis = find('StatefulSet', 'redis');
+    const [c] = containers(redis);
+    const cmd = `${commandText(c.command)} ${commandText(c.args)}`;
+    expect(cmd).toMatch(/--appendonly yes/);
+    expect(cmd).toMatch(/--maxmemory-policy noeviction/);
+    expect(cmd).toMatch(/--requirepass "\$REDIS_PASSWORD"/);
+    expect(envValue(c, 'REDIS_PASSWORD')?.valueFrom).toEqual({ secretKeyRef: { name: 'portal-failover', key: 'redis-password' } });
+    const claims = arr(obj(redis.spec, 'spec').volumeClaimTemplates, 'volumeClaimTemplates').map((v) => obj(v, 'claim'));
+    expect(claims.map((v) => obj(v.metadata, 'metadata').name)).toEqual(['data']);
+    expect(arr(c.volumeMounts, 'volumeMounts')).toContainEqual({ name: 'data', mountPath: '/data' });
+    expect(obj(redis.spec, 'spec').serviceName).toBe('redis');
+    find('Service', 'redis');
+  });
+
+  it('keeps a controller through voluntary disruptions (PodDisruptionBudget minAvailable 1)', () => {
+    const pdbs = byKind('PodDisruptionBudget');
+    expect(pdbs).toHaveLength(1);
+    const spec = obj(pdbs[0].spec, 'spec');
+    expect(spec.minAvailable).toBe(1);
+    const controllerLabels = obj(obj(obj(find('Deployment', 'portal-failover-controller').spec, 'spec').selector, 'selector').matchLabels, 'matchLabels');
+    expect(obj(spec.selector, 'selector').matchLabels).toEqual(controllerLabels);
+  });
+
+  it('ships a ConfigMap whose failover.yaml passes the real config validator', () => {
+    const cm = find('ConfigMap', 'portal-failover-config');
+    const text = str(obj(cm.data, 'data')['failover.yaml'], 'failover.yaml');
+    const config = parseConfigText(text, 'deploy/k8s/configmap.yaml', { PDNS_API_KEY: 'test-only' });
+    expect(config.portals.map((p) => p.id)).toEqual(['dvc-hanoi']);
+    expect(config.api.tokenFile).toBe('/etc/portal-failover/tokens/tokens');
+    const mounted = arr(containers(find('Deployment', 'portal-failover-api'))[0].volumeMounts, 'mounts').map((m) => obj(m, 'mount'));
+    expect(mounted.find((m) => m.name === 'tokens')?.mountPath).toBe('/etc/portal-failover/tokens');
+    // No literal secret in the config: only ${ENV} references or file: paths.
+    expect(text).toMatch(/apiKey: \$\{PDNS_API_KEY\}/);
+  });
+
+  it('documents every Secret and key the manifests reference', () => {
+    const doc = fs.readFileSync(path.join(repoRoot, 'docs', 'observability.md'), 'utf8');
+    const refs = new Set<string>();
+    for (const d of docs) {
+      for (const s of walkStrings(d)) if (s.key === 'secretName') refs.add(s.value);
+      const text = JSON.stringify(d);
+      for (const m of text.matchAll(/"secretKeyRef":\{"name":"([^"]+)","key":"([^"]+)"\}/g)) {
+        refs.add(m[1]);
+        refs.add(m[2]);
+      }
+    }
+    expect([...refs].filter((r) => !doc.includes(r))).toEqual([]);
+  });
+});

@@ -1,0 +1,404 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  haproxyProvider,
+  makeFields,
+  powerdnsProvider,
+  rfc2136Provider,
+  webhookProvider,
+  zonefileProvider,
+  type Logger,
+  type StepPlan,
+  type TargetSite,
+  type TrafficProvider,
+} from '@portal-failover/shared';
+import { BIND_INSTALL_HINT, startBind, type BindServer } from '../support/bind-server';
+import { decodeWire, DNS_CLASS, DNS_TYPE, startDnsTcpProxy } from '../support/dns-tcp-proxy';
+import { freePort, requireExecutable } from '../support/free-port';
+import { startCommandRecorder, startHaproxy, type HaproxyServer } from '../support/haproxy-server';
+import { createZone, queryA, replaceRRsets, sharedPowerDns } from '../support/powerdns-server';
+import { startRecordingProxy } from '../support/recording-proxy';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
+
+/**
+ * One harness per provider for test/providers/conformance.test.ts: the real server the provider talks to, a way
+ * to see what that server serves without going through the provider, a record of the writes it received, and a
+ * way to change its state behind the provider's back.
+ */
+
+/** One test's fresh world: the primary site active, a provider under test, and instruments around it. */
+export interface Case {
+  provider: TrafficProvider;
+  /** What the live system serves now, found without the provider (DNS query, frontend request, file, receiver). */
+  observe(): Promise<string[]>;
+  /** Writes the system received from the provider under test since the case began. */
+  writes(): Promise<unknown[]>;
+  /** Requests of any kind (reads too) since the case began; undefined where there is nothing to count. */
+  requests(): number | undefined;
+  /** Changes the live state behind the provider's back to something no site uses. */
+  tamper(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Harness {
+  kind: string;
+  primary: TargetSite;
+  standby: TargetSite;
+  /** Texts that must never appear in labels, plans, errors or logs. */
+  secrets: string[];
+  /** read().values when the site is active. */
+  readValues(site: TargetSite): string[];
+  /** Case.observe() when the site is active. */
+  observed(site: TargetSite): string[];
+  /** Checks the writes of one apply against its plan: exact content, nothing more. */
+  expectWritesMatch(writes: unknown[], plan: StepPlan): void;
+  newCase(logger: Logger): Promise<Case>;
+  /** A provider whose endpoint is gone: closed port, missing socket or file. */
+  unreachable(logger: Logger): Promise<{ provider: TrafficProvider; retryable: boolean; mentions: string }>;
+  /** A provider with a wrong credential, for providers that have one. */
+  wrongCredential?(logger: Logger): TrafficProvider;
+  close(): Promise<void>;
+}
+
+export const PRIMARY: TargetSite = { name: 'primary', routing: { address: '192.0.2.10' } };
+export const STANDBY: TargetSite = { name: 'standby', routing: { address: '198.51.100.20' } };
+const TAMPERED = '203.0.113.7';
+
+async function closedPort(): Promise<number> {
+  return freePort();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export async function powerdnsHarness(): Promise<Harness> {
+  const pdns = sharedPowerDns();
+  const wrongKey = `wrong-${randomBytes(12).toString('hex')}`;
+  const create = (raw: Record<string, unknown>, key: string, logger: Logger) =>
+    powerdnsProvider.create(powerdnsProvider.schema(makeFields({ KEY: key })).parse({ kind: 'powerdns', apiKey: '${KEY}', type: 'A', ttl: 30, timeout: '3s', ...raw }), { logger });
+  const zoneFor = () => `conf-${process.pid}-${randomBytes(4).toString('hex')}.test.`;
+  return {
+    kind: 'powerdns',
+    primary: PRIMARY,
+    standby: STANDBY,
+    secrets: [pdns.apiKey, wrongKey],
+    readValues: (s) => [s.routing.address ?? ''],
+    observed: (s) => [s.routing.address ?? ''],
+    expectWritesMatch(writes, plan) {
+      expect(writes).toHaveLength(1);
+      const [w] = writes as { method: string; path: string; body: string; status?: number }[];
+      expect(w.method).toBe('PATCH');
+      expect(String(plan.request.url).endsWith(w.path)).toBe(true);
+      expect(JSON.parse(w.body)).toEqual(plan.request.body);
+      expect(w.status).toBe(204);
+    },
+    async newCase(logger) {
+      const zone = zoneFor();
+      const record = `www.${zone}`;
+      await createZone(pdns, zone, [{ name: record, type: 'A', ttl: 30, records: [PRIMARY.routing.address ?? ''] }]);
+      const proxy = await startRecordingProxy(pdns.apiUrl);
+      return {
+        provider: create({ apiUrl: proxy.url, zone, record }, pdns.apiKey, logger),
+        observe: () => queryA(pdns.dnsHost, pdns.dnsPort, record),
+        writes: async () => proxy.writes(),
+        requests: () => proxy.requests.length,
+        tamper: () => replaceRRsets(pdns, zone, [{ name: record, type: 'A', ttl: 30, records: [TAMPERED] }]),
+        close: () => proxy.close(),
+      };
+    },
+    async unreachable(logger) {
+      const zone = zoneFor();
+      return { provider: create({ apiUrl: `http://127.0.0.1:${await closedPort()}`, zone, record: `www.${zone}` }, pdns.apiKey, logger), retryable: true, mentions: 'ECONNREFUSED' };
+    },
+    wrongCredential: (logger) => create({ apiUrl: pdns.apiUrl, zone: 'nowhere.test.', record: 'www.nowhere.test.' }, wrongKey, logger),
+    close: async () => undefined,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The zone's A records for www as BIND's own parser (named-checkzone -D) reads the file. */
+function zoneFileValues(checkzone: string, file: string): string[] {
+  const out = execFileSync(checkzone, ['-q', '-D', '-o', '-', 'portal.example', file], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[0] === 'www.portal.example.' && f[2] === 'IN' && f[3] === 'A')
+    .map((f) => f[4])
+    .sort();
+}
+
+export async function zonefileHarness(): Promise<Harness> {
+  const checkzone = requireExecutable('named-checkzone', BIND_INSTALL_HINT);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-conf-zone-'));
+  let seq = 0;
+  // The reload command records the file as it was when the reload ran: one entry per write that took effect.
+  const reloadScript = 'const fs=require("fs");fs.appendFileSync(process.argv[2], JSON.stringify(fs.readFileSync(process.argv[1],"utf8"))+"\\n")';
+  const create = (file: string, log: string, logger: Logger) =>
+    zonefileProvider.create(
+      zonefileProvider.schema(makeFields({})).parse({ kind: 'zonefile', path: file, zone: 'portal.example.', record: 'www', type: 'A', ttl: 30, reloadCommand: [process.execPath, '-e', reloadScript, file, log] }),
+      { logger },
+    );
+  const zoneText = (value: string) =>
+    ['$TTL 30', '@ IN SOA ns1.portal.example. hostmaster.portal.example. ( 1 60 30 3600 30 )', '  IN NS ns1', 'ns1 IN A 127.0.0.1', `www IN A ${value}`, ''].join('\n');
+  return {
+    kind: 'zonefile',
+    primary: PRIMARY,
+    standby: STANDBY,
+    secrets: [],
+    readValues: (s) => [s.routing.address ?? ''],
+    observed: (s) => [s.routing.address ?? ''],
+    expectWritesMatch(writes, plan) {
+      expect(writes).toHaveLength(1);
+      const text = String(writes[0]);
+      const req = plan.request as { value: string; ttl: number; record: string };
+      expect(req.record).toBe('www.portal.example.');
+      expect(text).toContain(`www.portal.example. ${req.ttl} IN A ${req.value}`);
+      expect(text).not.toContain(PRIMARY.routing.address);
+      // The serial was bumped past 1.
+      expect(text).not.toMatch(/\( 1 60 30 3600 30 \)/);
+    },
+    async newCase(logger) {
+      const dir = path.join(root, String(++seq));
+      fs.mkdirSync(dir);
+      const file = path.join(dir, 'db.portal.example');
+      const log = path.join(dir, 'reloads.log');
+      fs.writeFileSync(file, zoneText(PRIMARY.routing.address ?? ''));
+      fs.writeFileSync(log, '');
+      return {
+        provider: create(file, log, logger),
+        observe: async () => zoneFileValues(checkzone, file),
+        writes: async () => fs.readFileSync(log, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as string),
+        requests: () => undefined,
+        tamper: async () => {
+          const text = fs.readFileSync(file, 'utf8');
+          fs.writeFileSync(file, text.replace(/(www\.portal\.example\. \d+ IN A )\S+/, `$1${TAMPERED}`).replace(/www IN A \S+/, `www IN A ${TAMPERED}`));
+        },
+        close: async () => undefined,
+      };
+    },
+    async unreachable(logger) {
+      const missing = path.join(root, 'missing', 'db.portal.example');
+      // A missing zone file does not come back by waiting: someone has to put it there.
+      return { provider: create(missing, path.join(root, 'missing.log'), logger), retryable: false, mentions: missing };
+    },
+    close: async () => fs.rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export const RFC2136_ZONE = 'portal.example';
+
+/** BIND with a least-privilege key for www A/AAAA/CNAME and an admin key that may change anything (for resets). */
+export async function startConformanceBind(): Promise<BindServer> {
+  return startBind({
+    keys: [
+      { name: 'failover-key', algorithm: 'hmac-sha256' },
+      { name: 'failover-key-512', algorithm: 'hmac-sha512' },
+      { name: 'admin-key', algorithm: 'hmac-sha256' },
+    ],
+    zones: [
+      {
+        name: RFC2136_ZONE,
+        records: [`www IN A ${PRIMARY.routing.address ?? ''}`, 'api IN A 192.0.2.99', 'v6 IN AAAA 2001:db8::10', 'portal IN CNAME primary.example.net.'],
+        updatePolicy: [
+          'grant failover-key name www.portal.example. A AAAA;',
+          'grant failover-key name v6.portal.example. AAAA;',
+          'grant failover-key name portal.portal.example. CNAME;',
+          'grant failover-key-512 name www.portal.example. A;',
+          'grant admin-key zonesub ANY;',
+        ],
+      },
+      // Exists and is served, but takes no updates from anyone: updates are REFUSED.
+      { name: 'locked.example', records: ['www IN A 192.0.2.10'] },
+    ],
+  });
+}
+
+export function rfc2136Step(bind: BindServer, raw: Record<string, unknown>, secret: string, logger: Logger): TrafficProvider {
+  const step = rfc2136Provider.schema(makeFields({ TSIG_SECRET: secret })).parse({
+    kind: 'rfc2136',
+    server: bind.server,
+    zone: RFC2136_ZONE,
+    record: `www.${RFC2136_ZONE}`,
+    type: 'A',
+    ttl: 30,
+    timeout: '3s',
+    ...raw,
+    tsig: { name: 'failover-key', algorithm: 'hmac-sha256', secret: '${TSIG_SECRET}', ...(raw.tsig as Record<string, unknown> | undefined) },
+  });
+  return rfc2136Provider.create(step, { logger });
+}
+
+/** Sets a record through the admin key, directly at BIND: the "someone else changed it" of the tests. */
+export async function adminSet(bind: BindServer, record: string, type: 'A' | 'AAAA' | 'CNAME', site: TargetSite, logger: Logger): Promise<void> {
+  const admin = rfc2136Step(bind, { record, type, tsig: { name: 'admin-key' } }, bind.keys['admin-key'].secret, logger);
+  await admin.apply(admin.plan({ values: [] }, site), { fence: { token: 0, assertHeld: async () => undefined }, logger });
+}
+
+function ipv4Bytes(value: string): Buffer {
+  return Buffer.from(value.split('.').map(Number));
+}
+
+export async function rfc2136Harness(): Promise<Harness> {
+  const bind = await startConformanceBind();
+  const secret = bind.keys['failover-key'].secret;
+  const wrong = randomBytes(32).toString('base64');
+  const record = `www.${RFC2136_ZONE}.`;
+  return {
+    kind: 'rfc2136',
+    primary: PRIMARY,
+    standby: STANDBY,
+    secrets: [secret, Buffer.from(secret, 'base64').toString('hex'), wrong, bind.keys['admin-key'].secret],
+    readValues: (s) => [s.routing.address ?? ''],
+    observed: (s) => [s.routing.address ?? ''],
+    expectWritesMatch(writes, plan) {
+      expect(writes).toHaveLength(1);
+      const msg = decodeWire(writes[0] as Buffer);
+      const req = plan.request as { zone: string; updates: { name: string; ttl?: number; value?: string }[]; tsig: { key: string } };
+      expect(msg.opcode).toBe(5);
+      expect(msg.zone).toEqual([{ name: req.zone, type: DNS_TYPE.SOA, cls: DNS_CLASS.IN }]);
+      // No prerequisites; delete the RRset, then add the one record; both in this one message.
+      expect(msg.answers).toEqual([]);
+      expect(msg.authorities).toHaveLength(2);
+      const [del, add] = msg.authorities;
+      expect({ ...del, offset: 0, rdata: del.rdata.length }).toEqual({ offset: 0, name: record, type: DNS_TYPE.A, cls: DNS_CLASS.ANY, ttl: 0, rdata: 0 });
+      expect({ ...add, offset: 0, rdata: [...add.rdata] }).toEqual({ offset: 0, name: record, type: DNS_TYPE.A, cls: DNS_CLASS.IN, ttl: req.updates[1].ttl, rdata: [...ipv4Bytes(req.updates[1].value ?? '')] });
+      expect(msg.additionals).toHaveLength(1);
+      expect(msg.additionals[0]).toMatchObject({ name: req.tsig.key, type: DNS_TYPE.TSIG, cls: DNS_CLASS.ANY });
+    },
+    async newCase(logger) {
+      await adminSet(bind, record, 'A', PRIMARY, logger);
+      const proxy = await startDnsTcpProxy({ host: bind.host, port: bind.port });
+      return {
+        provider: rfc2136Step(bind, { server: proxy.server }, secret, logger),
+        observe: () => queryA(bind.host, bind.port, record),
+        writes: async () => proxy.messages.filter((m) => ((m.readUInt16BE(2) >> 11) & 0xf) === 5),
+        requests: () => proxy.messages.length,
+        tamper: () => adminSet(bind, record, 'A', { name: 'elsewhere', routing: { address: TAMPERED } }, logger),
+        close: () => proxy.close(),
+      };
+    },
+    async unreachable(logger) {
+      const port = await closedPort();
+      return { provider: rfc2136Step(bind, { server: `127.0.0.1:${port}` }, secret, logger), retryable: true, mentions: 'ECONNREFUSED' };
+    },
+    wrongCredential: (logger) => rfc2136Step(bind, {}, wrong, logger),
+    close: () => bind.stop(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export function haproxyStep(socket: string, logger: Logger, raw: Record<string, unknown> = {}): TrafficProvider {
+  const step = haproxyProvider.schema(makeFields({})).parse({
+    kind: 'haproxy',
+    socket,
+    backend: 'be_portal',
+    servers: { primary: 'primary', standby: 'standby' },
+    timeout: '3s',
+    ...raw,
+  });
+  return haproxyProvider.create(step, { logger });
+}
+
+export async function resetHaproxy(h: HaproxyServer): Promise<void> {
+  for (const cmd of ['set server be_portal/primary state ready', 'set server be_portal/standby state maint']) {
+    const reply = await h.command(cmd);
+    if (reply.trim() !== '') throw new Error(`${cmd}: ${reply}`);
+  }
+}
+
+export async function haproxyHarness(): Promise<Harness> {
+  const h = await startHaproxy({ initiallyMaint: ['standby'] });
+  const states = (s: TargetSite) => (s.name === 'primary' ? ['primary=ready', 'standby=maint'] : ['primary=maint', 'standby=ready']);
+  return {
+    kind: 'haproxy',
+    primary: PRIMARY,
+    standby: STANDBY,
+    secrets: [],
+    readValues: states,
+    // Which server a real request through the frontend reaches.
+    observed: (s) => [s.name],
+    expectWritesMatch(writes, plan) {
+      expect(plan.request.commands).toEqual(['set server be_portal/standby state ready', 'set server be_portal/primary state maint']);
+      expect(writes).toEqual(plan.request.commands);
+    },
+    async newCase(logger) {
+      await resetHaproxy(h);
+      const recorder = await startCommandRecorder({ host: '127.0.0.1', port: h.adminPort });
+      return {
+        provider: haproxyStep(recorder.socket, logger),
+        observe: async () => [await h.servedBy()],
+        writes: async () => recorder.commands.filter((c) => c.startsWith('set ')),
+        requests: () => recorder.commands.length,
+        // Both servers in maintenance: the frontend has nobody to send traffic to.
+        tamper: async () => {
+          await h.command('set server be_portal/standby state maint');
+          await h.command('set server be_portal/primary state maint');
+        },
+        close: () => recorder.close(),
+      };
+    },
+    async unreachable(logger) {
+      const gone = path.join(h.dir, 'gone.sock');
+      return { provider: haproxyStep(`unix:${gone}`, logger), retryable: true, mentions: `unix:${gone}` };
+    },
+    close: () => h.stop(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export const WEBHOOK_PORTAL = 'conformance-portal';
+
+export function webhookStep(raw: Record<string, unknown>, secret: string, logger: Logger): TrafficProvider {
+  const step = webhookProvider.schema(makeFields({ WEBHOOK_SECRET: secret })).parse({ kind: 'webhook', secret: '${WEBHOOK_SECRET}', timeout: '3s', portal: WEBHOOK_PORTAL, ...raw });
+  return webhookProvider.create(step, { logger });
+}
+
+export async function webhookHarness(): Promise<Harness> {
+  const secret = `whsec-${randomBytes(16).toString('hex')}`;
+  const wrong = `whsec-wrong-${randomBytes(16).toString('hex')}`;
+  const receiver: WebhookReceiver = await startWebhookReceiver(secret, 'primary');
+  return {
+    kind: 'webhook',
+    primary: PRIMARY,
+    standby: STANDBY,
+    secrets: [secret, wrong],
+    readValues: (s) => [s.name],
+    observed: (s) => [s.name],
+    expectWritesMatch(writes, plan) {
+      expect(writes).toHaveLength(1);
+      const [w] = writes as { method: string; body: string; signatureOk: boolean; headers: Record<string, unknown> }[];
+      expect(w.signatureOk).toBe(true);
+      expect(w.headers['content-type']).toBe('application/json');
+      const { at, ...rest } = JSON.parse(w.body) as { at: string };
+      expect(rest).toEqual(plan.request.body);
+      expect(Math.abs(Date.parse(at) - Date.now())).toBeLessThan(60_000);
+    },
+    async newCase(logger) {
+      receiver.site = 'primary';
+      const start = receiver.requests.length;
+      return {
+        provider: webhookStep({ url: receiver.url, verifyUrl: receiver.verifyUrl }, secret, logger),
+        observe: async () => [receiver.site ?? ''],
+        writes: async () => receiver.requests.slice(start).filter((r) => r.method === 'POST'),
+        requests: () => receiver.requests.length - start,
+        tamper: async () => {
+          receiver.site = 'elsewhere';
+        },
+        close: async () => undefined,
+      };
+    },
+    async unreachable(logger) {
+      const port = await closedPort();
+      return { provider: webhookStep({ url: `http://127.0.0.1:${port}/switch`, verifyUrl: `http://127.0.0.1:${port}/state` }, secret, logger), retryable: true, mentions: 'ECONNREFUSED' };
+    },
+    wrongCredential: (logger) => webhookStep({ url: receiver.url, verifyUrl: receiver.verifyUrl }, wrong, logger),
+    close: () => receiver.close(),
+  };
+}
