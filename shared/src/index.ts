@@ -27,3 +27,4 @@ export * from './store/control';
 export * from './providers/rfc2136.provider';
 export * from './providers/haproxy.provider';
 export * from './providers/webhook.provider';
+export * from './hooks/hooks';

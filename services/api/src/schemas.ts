@@ -74,7 +74,7 @@ const step = z.object({
   index: z.number(),
   kind: z.string(),
   label: z.string(),
-  status: z.enum(['pending', 'applying', 'verified', 'failed']),
+  status: z.enum(['pending', 'applying', 'verified', 'failed', 'rolled_back', 'rollback_failed']),
   attempts: z.number(),
   plan: z.object({ changes: z.boolean(), description: z.string(), request: z.record(z.string(), z.unknown()).optional() }).optional(),
   verified: z.string().optional(),
@@ -104,6 +104,8 @@ export const OperationResponse = z.object({
   client: z.string().optional(),
   expectFrom: z.string().optional(),
   evidence: z.record(z.string(), z.unknown()).optional(),
+  hooks: z.array(z.object({ phase: z.enum(['pre', 'post']), hook: z.string(), ok: z.boolean(), detail: z.string(), ms: z.number() })).optional(),
+  preHooksPassed: z.boolean().optional(),
 });
 
 const vantage = z.object({ vantage: z.string(), verdict: z.string(), failingSince: z.number().optional(), detail: z.string().optional() });

@@ -22,6 +22,7 @@ import {
   settleOperation,
   StateStore,
   type Config,
+  type PortalConfig,
   type Decision,
   type Logger,
   type Metrics,
@@ -50,6 +51,8 @@ export interface ControllerOptions {
 
 interface PortalRuntime {
   model: PortalModel;
+  rollbackOnFailure: boolean;
+  hooks: PortalConfig['hooks'];
   providers: TrafficProvider[];
   sites: Map<string, TargetSite>;
   state: PortalState;
@@ -103,6 +106,8 @@ export class Controller extends EventEmitter<ControllerEvents> {
       const model = portalModel(p);
       this.portals.set(p.id, {
         model,
+        rollbackOnFailure: p.policy.rollbackOnFailure,
+        hooks: p.hooks,
         providers: p.traffic.map((step) => createProvider(step, { logger: this.log })),
         sites: new Map(p.sites.map((s) => [s.name, { name: s.name, routing: s.routing }])),
         state: initialState(model),
@@ -377,6 +382,8 @@ export class Controller extends EventEmitter<ControllerEvents> {
           logger: this.log,
           save: (o) => this.store.fencedWrite(hold.value, { operation: o }),
           now: this.now,
+          rollbackTo: rt.rollbackOnFailure ? rt.sites.get(op.from) : undefined,
+          hooks: rt.hooks,
         });
         this.finish(rt, done);
         // Re-evaluate before saving so the stored phase already reflects the outcome.
@@ -452,11 +459,11 @@ export class Controller extends EventEmitter<ControllerEvents> {
   private finish(rt: PortalRuntime, op: Operation): void {
     rt.state = settleOperation(rt.state, { operationId: op.id, to: op.to, ok: op.status === 'succeeded' });
     const m = this.opts.metrics;
-    m.switchovers.inc({ portal: op.portal, from: op.from, to: op.to, trigger: op.trigger, result: op.status === 'succeeded' ? 'success' : 'failed' });
+    m.switchovers.inc({ portal: op.portal, from: op.from, to: op.to, trigger: op.trigger, result: op.status === 'succeeded' ? 'success' : op.status === 'rejected' ? 'rejected' : 'failed' });
     if (op.status === 'succeeded' && op.finishedAt) {
       m.switchDuration.observe({ portal: op.portal, trigger: op.trigger }, Math.max(0, op.finishedAt - op.decidedAt) / 1000);
     }
-    const msg = op.status === 'succeeded' ? `switched ${op.from} -> ${op.to}, verified` : `switch ${op.from} -> ${op.to} failed: ${op.error}`;
+    const msg = op.status === 'succeeded' ? `switched ${op.from} -> ${op.to}, verified` : `switch ${op.from} -> ${op.to} ${op.status === 'rejected' ? 'rejected' : 'failed'}: ${op.error}`;
     this.log[op.status === 'succeeded' ? 'info' : 'error'](msg, { portal: op.portal, operation: op.id, trigger: op.trigger });
     const stepSummary = op.steps.map((st) => ({
       step: st.index + 1,

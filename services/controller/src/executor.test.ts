@@ -148,3 +148,101 @@ describe('executeOperation', () => {
     expect(p.applies).toBe(0);
   });
 });
+
+describe('multi-step operations: partial failure and rollback', () => {
+  const primary: TargetSite = { name: 'primary', routing: { address: '192.0.2.10' } };
+
+  function runWith(o: Operation, providers: TrafficProvider[], extra: Partial<Parameters<typeof executeOperation>[4]> = {}) {
+    return executeOperation(o, providers, standby, fence, {
+      attempts: 2,
+      backoffMs: 1,
+      logger,
+      save: async () => undefined,
+      sleep: async () => undefined,
+      now: () => 5000,
+      ...extra,
+    });
+  }
+
+  it('reports exactly which steps applied when a later one fails, and leaves them without a rollback policy', async () => {
+    const lb = new MemoryProvider('haproxy');
+    const dns = new MemoryProvider('powerdns');
+    dns.failApplies = [new ProviderError('401 bad key', false)];
+    const done = await runWith(op(3), [lb, dns, new MemoryProvider('never')]);
+    expect(done.status).toBe('failed');
+    expect(done.steps.map((s) => s.status)).toEqual(['verified', 'failed', 'pending']);
+    expect(done.error).toMatch(/step 2 \(powerdns\) failed.*applied before it: step 1 \(haproxy\) left in place/);
+    expect(lb.value).toBe('198.51.100.20');
+  });
+
+  it('rolls the applied steps back to the site traffic came from when the policy says so', async () => {
+    const lb = new MemoryProvider('haproxy');
+    const cache = new MemoryProvider('cdn');
+    const dns = new MemoryProvider('powerdns');
+    dns.failApplies = [new ProviderError('422 bad zone', false)];
+    const done = await runWith(op(3), [lb, cache, dns], { rollbackTo: primary });
+    expect(done.steps.map((s) => s.status)).toEqual(['rolled_back', 'rolled_back', 'failed']);
+    expect([lb.value, cache.value, dns.value]).toEqual(['192.0.2.10', '192.0.2.10', '192.0.2.10']);
+    expect(done.error).toMatch(/step 1 \(haproxy\) rolled back, step 2 \(cdn\) rolled back/);
+  });
+
+  it('a step that cannot be rolled back is marked, never hidden', async () => {
+    const lb = new MemoryProvider('haproxy');
+    const dns = new MemoryProvider('powerdns');
+    dns.failApplies = [new ProviderError('422', false)];
+    lb.failApplies = [];
+    const done = runWith(op(2), [lb, dns], { rollbackTo: primary });
+    // The rollback write of step 1 fails: only its second apply is made to fail.
+    const original = lb.apply.bind(lb);
+    let calls = 0;
+    lb.apply = async (plan, ctx) => {
+      calls++;
+      if (calls === 2) throw new ProviderError('socket gone', true);
+      return original(plan, ctx);
+    };
+    const result = await done;
+    expect(result.steps[0]).toMatchObject({ status: 'rollback_failed', error: expect.stringMatching(/rollback to primary failed: socket gone/) });
+    expect(result.error).toMatch(/ROLLBACK FAILED/);
+  });
+});
+
+describe('pre- and post-switch hooks', () => {
+  const hooksRun = (pre: string[][], post: string[][] = []) => ({
+    preSwitch: pre.map((command, i) => ({ name: `pre${i}`, command, timeoutMs: 5000 })),
+    postSwitch: post.map((command, i) => ({ name: `post${i}`, command, timeoutMs: 5000 })),
+  });
+  const exec = (o: Operation, p: MemoryProvider, hooks: ReturnType<typeof hooksRun>) =>
+    executeOperation(o, [p], standby, fence, { attempts: 1, backoffMs: 1, logger, save: async () => undefined, hooks });
+
+  it('a pre-switch hook that exits non-zero vetoes the switch before any write', async () => {
+    const p = new MemoryProvider('dns');
+    const done = await exec(op(1), p, hooksRun([['/bin/sh', '-c', 'echo "change freeze in effect" >&2; exit 3']]));
+    expect(done).toMatchObject({ status: 'rejected' });
+    expect(done.error).toMatch(/vetoed by pre-switch hook "pre0": exit 3: change freeze in effect/);
+    expect(p.applies).toBe(0);
+    expect(p.value).toBe('192.0.2.10');
+  });
+
+  it('passing pre hooks see the switch in PF_* variables; post hooks run after the verified switch and do not fail it', async () => {
+    const p = new MemoryProvider('dns');
+    const done = await exec(
+      op(1),
+      p,
+      hooksRun([['/bin/sh', '-c', 'echo "$PF_PORTAL $PF_FROM->$PF_TO $PF_TRIGGER"']], [['/bin/sh', '-c', 'exit 1'], ['/bin/true']]),
+    );
+    expect(done.status).toBe('succeeded');
+    expect(done.preHooksPassed).toBe(true);
+    expect(done.hooks).toEqual([
+      expect.objectContaining({ phase: 'pre', hook: 'pre0', ok: true, detail: 'dvc primary->standby auto' }),
+      expect.objectContaining({ phase: 'post', hook: 'post0', ok: false, detail: 'exit 1' }),
+      expect.objectContaining({ phase: 'post', hook: 'post1', ok: true }),
+    ]);
+  });
+
+  it('a resumed operation does not run its pre hooks again', async () => {
+    const o = op(1);
+    o.preHooksPassed = true;
+    const done = await exec(o, new MemoryProvider('dns'), hooksRun([['/bin/false']]));
+    expect(done.status).toBe('succeeded');
+  });
+});

@@ -1,5 +1,7 @@
 import {
   LeaseLostError,
+  runHooks,
+  type SwitchHook,
   ProviderError,
   type FenceGuard,
   type Logger,
@@ -17,6 +19,9 @@ export interface ExecutorOptions {
   save: (op: Operation) => Promise<void>;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
+  /** When set, a failed step puts the steps already applied back on this site (the one traffic came from). */
+  rollbackTo?: TargetSite;
+  hooks?: { preSwitch: SwitchHook[]; postSwitch: SwitchHook[] };
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -40,6 +45,23 @@ export async function executeOperation(
   const sleep = opts.sleep ?? defaultSleep;
   const now = opts.now ?? Date.now;
   const log = opts.logger.child({ portal: op.portal, operation: op.id });
+  const hookCtx = { portal: op.portal, operationId: op.id, from: op.from, to: op.to, trigger: op.trigger, reason: op.reason };
+  if (!op.preHooksPassed && opts.hooks?.preSwitch.length) {
+    await fence.assertHeld();
+    const results = await runHooks(opts.hooks.preSwitch, { ...hookCtx, phase: 'pre' }, true);
+    op.hooks = [...(op.hooks ?? []), ...results.map((r) => ({ phase: 'pre' as const, ...r }))];
+    const veto = results.find((r) => !r.ok);
+    if (veto) {
+      op.status = 'rejected';
+      op.error = `vetoed by pre-switch hook "${veto.hook}": ${veto.detail}`;
+      op.finishedAt = now();
+      log.warn(op.error);
+      await opts.save(op);
+      return op;
+    }
+    op.preHooksPassed = true;
+    await opts.save(op);
+  }
   for (const step of op.steps) {
     if (step.status === 'verified') continue;
     const provider = providers[step.index];
@@ -73,6 +95,11 @@ export async function executeOperation(
           step.finishedAt = now();
           op.status = 'failed';
           op.error = `step ${step.index + 1} (${provider.label}) failed after ${step.attempts} attempt(s): ${step.error}`;
+          const applied = op.steps.filter((x) => x.status === 'verified');
+          if (applied.length) {
+            if (opts.rollbackTo) await rollBack(op, providers, opts.rollbackTo, fence, log, now);
+            op.error += `; applied before it: ${applied.map((x) => `step ${x.index + 1} (${providers[x.index].label}) ${x.status === 'rolled_back' ? 'rolled back' : x.status === 'rollback_failed' ? 'ROLLBACK FAILED' : 'left in place'}`).join(', ')}`;
+          }
           op.finishedAt = now();
           log.error(op.error);
           await opts.save(op);
@@ -86,5 +113,33 @@ export async function executeOperation(
   }
   op.status = 'succeeded';
   op.finishedAt = now();
+  if (opts.hooks?.postSwitch.length) {
+    // Post-switch hooks report (tickets, chat, CDN purges); their failure does not undo a verified switch.
+    const results = await runHooks(opts.hooks.postSwitch, { ...hookCtx, phase: 'post' }, false);
+    op.hooks = [...(op.hooks ?? []), ...results.map((r) => ({ phase: 'post' as const, ...r }))];
+    for (const r of results.filter((x) => !x.ok)) log.warn(`post-switch hook "${r.hook}" failed: ${r.detail}`);
+  }
   return op;
+}
+
+/** Puts every applied step back on `site`, newest first; a step that cannot be undone is marked, not hidden. */
+async function rollBack(op: Operation, providers: TrafficProvider[], site: TargetSite, fence: FenceGuard, log: Logger, now: () => number): Promise<void> {
+  for (const step of [...op.steps].reverse()) {
+    if (step.status !== 'verified') continue;
+    const provider = providers[step.index];
+    try {
+      await fence.assertHeld();
+      const plan = provider.plan(await provider.read(), site);
+      await provider.apply(plan, { fence, logger: log, operation: { id: op.id, portal: op.portal, from: op.to } });
+      const v = await provider.verify(site);
+      if (!v.ok) throw new ProviderError(`rollback verify failed: ${v.detail}`, false);
+      step.status = 'rolled_back';
+      step.verified = `rolled back to ${site.name}: ${v.detail}`;
+    } catch (err) {
+      if (err instanceof LeaseLostError) throw err;
+      step.status = 'rollback_failed';
+      step.error = `rollback to ${site.name} failed: ${message(err)}`;
+    }
+    step.finishedAt = now();
+  }
 }

@@ -3,6 +3,7 @@ import { makeFields, type Fields } from './fields';
 import { providerDefinitions } from '../providers/registry';
 import type { StepConfigBase, TargetSite } from '../providers/provider';
 import { formatDuration } from './duration';
+import { hooksSchema } from '../hooks/hooks';
 
 const ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const idField = (what: string) =>
@@ -79,6 +80,8 @@ function policySchema(f: Fields) {
       cooldown: f.duration().prefault('10m'),
       autoFailover: z.boolean().default(true),
       autoFailback: z.boolean().default(false),
+      /** When a later traffic step fails, put the earlier ones back on the site traffic came from. */
+      rollbackOnFailure: z.boolean().default(false),
       /** A vantage whose newest result is older than this many check intervals has no verdict. */
       staleAfterIntervals: z.int().min(2).max(100).default(3),
     })
@@ -114,6 +117,7 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
       policy: policySchema(f),
       sites: z.array(site).min(2, 'a portal needs at least two sites (primary and standby)'),
       traffic: z.array(stepSchema(f)).min(1, 'a portal needs at least one traffic step'),
+      hooks: hooksSchema(f),
     })
     .superRefine((p, ctx) => {
       const names = new Set<string>();

@@ -1,7 +1,8 @@
 import type { StepPlan } from '../providers/provider';
 import type { Trigger } from '../core/state';
 
-export type StepStatus = 'pending' | 'applying' | 'verified' | 'failed';
+/** rolled_back / rollback_failed: the step had been applied, a later step failed, and policy asked to undo it. */
+export type StepStatus = 'pending' | 'applying' | 'verified' | 'failed' | 'rolled_back' | 'rollback_failed';
 /** pending: asked for, not yet taken by the leader; rejected: preconditions failed when the leader took it. */
 export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'rejected';
 
@@ -50,4 +51,8 @@ export interface Operation {
   expectFrom?: string;
   requestedAt?: number;
   evidence?: OperationEvidence;
+  /** Pre- and post-switch hook results, in the order they ran. */
+  hooks?: { phase: 'pre' | 'post'; hook: string; ok: boolean; detail: string; ms: number }[];
+  /** Set once the pre-switch hooks passed, so a resumed operation does not run them again. */
+  preHooksPassed?: boolean;
 }
