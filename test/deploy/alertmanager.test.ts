@@ -150,5 +150,17 @@ describe('Alertmanager triggers a switchover through the API webhook (real Alert
     await waitFor(async () => (await (await fetch(`${app.apiUrl}/metrics`)).text()).includes(`failover_switchovers_total{portal="${fx.id}",from="primary",to="standby",trigger="alert",result="success"} 1`), {
       what: 'the alert-triggered switch counted in failover_switchovers_total',
     });
+    // The alert keeps firing (re-posted, as a still-failing probe would): still exactly one switch.
+    for (let i = 0; i < 3; i++) {
+      await fetch(`${am.url}/api/v2/alerts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify([{ labels: { alertname: 'FailoverExternalProbeDown', portal: fx.id, site: 'primary', severity: 'critical', failover_action: 'switchover' }, startsAt: new Date().toISOString() }]),
+      });
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+    const again = (await (await fetch(`${app.apiUrl}/api/v1/portals/${fx.id}/operations`, { headers: { authorization: `Bearer ${token}` } })).json()) as { operations: unknown[] };
+    expect(again.operations).toHaveLength(1);
+    expect(await fx.answer()).toEqual([fx.standbyAddress]);
   });
 });
