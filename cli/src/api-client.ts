@@ -20,7 +20,7 @@ export interface ApiStep {
   index: number;
   kind: string;
   label: string;
-  status: 'pending' | 'applying' | 'verified' | 'failed';
+  status: 'pending' | 'applying' | 'verified' | 'failed' | 'rolled_back' | 'rollback_failed';
   attempts: number;
   plan?: { changes: boolean; description: string; request?: Record<string, unknown> };
   verified?: string;
@@ -52,6 +52,8 @@ export interface ApiOperation {
   client?: string;
   expectFrom?: string;
   evidence?: Record<string, unknown>;
+  hooks?: { phase: 'pre' | 'post'; hook: string; ok: boolean; detail: string; ms: number }[];
+  preHooksPassed?: boolean;
 }
 
 export interface ApiVantage {

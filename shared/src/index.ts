@@ -28,3 +28,6 @@ export * from './providers/rfc2136.provider';
 export * from './providers/haproxy.provider';
 export * from './providers/webhook.provider';
 export * from './hooks/hooks';
+export * from './runtime/queue-metrics';
+export * from './providers/cloudflare.provider';
+export * from './providers/route53.provider';

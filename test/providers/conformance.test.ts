@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import { LeaseLostError, ProviderError, type FenceGuard, type Logger, type ProviderContext, type StepPlan } from '@portal-failover/shared';
 import { captureLogger } from '../support/capture-logger';
 import { haproxyHarness, powerdnsHarness, rfc2136Harness, webhookHarness, zonefileHarness, type Case, type Harness } from './harnesses';
+import { cloudflareHarness, route53Harness } from './cloud-harnesses';
 
 /**
  * The one suite every traffic provider passes, each against its real counterpart: PowerDNS (the run-wide one from
@@ -21,6 +22,8 @@ const factories: [string, () => Promise<Harness>][] = [
   ['rfc2136', rfc2136Harness],
   ['haproxy', haproxyHarness],
   ['webhook', webhookHarness],
+  ['cloudflare', cloudflareHarness],
+  ['route53', route53Harness],
 ];
 
 const lostFence: FenceGuard = { token: 9, assertHeld: () => Promise.reject(new LeaseLostError('lease with fencing token 9 is no longer held')) };

@@ -18,8 +18,8 @@ const { logger } = capture;
 const ctx: ProviderContext = { fence: { token: 1, assertHeld: async () => undefined }, logger };
 /** A context that also carries the running operation, as an executor may pass it (ProviderContext does not require it). */
 function withOperation(operation: { id?: string; portal?: string; from?: string }): ProviderContext {
-  const extended = { ...ctx, operation };
-  return extended;
+  // Partial facts on purpose: the provider must cope with whatever an executor passes.
+  return { ...ctx, operation } as unknown as ProviderContext;
 }
 
 let rx: WebhookReceiver;

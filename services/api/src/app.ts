@@ -2,11 +2,12 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import rateLimit from 'express-rate-limit';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
-import type { Config, Metrics } from '@portal-failover/shared';
+import type { Config, Logger, Metrics } from '@portal-failover/shared';
 import { clientOf, readTokenFile, requireRole, TokenRegistry, type TokenRecord } from './auth';
 import { createContext } from './context';
 import { HttpError } from './http-errors';
 import { openApiDocument } from './openapi';
+import { QUEUE_BOARD_PATH, queueSupport } from './queues';
 import { routes } from './routes';
 
 export interface ApiOptions {
@@ -14,6 +15,8 @@ export interface ApiOptions {
   redis: Redis;
   metrics: Metrics;
   now?: () => number;
+  /** For the queue metrics' and board's warnings; a default logger otherwise. */
+  logger?: Logger;
 }
 
 const BODY_LIMIT = '16kb';
@@ -29,6 +32,16 @@ function jsonOnly(req: Request, _res: Response, next: NextFunction): void {
     return next(new HttpError(400, 'invalid body', [{ path: '(body)', message: 'must be JSON with Content-Type: application/json' }]));
   }
   next();
+}
+
+/** What createApp opened beside the routes (queue handles, the queue metrics collector), closed by closeApp. */
+const closers = new WeakMap<express.Express, () => Promise<void>>();
+
+/** Releases what createApp opened; the Redis connection stays the caller's. */
+export async function closeApp(app: express.Express): Promise<void> {
+  const close = closers.get(app);
+  closers.delete(app);
+  await close?.();
 }
 
 export function createApp(opts: ApiOptions): express.Express {
@@ -55,6 +68,12 @@ export function createApp(opts: ApiOptions): express.Express {
     handler: (_req, res) => void res.status(429).json({ error: 'too many requests; slow down' }),
   });
   app.use('/api/', limiter);
+
+  // Queue board for operators (read-only, viewer and up) and the queue metrics on /metrics: see queues.ts. Mounted
+  // before the route table, whose GET /admin/queues entry documents it.
+  const queues = queueSupport(opts);
+  app.use(QUEUE_BOARD_PATH, limiter, requireRole(tokens, 'viewer'), ...queues.board);
+  closers.set(app, queues.close);
 
   for (const d of defs) {
     // Authentication first, then the body: a caller without a valid token learns nothing about the input rules.

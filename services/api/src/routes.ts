@@ -367,6 +367,19 @@ export function routes(): RouteDef[] {
       responses: { 200: { description: 'what each alert did', schema: S.AlertmanagerResponse }, 400: err('invalid payload'), ...common },
       handler: alertmanager,
     },
+    {
+      method: 'get',
+      path: '/admin/queues',
+      role: 'viewer',
+      summary:
+        'Queue board for operators (bull-board; text/html): the results and checks-<vantage> BullMQ queues, read-only for every role. ' +
+        'Its assets and JSON API live under /admin/queues/ and need the same token; a browser reaches it through a reverse proxy that adds ' +
+        'the Authorization header (a token in the query string is never accepted)',
+      responses: { 200: { description: 'the board page (text/html)' }, ...common },
+      // app.ts mounts bull-board at this path ahead of the route table (queues.ts), so this is reached only if it
+      // is not mounted.
+      handler: async (_ctx, _req, res) => void res.status(404).json({ error: 'the queue board is not mounted' }),
+    },
   ];
 }
 

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { parseHostPort, type Logger } from '@portal-failover/shared';
-import { createApp, type ApiOptions } from './app';
+import { closeApp, createApp, type ApiOptions } from './app';
 
 export async function startApi(opts: ApiOptions & { logger: Logger }): Promise<{ server: Server; url: string; stop: () => Promise<void> }> {
   const { host, port } = parseHostPort(opts.config.api.listen)!;
@@ -15,10 +15,12 @@ export async function startApi(opts: ApiOptions & { logger: Logger }): Promise<{
   return {
     server,
     url,
-    stop: () =>
-      new Promise<void>((resolve) => {
+    stop: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      await closeApp(app);
+    },
   };
 }

@@ -17,6 +17,7 @@ import {
   LeaseLostError,
   PHASES,
   portalModel,
+  queueMetricsCollected,
   RateLimitedLog,
   RESULTS_QUEUE,
   settleOperation,
@@ -273,6 +274,10 @@ export class Controller extends EventEmitter<ControllerEvents> {
       if (c?.intent && this.hold) await this.takeRequest(rt, c.intent, this.hold);
     }
     await Promise.all([...this.portals.values()].map((rt) => this.persist(rt)));
+    // Where the API runs in this process (all-in-one), its collector owns failover_queue_jobs and reads every queue
+    // at scrape time. A standalone controller still exports the results queue's counts: the leader-filtered
+    // FailoverQueueBacklog rule and "Queue jobs" panel read them from the leader's process.
+    if (queueMetricsCollected(this.opts.metrics)) return;
     try {
       const counts = await this.resultsQueue.getJobCounts('waiting', 'active', 'delayed', 'failed');
       for (const [state, n] of Object.entries(counts)) this.opts.metrics.queueJobs.set({ queue: RESULTS_QUEUE, state }, n);

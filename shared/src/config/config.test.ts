@@ -76,7 +76,7 @@ describe('config validation', () => {
     {
       name: 'unknown provider kind',
       raw: { portals: [portal({ traffic: [{ kind: 'bind-magic', zone: 'x.' }] })] },
-      want: 'portals[0].traffic[0].kind: unknown provider kind "bind-magic" (known: powerdns, zonefile, rfc2136, haproxy, webhook)',
+      want: 'portals[0].traffic[0].kind: unknown provider kind "bind-magic" (known: powerdns, zonefile, rfc2136, haproxy, webhook, cloudflare, route53)',
     },
     {
       name: 'unknown check type',

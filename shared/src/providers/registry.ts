@@ -3,6 +3,8 @@ import { zonefileProvider } from './zonefile.provider';
 import { rfc2136Provider } from './rfc2136.provider';
 import { haproxyProvider } from './haproxy.provider';
 import { webhookProvider } from './webhook.provider';
+import { cloudflareProvider } from './cloudflare.provider';
+import { route53Provider } from './route53.provider';
 import type { ProviderDefinition, ProviderDeps, StepConfigBase, TrafficProvider } from './provider';
 
 /** Every traffic provider, in one list: adding one touches its own file and this line. */
@@ -12,6 +14,8 @@ export const providerDefinitions: readonly ProviderDefinition<never>[] = [
   rfc2136Provider as unknown as ProviderDefinition<never>,
   haproxyProvider as unknown as ProviderDefinition<never>,
   webhookProvider as unknown as ProviderDefinition<never>,
+  cloudflareProvider as unknown as ProviderDefinition<never>,
+  route53Provider as unknown as ProviderDefinition<never>,
 ];
 
 export function createProvider(step: StepConfigBase, deps: ProviderDeps): TrafficProvider {

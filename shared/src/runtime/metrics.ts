@@ -83,6 +83,12 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       help: '1 when this controller process holds the leader lease',
       registers,
     }),
+    queueOldestWaiting: new Gauge({
+      name: 'failover_queue_oldest_waiting_seconds',
+      help: 'Age of the oldest waiting job of the BullMQ queue (0 when none waits), read from Redis at scrape time',
+      labelNames: ['queue'] as const,
+      registers,
+    }),
   };
 }
 
