@@ -32,10 +32,6 @@ while k <= #KEYS do
 end
 return 1`;
 
-export interface FencedWriter {
-  leaseValue(): string;
-}
-
 export class StateStore {
   constructor(
     private readonly redis: Redis,
