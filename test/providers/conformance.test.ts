@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { LeaseLostError, ProviderError, type FenceGuard, type Logger, type ProviderContext, type StepPlan } from '@portal-failover/shared';
 import { captureLogger } from '../support/capture-logger';
-import { haproxyHarness, powerdnsHarness, rfc2136Harness, webhookHarness, zonefileHarness, type Case, type Harness } from './harnesses';
+import { haproxyHarness, powerdnsHarness, rfc2136Harness, rfc2136KnotHarness, webhookHarness, zonefileHarness, type Case, type Harness } from './harnesses';
 import { cloudflareHarness, route53Harness } from './cloud-harnesses';
 
 /**
@@ -20,6 +20,8 @@ const factories: [string, () => Promise<Harness>][] = [
   ['powerdns', powerdnsHarness],
   ['zonefile', zonefileHarness],
   ['rfc2136', rfc2136Harness],
+  // The same provider against Knot DNS; `kind` below drops the parenthesised server name.
+  ['rfc2136 (Knot)', rfc2136KnotHarness],
   ['haproxy', haproxyHarness],
   ['webhook', webhookHarness],
   ['cloudflare', cloudflareHarness],
@@ -43,7 +45,8 @@ function errorTexts(err: unknown): string[] {
   return [e.message, String(e), e.stack ?? '', JSON.stringify(e), inspect(e)];
 }
 
-describe.each(factories)('%s provider conformance', (kind, factory) => {
+describe.each(factories)('%s provider conformance', (title, factory) => {
+  const kind = title.replace(/ \(.*\)$/, '');
   let h: Harness;
   let c: Case | undefined;
   const capture = captureLogger();

@@ -16,6 +16,7 @@ import {
   type TrafficProvider,
 } from '@portal-failover/shared';
 import { BIND_INSTALL_HINT, startBind, type BindServer } from '../support/bind-server';
+import { startKnot, type KnotServer } from '../support/knot-server';
 import { decodeWire, DNS_CLASS, DNS_TYPE, startDnsTcpProxy } from '../support/dns-tcp-proxy';
 import { freePort, requireExecutable } from '../support/free-port';
 import { startCommandRecorder, startHaproxy, type HaproxyServer } from '../support/haproxy-server';
@@ -243,8 +244,8 @@ function ipv4Bytes(value: string): Buffer {
   return Buffer.from(value.split('.').map(Number));
 }
 
-export async function rfc2136Harness(): Promise<Harness> {
-  const bind = await startConformanceBind();
+export async function rfc2136Harness(start: () => Promise<BindServer> = startConformanceBind): Promise<Harness> {
+  const bind = await start();
   const secret = bind.keys['failover-key'].secret;
   const wrong = randomBytes(32).toString('base64');
   const record = `www.${RFC2136_ZONE}.`;
@@ -290,6 +291,38 @@ export async function rfc2136Harness(): Promise<Harness> {
     close: () => bind.stop(),
   };
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// rfc2136 against Knot DNS: the same harness as for BIND, with the same keys, zones and rights written as Knot ACLs.
+
+/** Knot with the rights startConformanceBind gives: ACL rules with update-type and exact update-owner-name. */
+export async function startConformanceKnot(): Promise<KnotServer> {
+  return startKnot({
+    keys: [
+      { name: 'failover-key', algorithm: 'hmac-sha256' },
+      { name: 'failover-key-512', algorithm: 'hmac-sha512' },
+      { name: 'admin-key', algorithm: 'hmac-sha256' },
+    ],
+    zones: [
+      {
+        name: RFC2136_ZONE,
+        records: [`www IN A ${PRIMARY.routing.address ?? ''}`, 'api IN A 192.0.2.99', 'v6 IN AAAA 2001:db8::10', 'portal IN CNAME primary.example.net.'],
+        acl: [
+          { key: 'failover-key', types: ['A', 'AAAA'], names: ['www'] },
+          { key: 'failover-key', types: ['AAAA'], names: ['v6'] },
+          { key: 'failover-key', types: ['CNAME'], names: ['portal'] },
+          { key: 'failover-key-512', types: ['A'], names: ['www'] },
+          { key: 'admin-key' },
+        ],
+      },
+      // Served and readable with the key (Knot finds a key's secret through the zone's ACL), but no rule allows
+      // updates: updates are denied (NOTAUTH/BADKEY from Knot).
+      { name: 'locked.example', records: ['www IN A 192.0.2.10'], acl: [{ key: 'failover-key', action: 'query' }] },
+    ],
+  });
+}
+
+export const rfc2136KnotHarness = (): Promise<Harness> => rfc2136Harness(startConformanceKnot);
 
 // ---------------------------------------------------------------------------------------------------------------
 

@@ -126,7 +126,7 @@ export function encodeUpdate(req: UpdateRequest, id: number): Buffer {
 
 const TSIG_HINTS: Record<string, string> = {
   BADSIG: 'the secret does not match the server\'s copy of the key',
-  BADKEY: 'the server does not know a key of this name and algorithm',
+  BADKEY: 'the server does not know a key of this name and algorithm (on Knot also: the zone ACL does not allow this key this change)',
   BADTIME: 'this machine\'s clock and the server\'s differ by more than 5 minutes',
   BADTRUNC: 'the server refused the MAC length',
 };
