@@ -44,6 +44,13 @@ describe('portal-failover validate', () => {
     expect(r.out).toMatch(/OK \(1 portal\(s\), 2 site\(s\)\)/);
   });
 
+  it('is installed as the portal-failover command (what `npx portal-failover` runs)', () => {
+    const bin = path.join(ROOT, 'node_modules', '.bin', 'portal-failover');
+    const r = spawnSync(bin, ['validate', path.join(ROOT, 'config', 'failover.yaml')], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/OK \(1 portal\(s\), 2 site\(s\)\)/);
+  });
+
   it('validates the shipped example config', () => {
     const r = spawnSync(process.execPath, [CLI, 'validate', path.join(ROOT, 'config', 'failover.yaml')], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
