@@ -7,7 +7,6 @@ import {
   createProvider,
   makeFields,
   parseConfig,
-  ProviderError,
   type Operation,
   type ProviderContext,
   type TargetSite,
@@ -16,6 +15,7 @@ import { captureLogger } from '../support/capture-logger';
 import { startCloudflareFake, type CloudflareFake } from '../support/fakes/cloudflare-fake';
 import { cloudflareStep } from './cloud-harnesses';
 import { PRIMARY, STANDBY } from './harnesses';
+import { rejection, runningOperation } from './test-kit';
 
 /**
  * cloudflare against a local fake of the Cloudflare v4 DNS API (test/support/fakes/cloudflare-fake.ts): the
@@ -43,36 +43,11 @@ afterEach(async () => {
 const step = (raw: Record<string, unknown> = {}, token = fake.token) => cloudflareStep(fake, { zoneId, record: RECORD, ...raw }, token, logger);
 const served = (type = 'A') => fake.records(zoneId, RECORD, type).map((r) => r.content).sort();
 
-async function rejection(fn: () => Promise<unknown>): Promise<ProviderError> {
-  try {
-    await fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProviderError);
-    return err as ProviderError;
-  }
-  throw new Error('expected a rejection, but the call succeeded');
-}
-
 async function switchTo(p: ReturnType<typeof step>, site: TargetSite): Promise<void> {
   await p.apply(p.plan(await p.read(), site), ctx);
 }
 
-function operation(): Operation {
-  return {
-    id: `op-${randomBytes(4).toString('hex')}`,
-    portal: 'dvc-hanoi',
-    from: 'primary',
-    to: 'standby',
-    trigger: 'manual',
-    reason: 'test',
-    actor: 'test',
-    status: 'running',
-    fence: 1,
-    decidedAt: Date.now(),
-    resumedCount: 0,
-    steps: [{ index: 0, kind: 'cloudflare', label: 'cloudflare', status: 'pending', attempts: 0 }],
-  };
-}
+const operation = (): Operation => runningOperation('cloudflare');
 
 describe('cloudflare: switching a record', () => {
   it('edits the one record in place with PATCH (same id), and verify reads it back', async () => {

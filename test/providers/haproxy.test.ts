@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { haproxyProvider, makeFields, ProviderError, type ProviderContext } from '@portal-failover/shared';
+import { haproxyProvider, makeFields, type ProviderContext } from '@portal-failover/shared';
 import { captureLogger } from '../support/capture-logger';
 import { freePort } from '../support/free-port';
 import { HAPROXY_INSTALL_HINT, startHaproxy, type HaproxyServer } from '../support/haproxy-server';
 import { haproxyStep, PRIMARY, resetHaproxy, STANDBY } from './harnesses';
+import { rejection } from './test-kit';
 
 /**
  * haproxy against a real HAProxy 2.6 (`haproxy -db`): real requests through the frontend follow the switch, the
@@ -33,16 +34,6 @@ afterEach(async () => {
   while (extra.length) await extra.pop()?.stop();
   while (tmpDirs.length) fs.rmSync(tmpDirs.pop() ?? '', { recursive: true, force: true });
 });
-
-async function rejection(fn: () => Promise<unknown>): Promise<ProviderError> {
-  try {
-    await fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProviderError);
-    return err as ProviderError;
-  }
-  throw new Error('expected a rejection, but the call succeeded');
-}
 
 function tmpDir(): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-hap-test-'));

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { ProviderError, type ProviderContext, type TargetSite } from '@portal-failover/shared';
+import { type ProviderContext, type TargetSite } from '@portal-failover/shared';
 import { captureLogger } from '../support/capture-logger';
 import { KNOT_INSTALL_HINT, startKnot, type KnotServer } from '../support/knot-server';
 import { queryA } from '../support/powerdns-server';
 import { adminSet, PRIMARY, rfc2136Step, STANDBY, startConformanceKnot } from './harnesses';
+import { rejection } from './test-kit';
 
 /**
  * rfc2136 against a real Knot DNS (knotd -c, fresh directory, keys and ACLs as startConformanceKnot sets them up):
@@ -29,16 +30,6 @@ afterAll(async () => {
 beforeEach(async () => {
   await adminSet(knot, WWW, 'A', PRIMARY, logger);
 });
-
-async function rejection(fn: () => Promise<unknown>): Promise<ProviderError> {
-  try {
-    await fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProviderError);
-    return err as ProviderError;
-  }
-  throw new Error('expected a rejection, but the call succeeded');
-}
 
 const dig = (name: string, type: 'A' | 'AAAA' | 'CNAME' = 'A') => queryA(knot.host, knot.port, name, type);
 

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { makeFields, ProviderError, rfc2136Provider, type ProviderContext, type TargetSite, type TrafficProvider } from '@portal-failover/shared';
+import { makeFields, rfc2136Provider, type ProviderContext, type TargetSite, type TrafficProvider } from '@portal-failover/shared';
 import { BIND_INSTALL_HINT, startBind, type BindServer } from '../support/bind-server';
 import { captureLogger } from '../support/capture-logger';
 import { decodeWire, DNS_TYPE, startDnsTcpProxy, type DnsProxy } from '../support/dns-tcp-proxy';
 import { freePort } from '../support/free-port';
 import { queryA } from '../support/powerdns-server';
 import { adminSet, PRIMARY, rfc2136Step, STANDBY, startConformanceBind } from './harnesses';
+import { rejection } from './test-kit';
 
 /**
  * rfc2136 against a real BIND 9 (named -g, fresh directory, keys from tsig-keygen): the failure modes an operator
@@ -35,16 +36,6 @@ beforeEach(async () => {
 afterEach(async () => {
   while (closers.length) await closers.pop()?.();
 });
-
-async function rejection(fn: () => Promise<unknown>): Promise<ProviderError> {
-  try {
-    await fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProviderError);
-    return err as ProviderError;
-  }
-  throw new Error('expected a rejection, but the call succeeded');
-}
 
 const dig = (name: string, type: 'A' | 'AAAA' | 'CNAME' = 'A') => queryA(bind.host, bind.port, name, type);
 

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { executeOperation } from '@portal-failover/controller';
@@ -7,7 +6,6 @@ import {
   FENCE_TOKEN_PLACEHOLDER,
   makeFields,
   parseConfig,
-  ProviderError,
   route53Provider,
   type FenceGuard,
   type Operation,
@@ -18,6 +16,7 @@ import { captureLogger } from '../support/capture-logger';
 import { startRoute53Fake, type Route53Fake } from '../support/fakes/route53-fake';
 import { changesOf, route53Step, useFakeAwsCredentials } from './cloud-harnesses';
 import { PRIMARY, STANDBY } from './harnesses';
+import { rejection, runningOperation } from './test-kit';
 
 /**
  * route53 against a local fake of the Route 53 REST/XML API (test/support/fakes/route53-fake.ts), with the
@@ -51,36 +50,11 @@ const step = (raw: Record<string, unknown> = {}) => route53Step(fake, { hostedZo
 const served = () => fake.get(zoneId, RECORD, 'A')?.values ?? [];
 const epoch = () => fake.get(zoneId, EPOCH, 'TXT');
 
-async function rejection(fn: () => Promise<unknown>): Promise<ProviderError> {
-  try {
-    await fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProviderError);
-    return err as ProviderError;
-  }
-  throw new Error('expected a rejection, but the call succeeded');
-}
-
 async function switchTo(p: ReturnType<typeof step>, site: TargetSite, token = 1): Promise<void> {
   await p.apply(p.plan(await p.read(), site), ctx(token));
 }
 
-function operation(): Operation {
-  return {
-    id: `op-${randomBytes(4).toString('hex')}`,
-    portal: 'dvc-hanoi',
-    from: 'primary',
-    to: 'standby',
-    trigger: 'manual',
-    reason: 'test',
-    actor: 'test',
-    status: 'running',
-    fence: 1,
-    decidedAt: Date.now(),
-    resumedCount: 0,
-    steps: [{ index: 0, kind: 'route53', label: 'route53', status: 'pending', attempts: 0 }],
-  };
-}
+const operation = (): Operation => runningOperation('route53');
 
 describe('route53: switching a record', () => {
   it('one batch: CREATE the epoch with the fencing token + UPSERT the record; waits for INSYNC; verify reads it back', async () => {

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { executeOperation } from '@portal-failover/controller';
-import { makeFields, ProviderError, webhookProvider, type Operation, type ProviderContext } from '@portal-failover/shared';
+import { makeFields, webhookProvider, type Operation, type ProviderContext } from '@portal-failover/shared';
 import { captureLogger } from '../support/capture-logger';
 import { freePort } from '../support/free-port';
 import { expectedSignature, startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 import { PRIMARY, STANDBY, WEBHOOK_PORTAL, webhookStep } from './harnesses';
+import { rejection, runningOperation } from './test-kit';
 
 /**
  * webhook against a local receiver that checks signatures, applies what it accepts, and serves its state for the
@@ -30,32 +31,7 @@ afterEach(async () => {
   await rx.close();
 });
 
-async function rejection(fn: () => Promise<unknown>): Promise<ProviderError> {
-  try {
-    await fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProviderError);
-    return err as ProviderError;
-  }
-  throw new Error('expected a rejection, but the call succeeded');
-}
-
-function operation(): Operation {
-  return {
-    id: `op-${randomBytes(4).toString('hex')}`,
-    portal: WEBHOOK_PORTAL,
-    from: 'primary',
-    to: 'standby',
-    trigger: 'manual',
-    reason: 'test',
-    actor: 'test',
-    status: 'running',
-    fence: 1,
-    decidedAt: Date.now(),
-    resumedCount: 0,
-    steps: [{ index: 0, kind: 'webhook', label: 'webhook', status: 'pending', attempts: 0 }],
-  };
-}
+const operation = (): Operation => runningOperation('webhook', WEBHOOK_PORTAL);
 
 describe('webhook: a receiver that fails first', () => {
   it('500 then 200: the first POST is a retryable error, the second applies, and both were signed', async () => {
