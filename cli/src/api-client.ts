@@ -4,112 +4,25 @@
  * header; no message, error or debug path here includes it.
  */
 
-/** Response shapes, mirroring services/api/src/schemas.ts (test/cli-oncall.test.ts checks they still fit). */
-export interface ApiProblem {
-  path: string;
-  message: string;
-}
+import type { z } from 'zod';
+import type { ApiSchemas } from '@portal-failover/api';
 
-export interface ApiErrorBody {
-  error: string;
-  problems?: ApiProblem[];
-  operationId?: string;
-}
-
-export interface ApiStep {
-  index: number;
-  kind: string;
-  label: string;
-  status: 'pending' | 'applying' | 'verified' | 'failed' | 'rolled_back' | 'rollback_failed';
-  attempts: number;
-  plan?: { changes: boolean; description: string; request?: Record<string, unknown> };
-  verified?: string;
-  error?: string;
-  startedAt?: number;
-  finishedAt?: number;
-}
-
-export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'rejected';
-
-export interface ApiOperation {
-  id: string;
-  portal: string;
-  from: string;
-  to: string;
-  trigger: 'auto' | 'manual' | 'alert';
-  reason: string;
-  actor: string;
-  status: OperationStatus;
-  fence: number;
-  detectedAt?: number;
-  decidedAt: number;
-  requestedAt?: number;
-  finishedAt?: number;
-  resumedCount: number;
-  steps: ApiStep[];
-  error?: string;
-  force?: boolean;
-  client?: string;
-  expectFrom?: string;
-  evidence?: Record<string, unknown>;
-  hooks?: { phase: 'pre' | 'post'; hook: string; ok: boolean; detail: string; ms: number }[];
-  preHooksPassed?: boolean;
-}
-
-export interface ApiVantage {
-  vantage: string;
-  verdict: string;
-  failingSince?: number;
-  detail?: string;
-}
-
-export interface ApiFreeze {
-  reason: string;
-  actor: string;
-  at: number;
-  until?: number;
-}
-
-export interface ApiPortal {
-  id: string;
-  name: string;
-  activeSite: string;
-  phase: string;
-  reason: string;
-  sites: { name: string; provider: string; status: 'up' | 'down' | 'unknown'; vantages: ApiVantage[] }[];
-  frozen: ApiFreeze | null;
-  cooldown: { lastAutoSwitchAt: string; until: string; active: boolean; acknowledged: boolean } | null;
-  operationInFlight: { operationId: string; from: string; to: string; trigger: string; since: number } | null;
-  pendingRequest: string | null;
-  lastOperation: ApiOperation | null;
-}
-
-export interface ApiDryRun {
-  dryRun: true;
-  portal: string;
-  from: string;
-  to: string;
-  preconditions: { check: string; ok: boolean; detail: string }[];
-  wouldProceed: boolean;
-  plan: { step: number; kind: string; label: string; changes?: boolean; description?: string; request?: Record<string, unknown>; error?: string }[];
-}
-
-export interface ApiAuditEntry {
-  id: string;
-  at: string;
-  type: string;
-  portal?: string;
-  actor: string;
-  client?: string;
-  reason?: string;
-  operation?: string;
-  data?: Record<string, unknown>;
-}
-
-export interface ApiAuditPage {
-  entries: ApiAuditEntry[];
-  next?: string;
-}
+/**
+ * Response shapes: derived from the API's own zod schemas (services/api/src/schemas.ts), the same ones the API
+ * validates with and documents in OpenAPI, so the CLI cannot drift from what the API answers.
+ */
+type Out<T extends z.ZodType> = z.output<T>;
+export type ApiErrorBody = Out<typeof ApiSchemas.ErrorResponse>;
+export type ApiProblem = NonNullable<ApiErrorBody['problems']>[number];
+export type ApiOperation = Out<typeof ApiSchemas.OperationResponse>;
+export type ApiStep = ApiOperation['steps'][number];
+export type OperationStatus = ApiOperation['status'];
+export type ApiPortal = Out<typeof ApiSchemas.PortalResponse>;
+export type ApiVantage = ApiPortal['sites'][number]['vantages'][number];
+export type ApiFreeze = NonNullable<ApiPortal['frozen']>;
+export type ApiDryRun = Out<typeof ApiSchemas.DryRunResponse>;
+export type ApiAuditPage = Out<typeof ApiSchemas.AuditResponse>;
+export type ApiAuditEntry = ApiAuditPage['entries'][number];
 
 /** Long enough for a slow Redis behind the API, short enough that a hung connection does not stall an incident. */
 export const REQUEST_TIMEOUT_MS = 15_000;

@@ -1,3 +1,4 @@
 export * from './app';
 export * from './server';
 export { createToken, hashToken, ROLES, type Role, type TokenRecord } from './auth';
+export * as ApiSchemas from './schemas';
