@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
-import { createProvider, createLogger, portalModel, siteStatus, type Operation, type PortalConfig, type Trigger } from '@portal-failover/shared';
+import { cooldownUntil, createProvider, createLogger, portalModel, siteStatus, type Operation, type PortalConfig, type Trigger } from '@portal-failover/shared';
 import { callerOf, type Caller, type Role } from './auth';
 import type { ApiContext } from './context';
 import { HttpError, parseOr400 } from './http-errors';
@@ -169,8 +169,7 @@ async function alertmanager(ctx: ApiContext, req: Request, res: Response): Promi
     const c = controls.get(p.id) ?? {};
     const active = state?.activeSite ?? p.sites[0].name;
     const busy = state?.inflight?.operationId ?? c.intent?.operation.id;
-    const cooldownMs = p.policy.cooldown;
-    const last = state?.lastAutoSwitchAt;
+    const until = state ? cooldownUntil({ lastAutoSwitchAt: state.lastAutoSwitchAt, ackedAt: c.ack?.at }, p.policy.cooldown, ctx.now()) : undefined;
     let blocked: string | undefined;
     if (busy) {
       results.push({ alert: name, portal: p.id, outcome: 'duplicate', detail: `operation ${busy} already handles this portal`, operationId: busy });
@@ -179,7 +178,7 @@ async function alertmanager(ctx: ApiContext, req: Request, res: Response): Promi
     if (a.labels.site && a.labels.site !== active) blocked = `alert is about ${a.labels.site}, but ${active} is active`;
     else if (a.labels.to && !p.sites.some((s) => s.name === a.labels.to)) blocked = `unknown target site "${a.labels.to}"`;
     else if (c.freeze) blocked = `automation is frozen by ${c.freeze.actor}: ${c.freeze.reason}`;
-    else if (last !== undefined && ctx.now() - last < cooldownMs && !(c.ack && c.ack.at >= last)) blocked = `anti-flap cooldown until ${new Date(last + cooldownMs).toISOString()}`;
+    else if (until !== undefined) blocked = `anti-flap cooldown until ${new Date(until).toISOString()}`;
     if (blocked) {
       results.push({ alert: name, portal: p.id, outcome: 'blocked', detail: blocked });
       await ctx.audit.append({ type: 'alert.received', portal: p.id, actor: `alertmanager(${caller.name})`, client: caller.client, reason: name, data: { outcome: 'blocked', detail: blocked, labels: a.labels } });

@@ -54,13 +54,22 @@ function blockedBy(state: PortalState, model: PortalModel, move: 'failover' | 'f
   if (state.inflight) return `operation ${state.inflight.operationId} is still running`;
   if (move === 'failover' && !model.policy.autoFailover) return 'autoFailover is off for this portal; switch it manually';
   if (move === 'failback' && !model.policy.autoFailback) return 'failback is manual (autoFailback is off); switch back when ready';
-  const last = state.lastAutoSwitchAt;
-  if (last !== undefined && now - last < model.policy.cooldownMs && !(state.ackedAt !== undefined && state.ackedAt >= last)) {
-    return `anti-flap cooldown after the automatic switch at ${iso(last)} blocks automatic switches until ${iso(
-      last + model.policy.cooldownMs,
-    )}; acknowledge the last switch to lift it`;
+  const until = cooldownUntil(state, model.policy.cooldownMs, now);
+  if (until !== undefined) {
+    return `anti-flap cooldown after the automatic switch at ${iso(state.lastAutoSwitchAt!)} blocks automatic switches until ${iso(until)}; acknowledge the last switch to lift it`;
   }
   return undefined;
+}
+
+/**
+ * When the anti-flap block after the last switch ends, or undefined when no block holds (none yet, expired, or
+ * acknowledged since). The one rule for automatic switches, alerts and the API's webhook answer alike.
+ */
+export function cooldownUntil(state: Pick<PortalState, 'lastAutoSwitchAt' | 'ackedAt'>, cooldownMs: number, now: number): number | undefined {
+  const last = state.lastAutoSwitchAt;
+  if (last === undefined || now - last >= cooldownMs) return undefined;
+  if (state.ackedAt !== undefined && state.ackedAt >= last) return undefined;
+  return last + cooldownMs;
 }
 
 function servingPhase(state: PortalState, model: PortalModel): Phase {
@@ -192,11 +201,9 @@ export function admitSwitch(state: PortalState, model: PortalModel, req: SwitchR
   if (to === from) return no(`${to} is already the active site`);
   if (state.frozen && !force) return no(`automation is frozen by ${state.frozen.actor} (${state.frozen.reason}); unfreeze, or force`);
   if (statuses[to].status !== 'up' && !force) return no(`target ${describe(statuses[to])}; switching to it needs force`);
-  if (isAlert) {
-    const last = state.lastAutoSwitchAt;
-    if (last !== undefined && now - last < model.policy.cooldownMs && !(state.ackedAt !== undefined && state.ackedAt >= last)) {
-      return no(`anti-flap cooldown after the automatic switch at ${iso(last)} lasts until ${iso(last + model.policy.cooldownMs)}; acknowledge to lift it`);
-    }
+  const until = isAlert ? cooldownUntil(state, model.policy.cooldownMs, now) : undefined;
+  if (until !== undefined) {
+    return no(`anti-flap cooldown after the automatic switch at ${iso(state.lastAutoSwitchAt!)} lasts until ${iso(until)}; acknowledge to lift it`);
   }
   const forced = force && (state.frozen !== undefined || statuses[to].status !== 'up') ? ' (forced past the preconditions)' : '';
   const reason = `${req.trigger} switchover ${from} -> ${to}${forced}; ${describe(statuses[from])}; ${describe(statuses[to])}`;
