@@ -193,18 +193,22 @@ export async function zonefileHarness(): Promise<Harness> {
 
 export const RFC2136_ZONE = 'portal.example';
 
+/** The TSIG keys and zone content the BIND and Knot harnesses share; only the way rights are written differs. */
+const CONFORMANCE_KEYS: { name: string; algorithm: 'hmac-sha256' | 'hmac-sha512' }[] = [
+  { name: 'failover-key', algorithm: 'hmac-sha256' },
+  { name: 'failover-key-512', algorithm: 'hmac-sha512' },
+  { name: 'admin-key', algorithm: 'hmac-sha256' },
+];
+const CONFORMANCE_RECORDS = [`www IN A ${PRIMARY.routing.address ?? ''}`, 'api IN A 192.0.2.99', 'v6 IN AAAA 2001:db8::10', 'portal IN CNAME primary.example.net.'];
+
 /** BIND with a least-privilege key for www A/AAAA/CNAME and an admin key that may change anything (for resets). */
 export async function startConformanceBind(): Promise<BindServer> {
   return startBind({
-    keys: [
-      { name: 'failover-key', algorithm: 'hmac-sha256' },
-      { name: 'failover-key-512', algorithm: 'hmac-sha512' },
-      { name: 'admin-key', algorithm: 'hmac-sha256' },
-    ],
+    keys: CONFORMANCE_KEYS,
     zones: [
       {
         name: RFC2136_ZONE,
-        records: [`www IN A ${PRIMARY.routing.address ?? ''}`, 'api IN A 192.0.2.99', 'v6 IN AAAA 2001:db8::10', 'portal IN CNAME primary.example.net.'],
+        records: CONFORMANCE_RECORDS,
         updatePolicy: [
           'grant failover-key name www.portal.example. A AAAA;',
           'grant failover-key name v6.portal.example. AAAA;',
@@ -298,15 +302,11 @@ export async function rfc2136Harness(start: () => Promise<BindServer> = startCon
 /** Knot with the rights startConformanceBind gives: ACL rules with update-type and exact update-owner-name. */
 export async function startConformanceKnot(): Promise<KnotServer> {
   return startKnot({
-    keys: [
-      { name: 'failover-key', algorithm: 'hmac-sha256' },
-      { name: 'failover-key-512', algorithm: 'hmac-sha512' },
-      { name: 'admin-key', algorithm: 'hmac-sha256' },
-    ],
+    keys: CONFORMANCE_KEYS,
     zones: [
       {
         name: RFC2136_ZONE,
-        records: [`www IN A ${PRIMARY.routing.address ?? ''}`, 'api IN A 192.0.2.99', 'v6 IN AAAA 2001:db8::10', 'portal IN CNAME primary.example.net.'],
+        records: CONFORMANCE_RECORDS,
         acl: [
           { key: 'failover-key', types: ['A', 'AAAA'], names: ['www'] },
           { key: 'failover-key', types: ['AAAA'], names: ['v6'] },
