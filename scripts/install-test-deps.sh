@@ -27,6 +27,7 @@ REQUIREMENTS=(
   "prometheus-blackbox-exporter prometheus-blackbox-exporter"
   "chromium chromium"
   "/etc/ssl/certs/ca-certificates.crt ca-certificates"
+  "openssl openssl"
 )
 
 missing=()

@@ -10,6 +10,7 @@ export * from './core/state';
 export * from './core/classify';
 export * from './core/decide';
 export * from './checks/probe';
+export { spkiSha256, parsePin } from './checks/tls-identity';
 export * from './providers/provider';
 export * from './providers/registry';
 export * from './providers/powerdns.provider';

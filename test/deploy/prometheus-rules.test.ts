@@ -24,6 +24,7 @@ const EXPECTED_ALERTS = [
   'FailoverNoLeader',
   'FailoverStandbyUnhealthy',
   'FailoverExternalProbeDown',
+  'FailoverTlsCertExpiringSoon',
 ];
 
 /** Series from other exporters that rules may use (the blackbox exporter's for the external probe). */

@@ -121,6 +121,11 @@ export class Checker {
     const labels = { portal: c.portal, site: c.site, check: c.check, vantage: this.vantage };
     this.opts.metrics.checkUp.set(labels, outcome.ok ? 1 : 0);
     this.opts.metrics.checkDuration.observe(labels, outcome.durationMs / 1000);
+    if (outcome.certExpiresAt !== undefined) {
+      this.opts.metrics.tlsCertExpiry.set({ portal: c.portal, site: c.site, check: c.check }, Math.floor(outcome.certExpiresAt / 1000));
+    }
+    // A warning (certificate close to expiry) is something to fix, never a failure; once a while per check is enough.
+    if (outcome.warning) this.warn.warn(`warning.${c.schedulerId}`, `${c.schedulerId}: ${outcome.warning}`);
     if (!outcome.ok) {
       this.opts.metrics.checkFailures.inc({ ...labels, reason: outcome.reason ?? 'error' });
       this.log.debug(`${c.schedulerId} failed: ${outcome.detail ?? outcome.reason}`);

@@ -5,6 +5,8 @@ import zlib from 'node:zlib';
 import type { HttpCheckConfig } from '../config/schema';
 import type { ProbeOutcome } from '../core/observation';
 import { networkFailure, redact, type ProbeOptions, type Verdict } from './tcp.check';
+import { identityProblem, peerIdentity, trustedCas, type PeerIdentity } from './tls-identity';
+import type { TLSSocket } from 'node:tls';
 
 export type { ProbeOptions } from './tcp.check';
 
@@ -41,35 +43,57 @@ export async function probeHttp(check: HttpCheckConfig, opts: ProbeOptions = {})
 
 async function run(check: HttpCheckConfig, signal: AbortSignal, started: number): Promise<Verdict> {
   let url = new URL(check.url);
+  const ca = url.protocol === 'https:' ? await trustedCas(check.tls.ca) : undefined;
+  let certExpiresAt: number | undefined;
+  const withCert = (v: Verdict): Verdict => (certExpiresAt === undefined ? v : { ...v, certExpiresAt });
   for (let hop = 0; ; hop++) {
-    const reply = await send(url, check, signal);
+    const reply = await send(url, check, signal, ca);
     try {
       const { status } = reply;
+      if (hop === 0 && url.protocol === 'https:') {
+        // The configured URL's certificate is the portal's. Judged before the status: a provider that swapped
+        // it serves whatever status it likes.
+        const id = peerIdentity(reply.res.socket as TLSSocket);
+        certExpiresAt = id?.notAfter;
+        const bad = certificateProblem(id, check);
+        if (bad) return withCert({ ok: false, reason: 'tls', status, detail: bad });
+      }
       const location = REDIRECTS.has(status) ? reply.res.headers.location : undefined;
-      if (location === undefined) return await judge(reply, check, signal, started);
+      if (location === undefined) return withCert(await judge(reply, check, signal, started));
       let next: URL;
       try {
         next = new URL(location, url);
       } catch {
-        return { ok: false, reason: 'redirect', status, detail: `HTTP ${status} with an unusable Location header` };
+        return withCert({ ok: false, reason: 'redirect', status, detail: `HTTP ${status} with an unusable Location header` });
       }
       // Checked even when not following: hosting providers answer a suspended account with a redirect to
       // their own "account suspended" page, which must not pass as a healthy 302.
       if (!sameHost(url, next) && !check.redirects.allowOtherHost) {
-        return { ok: false, reason: 'redirect', status, detail: `HTTP ${status} redirects to another host: ${safeUrl(next)}` };
+        return withCert({ ok: false, reason: 'redirect', status, detail: `HTTP ${status} redirects to another host: ${safeUrl(next)}` });
       }
-      if (!check.redirects.follow) return await judge(reply, check, signal, started, next);
+      if (!check.redirects.follow) return withCert(await judge(reply, check, signal, started, next));
       if (hop >= check.redirects.max) {
-        return { ok: false, reason: 'redirect', status, detail: `more than ${check.redirects.max} redirects, last to ${safeUrl(next)}` };
+        return withCert({ ok: false, reason: 'redirect', status, detail: `more than ${check.redirects.max} redirects, last to ${safeUrl(next)}` });
       }
       if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-        return { ok: false, reason: 'redirect', status, detail: `HTTP ${status} redirects to a non-HTTP URL` };
+        return withCert({ ok: false, reason: 'redirect', status, detail: `HTTP ${status} redirects to a non-HTTP URL` });
       }
       url = next;
     } finally {
       reply.req.destroy();
     }
   }
+}
+
+/**
+ * expect.tlsIssuer / expect.spkiSha256 against the presented certificate. Chain, host name and expiry were
+ * already enforced by the handshake when tls.verify is on; with it off only the configured expectations apply.
+ */
+function certificateProblem(id: PeerIdentity | undefined, check: HttpCheckConfig): string | undefined {
+  const { tlsIssuer, spkiSha256 } = check.expect;
+  if (tlsIssuer === undefined && spkiSha256 === undefined) return undefined;
+  if (id === undefined) return 'the server presented no certificate';
+  return identityProblem(id, { issuer: tlsIssuer, spkiSha256 }, Date.now());
 }
 
 /** Judges the final response: status, then body size and content, then latency. */
@@ -134,7 +158,7 @@ function decode(body: Buffer, encoding: string | undefined, limit: number): Buff
   }
 }
 
-function send(url: URL, check: HttpCheckConfig, signal: AbortSignal): Promise<Reply> {
+function send(url: URL, check: HttpCheckConfig, signal: AbortSignal, ca: string[] | undefined): Promise<Reply> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new Error('aborted'));
     const headers: Record<string, string> = { 'user-agent': 'portal-failover-checker' };
@@ -148,6 +172,7 @@ function send(url: URL, check: HttpCheckConfig, signal: AbortSignal): Promise<Re
       agent: false,
       rejectUnauthorized: check.tls.verify,
       servername: check.tls.serverName,
+      ca,
     };
     const mod = url.protocol === 'https:' ? https : http;
     const req = mod.request(url, options, (res) => {

@@ -2,6 +2,7 @@ import type { CheckConfig } from '../config/schema';
 import type { ProbeOutcome } from '../core/observation';
 import { probeHttp } from './http.check';
 import { probeTcp, type ProbeOptions } from './tcp.check';
+import { probeTls } from './tls.check';
 
 export type { ProbeOptions } from './tcp.check';
 
@@ -12,6 +13,8 @@ export function probe(check: CheckConfig, opts: ProbeOptions = {}): Promise<Prob
       return probeHttp(check, opts);
     case 'tcp':
       return probeTcp(check, opts);
+    case 'tls':
+      return probeTls(check, opts);
     default: {
       // Unreachable for validated config; guards hand-built objects from JavaScript callers.
       const type: unknown = (check as { type?: unknown }).type;

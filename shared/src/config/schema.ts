@@ -4,6 +4,7 @@ import { providerDefinitions } from '../providers/registry';
 import type { StepConfigBase, TargetSite } from '../providers/provider';
 import { formatDuration } from './duration';
 import { hooksSchema } from '../hooks/hooks';
+import { connectHost, spkiPins } from './tls-fields';
 
 const ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const idField = (what: string) =>
@@ -27,12 +28,17 @@ function checkSchemas(f: Fields) {
         bodyIncludes: z.array(f.nonEmpty()).default([]),
         bodyExcludes: z.array(f.nonEmpty()).default([]),
         maxLatency: f.duration().optional(),
+        /** https: URLs only: the certificate's issuer (common name or full DN) and SPKI pins, as on `tls` checks. */
+        tlsIssuer: f.nonEmpty().optional(),
+        spkiSha256: spkiPins().optional(),
       })
       .prefault({}),
     tls: z
       .strictObject({
         verify: z.boolean().default(true),
         serverName: f.str().optional(),
+        /** PEM bundle trusted in addition to the system roots (a city's private CA). */
+        ca: f.path().optional(),
       })
       .prefault({}),
     redirects: z
@@ -50,12 +56,28 @@ function checkSchemas(f: Fields) {
     host: f.nonEmpty(),
     port: z.int().min(1).max(65535),
   });
+  const tls = z.strictObject({
+    type: z.literal('tls'),
+    ...common,
+    host: connectHost(f),
+    port: z.int().min(1).max(65535).default(443),
+    serverName: f.str().optional(),
+    ca: f.path().optional(),
+    expect: z
+      .strictObject({
+        issuer: f.nonEmpty().optional(),
+        spkiSha256: spkiPins().optional(),
+        /** Fewer days left raises a warning (metric and alert), never a failover. */
+        minDaysLeft: z.int().min(0).max(3650).default(14),
+      })
+      .prefault({}),
+  });
   // Rules inside one check live on the check, so they are reported even when another part of the file is broken.
   return z
-    .discriminatedUnion('type', [http, tcp], {
+    .discriminatedUnion('type', [http, tcp, tls], {
       error: (iss) =>
         iss.code === 'invalid_union' && iss.input && typeof iss.input === 'object'
-          ? `unknown check type ${JSON.stringify((iss.input as { type?: unknown }).type)} (known: http, tcp)`
+          ? `unknown check type ${JSON.stringify((iss.input as { type?: unknown }).type)} (known: http, tcp, tls)`
           : undefined,
     })
     .superRefine((c, ctx) => {
@@ -67,6 +89,13 @@ function checkSchemas(f: Fields) {
       }
       if (c.type === 'http' && c.expect.maxLatency !== undefined && c.expect.maxLatency > c.timeout) {
         ctx.addIssue({ code: 'custom', path: ['expect', 'maxLatency'], message: 'must not be longer than timeout' });
+      }
+      if (c.type === 'http' && new URL(c.url).protocol !== 'https:') {
+        for (const field of ['tlsIssuer', 'spkiSha256'] as const) {
+          if (c.expect[field] !== undefined) {
+            ctx.addIssue({ code: 'custom', path: ['expect', field], message: `needs an https: URL; ${c.url} has no certificate to check` });
+          }
+        }
       }
     });
 }
@@ -208,6 +237,7 @@ export type SiteConfig = PortalConfig['sites'][number];
 export type CheckConfig = SiteConfig['checks'][number];
 export type HttpCheckConfig = Extract<CheckConfig, { type: 'http' }>;
 export type TcpCheckConfig = Extract<CheckConfig, { type: 'tcp' }>;
+export type TlsCheckConfig = Extract<CheckConfig, { type: 'tls' }>;
 export type PolicyConfig = PortalConfig['policy'];
 export type TrafficStepConfig = PortalConfig['traffic'][number];
 

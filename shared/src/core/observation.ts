@@ -20,6 +20,10 @@ export interface ProbeOutcome {
   /** One human sentence, never a secret (URLs have credentials stripped). */
   detail?: string;
   status?: number;
+  /** Epoch ms when the server's TLS certificate expires, when the probe saw one (failover_tls_cert_expiry_timestamp_seconds). */
+  certExpiresAt?: number;
+  /** Something to fix that is no reason to move traffic (a certificate close to expiry); logged, never a failure. */
+  warning?: string;
 }
 
 /** One check result as it travels from a checker to the controller. */

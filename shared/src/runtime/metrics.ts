@@ -28,6 +28,12 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       labelNames: ['portal', 'site', 'check', 'vantage', 'reason'] as const,
       registers,
     }),
+    tlsCertExpiry: new Gauge({
+      name: 'failover_tls_cert_expiry_timestamp_seconds',
+      help: 'Unix time at which the TLS certificate seen by the newest probe of this check expires',
+      labelNames: ['portal', 'site', 'check'] as const,
+      registers,
+    }),
     siteHealthy: new Gauge({
       name: 'failover_site_healthy',
       help: '1 when the site is up by quorum, 0 when down by quorum, -1 when unknown',
