@@ -4,6 +4,7 @@ import { ConfigError, createLogger, DEFAULT_CONFIG_PATH, loadConfig, loadConfigO
 import { startAllInOne } from './all-in-one';
 import { runDemo } from './demo/demo';
 import { registerOnCallCommands } from './commands';
+import { registerLiveness } from './commands/liveness';
 
 const program = new Command('portal-failover').description('Failover orchestration for public-service portals');
 
@@ -61,6 +62,7 @@ program
   });
 
 registerOnCallCommands(program);
+registerLiveness(program);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`portal-failover: ${(err as Error).message}\n`);

@@ -11,6 +11,7 @@ export * from './core/classify';
 export * from './core/decide';
 export * from './checks/probe';
 export { spkiSha256, parsePin } from './checks/tls-identity';
+export * from './checks/liveness';
 export * from './providers/provider';
 export * from './providers/registry';
 export * from './providers/powerdns.provider';

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
@@ -15,8 +16,10 @@ export interface SiteCertificate {
  */
 export class PortalSite {
   private readonly sockets = new Set<Socket>();
-  /** Path -> body served with 200; other paths get the portal page. */
+  /** Path -> body served with 200; other paths get the portal page, except under /.well-known/ (404). */
   readonly files = new Map<string, string>();
+  /** Path -> file on disk read at each request, as a web server serves a file a cron job rewrites. */
+  readonly diskFiles = new Map<string, string>();
   /** Extra headers on every response. */
   readonly headers: Record<string, string> = {};
   requests = 0;
@@ -67,7 +70,19 @@ export class PortalSite {
     this.requests++;
     req.resume();
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const file = this.files.get(path);
+    const disk = this.diskFiles.get(path);
+    let file = this.files.get(path);
+    if (disk !== undefined) {
+      try {
+        file = fs.readFileSync(disk, 'utf8');
+      } catch {
+        file = undefined;
+      }
+    }
+    if (file === undefined && path.startsWith('/.well-known/')) {
+      res.writeHead(404, { 'content-type': 'text/plain', connection: 'close' });
+      return void res.end('not found');
+    }
     const type = file === undefined ? 'text/html; charset=utf-8' : path.endsWith('.json') || path.includes('liveness') ? 'application/json' : 'text/plain';
     res.writeHead(200, { 'content-type': type, connection: 'close', ...this.headers });
     res.end(file ?? PORTAL_PAGE);

@@ -116,7 +116,7 @@ export class Checker {
     const scheduledAt = job.timestamp + (job.opts.delay ?? 0);
     if (this.now() - scheduledAt > interval) return;
     const at = this.now();
-    const outcome = await probe(c.config);
+    const outcome = await probe(c.config, { portal: c.portal });
     const result: CheckResult = { ...outcome, portal: c.portal, site: c.site, check: c.check, vantage: this.vantage, at, intervalMs: interval };
     const labels = { portal: c.portal, site: c.site, check: c.check, vantage: this.vantage };
     this.opts.metrics.checkUp.set(labels, outcome.ok ? 1 : 0);

@@ -7,6 +7,7 @@ import type { ProbeOutcome } from '../core/observation';
 import { networkFailure, redact, type ProbeOptions, type Verdict } from './tcp.check';
 import { identityProblem, peerIdentity, trustedCas, type PeerIdentity } from './tls-identity';
 import type { TLSSocket } from 'node:tls';
+import { LIVENESS_PATH, livenessProblem } from './liveness';
 
 export type { ProbeOptions } from './tcp.check';
 
@@ -29,7 +30,7 @@ export async function probeHttp(check: HttpCheckConfig, opts: ProbeOptions = {})
   if (opts.signal?.aborted) onAbort();
   let verdict: Verdict;
   try {
-    verdict = await run(check, stop.signal, started);
+    verdict = await run(check, stop.signal, started, opts.portal);
   } catch (err) {
     verdict = stop.signal.aborted
       ? { ok: false, reason: 'timeout', detail: stop.signal.reason === 'aborted' ? 'aborted' : `no complete response within ${check.timeout} ms` }
@@ -41,7 +42,34 @@ export async function probeHttp(check: HttpCheckConfig, opts: ProbeOptions = {})
   return { ...verdict, detail: verdict.detail === undefined ? undefined : redact(verdict.detail), durationMs: performance.now() - started };
 }
 
-async function run(check: HttpCheckConfig, signal: AbortSignal, started: number): Promise<Verdict> {
+async function run(check: HttpCheckConfig, signal: AbortSignal, started: number, portal: string | undefined): Promise<Verdict> {
+  const verdict = await fetchAndJudge(check, signal, started);
+  if (!verdict.ok || check.expect.liveness === undefined) return verdict;
+  const problem = await livenessOf(check, signal, portal);
+  return problem === undefined ? verdict : { ...verdict, ok: false, reason: 'liveness', detail: problem };
+}
+
+/**
+ * Fetches /.well-known/portal-liveness on the check URL's origin (same TLS options, same deadline) and judges the
+ * token. Asked only after the page itself passed: a page that fails already says why.
+ */
+async function livenessOf(check: HttpCheckConfig, signal: AbortSignal, portal: string | undefined): Promise<string | undefined> {
+  const expect = check.expect.liveness!;
+  if (portal === undefined) return 'liveness token cannot be judged: the probe was not told its portal';
+  const url = new URL(LIVENESS_PATH, check.url);
+  const ca = url.protocol === 'https:' ? await trustedCas(check.tls.ca) : undefined;
+  const reply = await send(url, { ...check, method: 'GET' }, signal, ca);
+  try {
+    if (reply.status !== 200) return `no liveness token at ${LIVENESS_PATH} (HTTP ${reply.status})`;
+    const { body, overLimit } = await readBody(reply.res, 64 * 1024, signal);
+    if (overLimit) return 'liveness token larger than 64 KiB';
+    return livenessProblem(body.toString('utf8'), { portal, publicKey: expect.publicKey, maxAgeMs: expect.maxAge }, Date.now());
+  } finally {
+    reply.req.destroy();
+  }
+}
+
+async function fetchAndJudge(check: HttpCheckConfig, signal: AbortSignal, started: number): Promise<Verdict> {
   let url = new URL(check.url);
   const ca = url.protocol === 'https:' ? await trustedCas(check.tls.ca) : undefined;
   let certExpiresAt: number | undefined;

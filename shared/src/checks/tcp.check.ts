@@ -6,6 +6,8 @@ import type { FailureReason, ProbeOutcome } from '../core/observation';
 export interface ProbeOptions {
   /** Aborting ends the probe at once, reported like a timeout with detail 'aborted'. */
   signal?: AbortSignal;
+  /** The portal the check belongs to: a liveness token must name it. */
+  portal?: string;
 }
 
 export type Verdict = Omit<ProbeOutcome, 'durationMs'>;

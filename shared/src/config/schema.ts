@@ -5,6 +5,7 @@ import type { StepConfigBase, TargetSite } from '../providers/provider';
 import { formatDuration } from './duration';
 import { hooksSchema } from '../hooks/hooks';
 import { connectHost, spkiPins } from './tls-fields';
+import { livenessExpectation } from './liveness-fields';
 
 const ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const idField = (what: string) =>
@@ -31,6 +32,8 @@ function checkSchemas(f: Fields) {
         /** https: URLs only: the certificate's issuer (common name or full DN) and SPKI pins, as on `tls` checks. */
         tlsIssuer: f.nonEmpty().optional(),
         spkiSha256: spkiPins().optional(),
+        /** The signed token at /.well-known/portal-liveness on the same origin must be fresh and valid. */
+        liveness: livenessExpectation(f).optional(),
       })
       .prefault({}),
     tls: z

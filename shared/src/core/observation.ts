@@ -10,6 +10,7 @@ export type FailureReason =
   | 'latency'
   | 'redirect'
   | 'body_too_large'
+  | 'liveness'
   | 'error';
 
 /** The outcome of one probe, before it is labelled with where it ran. */
