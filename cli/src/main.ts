@@ -5,6 +5,7 @@ import { startAllInOne } from './all-in-one';
 import { runDemo } from './demo/demo';
 import { registerOnCallCommands } from './commands';
 import { registerLiveness } from './commands/liveness';
+import { registerStatusPage } from './commands/status-page';
 
 const program = new Command('portal-failover').description('Failover orchestration for public-service portals');
 
@@ -63,6 +64,7 @@ program
 
 registerOnCallCommands(program);
 registerLiveness(program);
+registerStatusPage(program);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`portal-failover: ${(err as Error).message}\n`);

@@ -33,3 +33,7 @@ export * from './hooks/hooks';
 export * from './runtime/queue-metrics';
 export * from './providers/cloudflare.provider';
 export * from './providers/route53.provider';
+export * from './config/transparency';
+export * from './status/availability';
+export * from './drills/schedule';
+export * from './drills/drill-store';

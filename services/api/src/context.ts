@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { AuditLog, ControlStore, keys, StateStore, type Config, type Metrics } from '@portal-failover/shared';
 import type { TokenRegistry } from './auth';
+import { StatusModel } from './status-page/status-model';
 
 /** Everything a handler needs, built once per app. */
 export interface ApiContext {
@@ -11,6 +12,8 @@ export interface ApiContext {
   store: StateStore;
   control: ControlStore;
   audit: AuditLog;
+  /** The public status document, built from Redis and cached briefly. */
+  status: StatusModel;
   now: () => number;
 }
 
@@ -23,7 +26,8 @@ export function createContext(config: Config, redis: Redis, metrics: Metrics, to
     tokens,
     store: new StateStore(redis, k),
     control: new ControlStore(redis, k),
-    audit: new AuditLog(redis, k.audit, config.audit.retention, now),
+    audit: new AuditLog(redis, k.audit, config.audit.retention, now, { maxEntries: config.audit.maxEntries }),
+    status: new StatusModel(config, redis, now),
     now,
   };
 }

@@ -7,6 +7,7 @@ import type { ApiContext } from './context';
 import { HttpError, parseOr400 } from './http-errors';
 import { portalView } from './portal-view';
 import * as S from './schemas';
+import { statusHtml, statusJson } from './status-page/status-routes';
 
 export interface RouteDef {
   method: 'get' | 'post' | 'delete';
@@ -105,8 +106,8 @@ async function switchover(ctx: ApiContext, req: Request, res: Response): Promise
   }
   const op = pendingOperation(p, { to: site.name, from: active, trigger: 'manual', reason: body.reason, actor: caller.name, client: caller.client, force, now: ctx.now() });
   const forcedPast = force ? preconditions.filter((x) => !x.ok).map((x) => x.check) : [];
-  const entry = ctx.audit.serialize({ type: 'operation.requested', portal: p.id, actor: caller.name, client: caller.client, reason: body.reason, operation: op.id, data: { from: active, to: site.name, trigger: 'manual', force, forcedPast } });
-  const r = await ctx.control.requestOperation(op, entry);
+  const entry = { type: 'operation.requested', portal: p.id, actor: caller.name, client: caller.client, reason: body.reason, operation: op.id, data: { from: active, to: site.name, trigger: 'manual', force, forcedPast } } as const;
+  const r = await ctx.control.requestOperation(op, { log: ctx.audit, entry });
   if (!r.ok) throw new HttpError(409, `another switchover (${r.operationId}) is ${r.blockedBy === 'intent' ? 'waiting' : 'running'} for ${p.id}`, undefined, { operationId: r.operationId });
   await ctx.audit.trimFrom(r.auditId);
   res.status(202).location(`/api/v1/operations/${op.id}`).json(op);
@@ -196,8 +197,8 @@ async function alertmanager(ctx: ApiContext, req: Request, res: Response): Promi
       expectFrom: a.labels.site,
       now: ctx.now(),
     });
-    const entry = ctx.audit.serialize({ type: 'alert.received', portal: p.id, actor: op.actor, client: caller.client, reason: op.reason, operation: op.id, data: { outcome: 'started', labels: a.labels } });
-    const r = await ctx.control.requestOperation(op, entry);
+    const entry = { type: 'alert.received', portal: p.id, actor: op.actor, client: caller.client, reason: op.reason, operation: op.id, data: { outcome: 'started', labels: a.labels } } as const;
+    const r = await ctx.control.requestOperation(op, { log: ctx.audit, entry });
     if (!r.ok) {
       results.push({ alert: name, portal: p.id, outcome: 'duplicate', detail: `operation ${r.operationId} already handles this portal`, operationId: r.operationId });
       continue;
@@ -246,6 +247,20 @@ export function routes(): RouteDef[] {
       summary: 'This API as an OpenAPI 3 document',
       responses: { 200: { description: 'OpenAPI document' } },
       handler: async () => undefined, // replaced in app.ts, which owns the document
+    },
+    {
+      method: 'get',
+      path: '/status',
+      summary: 'Public status page (text/html, no token): state in plain words (?lang=vi|en), provider serving now, availability, incidents, maintenance, last drill',
+      responses: { 200: { description: 'the page (text/html)' }, 404: err('status page disabled') },
+      handler: statusHtml,
+    },
+    {
+      method: 'get',
+      path: '/status.json',
+      summary: 'The public status page as JSON (no token): never check URLs, addresses, tokens or secrets',
+      responses: { 200: { description: 'public status document' }, 404: err('status page disabled') },
+      handler: statusJson,
     },
     {
       method: 'get',
@@ -353,6 +368,19 @@ export function routes(): RouteDef[] {
           if (/stream id|invalid/i.test((e as Error).message)) throw new HttpError(400, 'invalid query', [{ path: q.cursor ? 'cursor' : 'since', message: 'is outside the range of audit entry ids' }]);
           throw e;
         }
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/audit/verify',
+      role: 'viewer',
+      summary: 'Verify the audit hash chain: "N entries, chain intact, head <hash>" or the first entry where it breaks (409)',
+      query: S.AuditVerifyQuery,
+      responses: { 200: { description: 'chain intact', schema: S.AuditVerifyResponse }, 400: err('invalid query'), ...common, 409: { description: 'chain broken', schema: S.AuditVerifyResponse } },
+      handler: async (ctx, req, res) => {
+        const q = parseOr400(S.AuditVerifyQuery, req.query, 'query');
+        const r = await ctx.audit.verify(q.seq !== undefined && q.hash !== undefined ? { seq: q.seq, hash: q.hash } : undefined);
+        res.status(r.ok ? 200 : 409).json(r);
       },
     },
     {

@@ -154,6 +154,9 @@ export const AuditResponse = z.object({
       reason: z.string().optional(),
       operation: z.string().optional(),
       data: z.record(z.string(), z.unknown()).optional(),
+      seq: z.int().optional().describe('position in the hash chain'),
+      prevHash: z.string().optional().describe('hash of the previous entry'),
+      hash: z.string().optional().describe('SHA-256 of this entry\'s canonical JSON (which includes prevHash)'),
     }),
   ),
   next: z.string().optional(),
@@ -164,3 +167,18 @@ export const AlertmanagerResponse = z.object({
 });
 
 export const HealthResponse = z.object({ status: z.string(), error: z.string().optional() });
+
+export const AuditVerifyQuery = z.strictObject({
+  seq: z.coerce.number().int().min(1).optional().describe('with hash: compare this entry with a witness\'s checkpoint'),
+  hash: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex digits').optional(),
+}).refine((q) => (q.seq === undefined) === (q.hash === undefined), { message: 'seq and hash go together', path: ['hash'] });
+
+export const AuditVerifyResponse = z.object({
+  ok: z.boolean(),
+  entries: z.int(),
+  unchained: z.int(),
+  head: z.object({ seq: z.int(), hash: z.string(), id: z.string() }).optional(),
+  broken: z.object({ id: z.string(), seq: z.int().optional(), reason: z.string() }).optional(),
+  checkpoint: z.object({ ok: z.boolean(), detail: z.string() }).optional(),
+  message: z.string(),
+});

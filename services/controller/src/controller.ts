@@ -5,6 +5,8 @@ import {
   admitSwitch,
   applyResult,
   AuditLog,
+  AvailabilityRecorder,
+  AvailabilityStore,
   ControlStore,
   type ControlRecords,
   type NewAuditEntry,
@@ -79,6 +81,8 @@ export class Controller extends EventEmitter<ControllerEvents> {
   private readonly store: StateStore;
   private readonly control: ControlStore;
   private readonly audit: AuditLog;
+  /** Per-minute availability of the active site, for the public status page (written by the leader only). */
+  private readonly availability: AvailabilityRecorder;
   private readonly lease: Lease;
   private readonly portals = new Map<string, PortalRuntime>();
   private readonly running = new Map<string, Promise<void>>();
@@ -99,7 +103,8 @@ export class Controller extends EventEmitter<ControllerEvents> {
     this.k = keys(opts.config.redis.prefix);
     this.store = new StateStore(opts.redis, this.k);
     this.control = new ControlStore(opts.redis, this.k);
-    this.audit = new AuditLog(opts.redis, this.k.audit, opts.config.audit.retention, this.now);
+    this.audit = new AuditLog(opts.redis, this.k.audit, opts.config.audit.retention, this.now, { maxEntries: opts.config.audit.maxEntries });
+    this.availability = new AvailabilityRecorder(new AvailabilityStore(opts.redis, opts.config.redis.prefix));
     this.lease = new Lease(opts.redis, this.k, opts.config.controller.leaseTtl, opts.owner, this.now);
     this.resultsQueue = new Queue(RESULTS_QUEUE, { connection: opts.bullConnection, prefix: this.k.bull });
     this.resultsQueue.on('error', (err) => this.warn.warn('queue', `results queue: ${err.message}`));
@@ -270,10 +275,12 @@ export class Controller extends EventEmitter<ControllerEvents> {
         // Freeze and acknowledgement are owned by the API; the decision reads them through the state.
         rt.state = { ...rt.state, frozen: c.freeze, ackedAt: c.ack?.at };
       }
-      this.evaluate(rt);
+      const d = this.evaluate(rt);
+      if (d) this.availability.sample(id, d.statuses[rt.state.activeSite]?.status, this.now());
       if (c?.intent && this.hold) await this.takeRequest(rt, c.intent, this.hold);
     }
     await Promise.all([...this.portals.values()].map((rt) => this.persist(rt)));
+    await this.availability.flush(this.now()).catch((err: Error) => this.warn.warn('availability', `cannot record availability: ${err.message}`));
     // Where the API runs in this process (all-in-one), its collector owns failover_queue_jobs and reads every queue
     // at scrape time. A standalone controller still exports the results queue's counts: the leader-filtered
     // FailoverQueueBacklog rule and "Queue jobs" panel read them from the leader's process.
@@ -286,9 +293,9 @@ export class Controller extends EventEmitter<ControllerEvents> {
     }
   }
 
-  private evaluate(rt: PortalRuntime): void {
+  private evaluate(rt: PortalRuntime): Decision | undefined {
     const hold = this.hold;
-    if (!hold) return;
+    if (!hold) return undefined;
     const d = decide(rt.state, rt.model, this.now());
     rt.state = d.next;
     this.publish(rt, d.statuses);
@@ -299,6 +306,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
       this.emit('decision', rt.model.id, d);
     }
     for (const action of d.actions) this.startOperation(rt, action, hold, evidenceOf(d.analysis, d.statuses));
+    return d;
   }
 
   private publish(rt: PortalRuntime, statuses: Record<string, { status: string }>): void {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { canonicalJson, ChainVerifier, GENESIS, sha256Hex, type ChainHead, type TrimmedHead, type VerifyResult } from './chain';
 
 export type AuditType =
   | 'decision'
@@ -10,7 +11,9 @@ export type AuditType =
   | 'unfreeze'
   | 'ack'
   | 'alert.received'
-  | 'api.denied';
+  | 'api.denied'
+  | 'audit.checkpoint'
+  | 'drill';
 
 /** One audit record. `actor` is a token name, `controller:<owner>` or `alertmanager`; never a secret. */
 export interface AuditEntry {
@@ -24,9 +27,26 @@ export interface AuditEntry {
   reason?: string;
   operation?: string;
   data?: Record<string, unknown>;
+  /** Position in the hash chain (1 for the first entry ever written). */
+  seq?: number;
+  /** `hash` of the previous entry (GENESIS for the first). */
+  prevHash?: string;
+  /** SHA-256 of this entry's canonical JSON, which includes prevHash. */
+  hash?: string;
 }
 
-export type NewAuditEntry = Omit<AuditEntry, 'id' | 'at'>;
+export type NewAuditEntry = Omit<AuditEntry, 'id' | 'at' | 'seq' | 'prevHash' | 'hash'>;
+
+/** An entry ready to be written: its canonical text and hash, valid only while `expectHead` is the head. */
+export interface PreparedEntry {
+  expectHead: string;
+  e: string;
+  h: string;
+  seq: number;
+}
+
+/** Thrown when the chain head kept moving under a writer for too many attempts (a hot loop of writers). */
+export class AuditContentionError extends Error {}
 
 export interface AuditQuery {
   portal?: string;
@@ -52,39 +72,162 @@ function scrub(value: unknown, depth = 0): unknown {
 }
 
 /**
- * Append-only audit trail in a Redis stream. Trimming is by age only (MINID), never by count, so nothing younger
- * than the configured retention is ever dropped, however busy a day was.
+ * Append-only, hash-chained audit trail in a Redis stream (see chain.ts for the chain itself).
+ *
+ * Concurrency: any number of processes append. Each prepares an entry against the head it read; the APPEND
+ * script writes it only if that is still the head, otherwise the writer re-reads and retries. So the chain is a
+ * single line whatever the interleaving. Trimming (by age: `retention`; by size: `maxEntries`) is the same kind
+ * of script and writes an `audit.checkpoint` entry naming the last removed entry.
  */
+const APPEND = `
+if (redis.call('HGET', KEYS[2], 'hash') or '') ~= ARGV[1] then return '' end
+local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2], 'h', ARGV[3])
+redis.call('HSET', KEYS[2], 'hash', ARGV[3], 'seq', ARGV[4], 'id', id)
+return id`;
+
+// KEYS: stream, head. ARGV: expected head, checkpoint e, h, seq, id of the last entry to remove, its hash.
+const TRIM = `
+if (redis.call('HGET', KEYS[2], 'hash') or '') ~= ARGV[1] then return '' end
+local cut = redis.call('XRANGE', KEYS[1], ARGV[5], ARGV[5])
+if #cut ~= 1 then return '' end
+local f = cut[1][2]
+local h = ''
+for i = 1, #f, 2 do if f[i] == 'h' then h = f[i + 1] end end
+if h ~= ARGV[6] then return '' end
+local ms, sq = string.match(ARGV[5], '^(%d+)%-(%d+)$')
+redis.call('XTRIM', KEYS[1], 'MINID', ms .. '-' .. (tonumber(sq) + 1))
+local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2], 'h', ARGV[3])
+redis.call('HSET', KEYS[2], 'hash', ARGV[3], 'seq', ARGV[4], 'id', id)
+return id`;
+
+const ATTEMPTS = 100;
+const VERIFY_BATCH = 2000;
+
+export interface AuditLogOptions {
+  /** Size cap: beyond it, the oldest entries are trimmed (with a checkpoint). */
+  maxEntries?: number;
+}
+
 export class AuditLog {
+  readonly streamKey: string;
+  readonly headKey: string;
+  private readonly maxEntries: number;
+
   constructor(
     private readonly redis: Redis,
     private readonly key: string,
     private readonly retentionMs: number,
     private readonly now: () => number = Date.now,
+    opts: AuditLogOptions = {},
   ) {
     this.streamKey = key;
+    this.headKey = `${key}:head`;
+    this.maxEntries = opts.maxEntries ?? 200_000;
   }
 
-  readonly streamKey: string;
+  async head(): Promise<ChainHead | undefined> {
+    const [hash, seq, id] = await this.redis.hmget(this.headKey, 'hash', 'seq', 'id');
+    return hash && seq && id ? { hash, seq: Number(seq), id } : undefined;
+  }
+
+  /** Canonical text and hash of an entry placed after the current head. Retry with a fresh one on contention. */
+  async prepare(entry: NewAuditEntry): Promise<PreparedEntry> {
+    const head = await this.head();
+    const body = scrub({ ...entry, at: new Date(this.now()).toISOString(), seq: (head?.seq ?? 0) + 1, prevHash: head?.hash ?? GENESIS });
+    const e = canonicalJson(body);
+    return { expectHead: head?.hash ?? '', e, h: sha256Hex(e), seq: (head?.seq ?? 0) + 1 };
+  }
+
+  /**
+   * Runs `write` with freshly prepared entries until it lands on an unchanged head. `write` returns the stream id,
+   * or '' when the head moved (the script refused).
+   */
+  async withChain(entry: NewAuditEntry, write: (p: PreparedEntry) => Promise<string>): Promise<string> {
+    for (let i = 0; i < ATTEMPTS; i++) {
+      const id = await write(await this.prepare(entry));
+      if (id) return id;
+    }
+    throw new AuditContentionError(`audit chain head kept moving: ${entry.type} not written after ${ATTEMPTS} attempts`);
+  }
 
   async append(entry: NewAuditEntry): Promise<string> {
-    const id = (await this.redis.xadd(this.key, '*', 'e', this.serialize(entry))) ?? '';
+    const id = await this.withChain(entry, async (p) => String(await this.redis.eval(APPEND, 2, this.key, this.headKey, p.expectHead, p.e, p.h, String(p.seq))));
     await this.trimFrom(id);
     return id;
   }
 
-  /** The stored form of an entry (stamped, scrubbed), for callers that write it inside their own script. */
-  serialize(entry: NewAuditEntry): string {
-    return JSON.stringify(scrub({ ...entry, at: new Date(this.now()).toISOString() }));
-  }
-
   /**
-   * Entry ids carry Redis's clock, so the trim horizon is taken from an id just written, not from ours: a skewed
-   * application clock can then never trim entries younger than the retention.
+   * Applies both caps, each with its checkpoint. Horizons are taken from an id just written (Redis's clock, not
+   * ours), so a skewed application clock can never trim entries younger than the retention. A little slack on
+   * each cap keeps this to one checkpoint per batch of removals, not one per append.
    */
   async trimFrom(id: string): Promise<void> {
     const idMs = Number(id.split('-')[0]);
-    if (Number.isFinite(idMs) && idMs > 0) await this.redis.xtrim(this.key, 'MINID', '~', String(Math.max(0, idMs - this.retentionMs)));
+    const oldest = await this.redis.xrange(this.key, '-', '+', 'COUNT', 1);
+    if (!oldest.length) return;
+    const oldestMs = Number(oldest[0][0].split('-')[0]);
+    const slackMs = Math.min(Math.max(this.retentionMs / 100, 60_000), 3_600_000);
+    if (Number.isFinite(idMs) && idMs > 0 && oldestMs < idMs - this.retentionMs - slackMs) {
+      const horizon = idMs - this.retentionMs;
+      const last = await this.redis.xrevrange(this.key, `(${horizon}-0`, '-', 'COUNT', 1);
+      if (last.length) await this.trimThrough(last[0][0], 'age');
+    }
+    const len = await this.redis.xlen(this.key);
+    const slack = Math.max(1, Math.floor(this.maxEntries / 50));
+    if (len > this.maxEntries) {
+      // Down to the cap minus the slack: the checkpoint itself is one more entry.
+      const remove = len - (this.maxEntries - slack);
+      const ids = await this.redis.xrange(this.key, '-', '+', 'COUNT', remove);
+      if (ids.length) await this.trimThrough(ids[ids.length - 1][0], 'size');
+    }
+  }
+
+  /** Removes every entry up to and including `lastId`, and records in a checkpoint which entry that was. */
+  async trimThrough(lastId: string, why: 'age' | 'size'): Promise<string | undefined> {
+    for (let i = 0; i < ATTEMPTS; i++) {
+      const cut = await this.redis.xrange(this.key, lastId, lastId);
+      if (!cut.length) return undefined; // someone else trimmed it already
+      const fields = cut[0][1];
+      const h = fields[fields.indexOf('h') + 1];
+      const e = fields[fields.indexOf('e') + 1];
+      if (fields.indexOf('h') < 0 || !e) return undefined; // unchained legacy entries are left to the age trim
+      const seq = Number((JSON.parse(e) as { seq?: number }).seq);
+      const trimmedThrough: TrimmedHead = { id: lastId, seq, hash: h };
+      const p = await this.prepare({ type: 'audit.checkpoint', actor: 'audit', reason: why === 'age' ? 'retention' : 'size cap', data: { trimmedThrough } });
+      const id = String(await this.redis.eval(TRIM, 2, this.key, this.headKey, p.expectHead, p.e, p.h, String(p.seq), lastId, h));
+      if (id) return id;
+    }
+    throw new AuditContentionError('audit chain head kept moving: trim not done');
+  }
+
+  async count(): Promise<number> {
+    return this.redis.xlen(this.key);
+  }
+
+  /** Reads the whole stream in order and checks every link; optionally compares one entry with a witness's checkpoint. */
+  async verify(want?: { seq: number; hash: string }): Promise<VerifyResult> {
+    const v = new ChainVerifier(want);
+    let cursor = '-';
+    let head: ChainHead | undefined;
+    // Read to the end, then read the head: if writers appended meanwhile, read on to reach it (a few rounds at
+    // most), so an entry appended outside the chain after the head is seen, and a busy log still verifies.
+    for (let round = 0; round < 5; round++) {
+      for (;;) {
+        const batch = await this.redis.xrange(this.key, cursor, '+', 'COUNT', VERIFY_BATCH);
+        v.feed(
+          batch.map(([id, f]) => {
+            const ei = f.indexOf('e');
+            const hi = f.indexOf('h');
+            return { id, e: ei >= 0 && ei % 2 === 0 ? f[ei + 1] : undefined, h: hi >= 0 && hi % 2 === 0 ? f[hi + 1] : undefined };
+          }),
+        );
+        if (batch.length) cursor = `(${batch[batch.length - 1][0]}`;
+        if (batch.length < VERIFY_BATCH) break;
+      }
+      head = await this.head();
+      if (!head || v.lastSeq >= head.seq) break;
+    }
+    return v.finish(head);
   }
 
   async query(q: AuditQuery = {}): Promise<{ entries: AuditEntry[]; next?: string }> {
@@ -99,7 +242,8 @@ export class AuditLog {
       for (const [id, fields] of batch) {
         const raw = fields[fields.indexOf('e') + 1];
         if (!raw) continue;
-        const e = { id, ...(JSON.parse(raw) as Omit<AuditEntry, 'id'>) };
+        const hi = fields.indexOf('h');
+        const e: AuditEntry = { id, ...(JSON.parse(raw) as Omit<AuditEntry, 'id'>), ...(hi >= 0 && hi % 2 === 0 ? { hash: fields[hi + 1] } : {}) };
         if (q.portal && e.portal !== q.portal) continue;
         if (q.type && e.type !== q.type && !e.type.startsWith(`${q.type}.`)) continue;
         entries.push(e);

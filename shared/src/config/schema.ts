@@ -6,6 +6,7 @@ import { formatDuration } from './duration';
 import { hooksSchema } from '../hooks/hooks';
 import { connectHost, spkiPins } from './tls-fields';
 import { livenessExpectation } from './liveness-fields';
+import { auditSchema, statusPageSchema, transparencyRules } from './transparency';
 
 const ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const idField = (what: string) =>
@@ -150,6 +151,8 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
       sites: z.array(site).min(2, 'a portal needs at least two sites (primary and standby)'),
       traffic: z.array(stepSchema(f)).min(1, 'a portal needs at least one traffic step'),
       hooks: hooksSchema(f),
+      /** false leaves the portal off the public status page. */
+      public: z.boolean().default(true),
     })
     .superRefine((p, ctx) => {
       const names = new Set<string>();
@@ -212,12 +215,8 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
           stepBackoff: f.duration().prefault('500ms'),
         })
       .prefault({}),
-      audit: z
-        .strictObject({
-          /** Entries younger than this are never trimmed; older ones are dropped as new ones arrive. */
-          retention: f.duration(3_600_000).prefault('90d'),
-        })
-        .prefault({}),
+      audit: auditSchema(f),
+      statusPage: statusPageSchema(f),
       portals: z.array(portal).min(1, 'configure at least one portal'),
     })
     .superRefine((c, ctx) => {
@@ -230,6 +229,7 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
         if (ids.has(p.id)) ctx.addIssue({ code: 'custom', path: ['portals', i, 'id'], message: `duplicate portal id "${p.id}"` });
         ids.add(p.id);
       });
+      transparencyRules(c, ctx);
     });
 }
 

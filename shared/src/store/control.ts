@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Freeze } from '../core/state';
 import type { Keys } from '../runtime/keys';
+import type { AuditLog, NewAuditEntry, PreparedEntry } from '../audit/audit-log';
 import { LeaseLostError } from './state-store';
 import type { Operation } from './operation';
 
@@ -14,11 +15,17 @@ if st then
   local s = cjson.decode(st)
   if type(s.inflight) == 'table' then return 'inflight:' .. s.inflight.operationId end
 end
+-- The audit entry is chained to the head it was prepared against (audit-log.ts); a moved head means prepare again.
+if ARGV[4] ~= '' and (redis.call('HGET', KEYS[6], 'hash') or '') ~= ARGV[5] then return 'retry:' end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
 -- The audit entry is written in the same step, so it can never appear after the operation it asked for.
-if ARGV[4] ~= '' then return 'ok:' .. redis.call('XADD', KEYS[5], '*', 'e', ARGV[4]) end
+if ARGV[4] ~= '' then
+  local id = redis.call('XADD', KEYS[5], '*', 'e', ARGV[4], 'h', ARGV[6])
+  redis.call('HSET', KEYS[6], 'hash', ARGV[6], 'seq', ARGV[7], 'id', id)
+  return 'ok:' .. id
+end
 return 'ok:'`;
 
 // The leader takes an intent: only while it holds the lease and only the exact intent it read.
@@ -44,32 +51,44 @@ export class ControlStore {
   ) {}
 
   /**
-   * Stores a pending operation as the portal's intent, with its audit entry (already serialized) in the same
-   * atomic step, or says what is in the way.
+   * Stores a pending operation as the portal's intent, with its audit entry chained in the same atomic step, or
+   * says what is in the way.
    */
   async requestOperation(
     op: Operation,
-    auditEntry = '',
+    audit?: { log: AuditLog; entry: NewAuditEntry },
   ): Promise<{ ok: true; auditId: string } | { ok: false; blockedBy: 'intent' | 'inflight'; operationId: string }> {
     const json = JSON.stringify(op);
-    const r = String(
-      await this.redis.eval(
-        REQUEST,
-        5,
-        this.k.portalIntent(op.portal),
-        this.k.portalState(op.portal),
-        this.k.operation(op.id),
-        this.k.portalOperations(op.portal),
-        this.k.audit,
-        json,
-        op.id,
-        String(op.requestedAt ?? Date.now()),
-        auditEntry,
-      ),
-    );
-    if (r.startsWith('ok:')) return { ok: true, auditId: r.slice(3) };
-    const [kind, id] = r.split(':');
-    return { ok: false, blockedBy: kind === 'intent' ? 'intent' : 'inflight', operationId: id };
+    let blocked: { ok: false; blockedBy: 'intent' | 'inflight'; operationId: string } | undefined;
+    const attempt = async (p?: PreparedEntry): Promise<string> => {
+      const r = String(
+        await this.redis.eval(
+          REQUEST,
+          6,
+          this.k.portalIntent(op.portal),
+          this.k.portalState(op.portal),
+          this.k.operation(op.id),
+          this.k.portalOperations(op.portal),
+          this.k.audit,
+          `${this.k.audit}:head`,
+          json,
+          op.id,
+          String(op.requestedAt ?? Date.now()),
+          p?.e ?? '',
+          p?.expectHead ?? '',
+          p?.h ?? '',
+          String(p?.seq ?? ''),
+        ),
+      );
+      if (r === 'retry:') return '';
+      if (r.startsWith('ok:')) return r.slice(3) || 'ok';
+      const [kind, id] = r.split(':');
+      blocked = { ok: false, blockedBy: kind === 'intent' ? 'intent' : 'inflight', operationId: id };
+      return 'blocked';
+    };
+    const id = audit ? await audit.log.withChain(audit.entry, attempt) : await attempt();
+    if (blocked) return blocked;
+    return { ok: true, auditId: id };
   }
 
   async read(portals: string[]): Promise<Map<string, ControlRecords>> {
