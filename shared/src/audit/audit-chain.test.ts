@@ -11,11 +11,14 @@ afterAll(() => redis.disconnect());
 
 const key = () => `audit-chain-test-${randomBytes(4).toString('hex')}`;
 
-async function chainOf(n: number, opts: { retentionMs?: number; maxEntries?: number } = {}): Promise<{ log: AuditLog; k: string; ids: string[] }> {
+async function chainOf(n: number, opts: { retentionMs?: number; maxEntries?: number; gapMs?: number } = {}): Promise<{ log: AuditLog; k: string; ids: string[] }> {
   const k = key();
   const log = new AuditLog(redis, k, opts.retentionMs ?? 86_400_000, Date.now, { maxEntries: opts.maxEntries });
   const ids: string[] = [];
-  for (let i = 0; i < n; i++) ids.push(await log.append({ type: 'freeze', portal: 'p', actor: `u${i}`, reason: `r${i}` }));
+  for (let i = 0; i < n; i++) {
+    ids.push(await log.append({ type: 'freeze', portal: 'p', actor: `u${i}`, reason: `r${i}` }));
+    if (opts.gapMs) await new Promise((r) => setTimeout(r, opts.gapMs));
+  }
   return { log, k, ids };
 }
 
@@ -87,7 +90,8 @@ describe('audit hash chain', () => {
   });
 
   it('names the entry after an inserted one, even when the inserted one is well formed', async () => {
-    const { log, k, ids } = await chainOf(6);
+    // Entries a few ms apart, so there is a free stream id between two of them to insert at.
+    const { log, k, ids } = await chainOf(6, { gapMs: 3 });
     await rewrite(k, (es) => {
       const at = es.findIndex(([id]) => id === ids[2]);
       const prev = es[at][1];
