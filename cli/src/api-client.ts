@@ -12,8 +12,14 @@ import type { ApiSchemas } from '@portal-failover/api';
  * validates with and documents in OpenAPI, so the CLI cannot drift from what the API answers.
  */
 type Out<T extends z.ZodType> = z.output<T>;
-export type ApiErrorBody = Out<typeof ApiSchemas.ErrorResponse>;
-export type ApiProblem = NonNullable<ApiErrorBody['problems']>[number];
+type ApiProblemDetails = Out<typeof ApiSchemas.ErrorResponse>;
+export type ApiProblem = NonNullable<ApiProblemDetails['problems']>[number];
+/** What the CLI keeps of an RFC 9457 answer: its sentence (`detail`), the fields at fault, the operation in the way. */
+export interface ApiErrorBody {
+  error: string;
+  problems?: ApiProblem[];
+  operationId?: string;
+}
 export type ApiOperation = Out<typeof ApiSchemas.OperationResponse>;
 export type ApiStep = ApiOperation['steps'][number];
 export type OperationStatus = ApiOperation['status'];
@@ -85,7 +91,7 @@ export class ApiClient {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, String(v));
     const target = `${this.base}${path}${qs.size ? `?${qs}` : ''}`;
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
@@ -130,9 +136,13 @@ export class ApiClient {
 }
 
 function errorBody(status: number, parsed: unknown): ApiErrorBody {
-  if (parsed && typeof parsed === 'object' && typeof (parsed as ApiErrorBody).error === 'string') {
-    const b = parsed as ApiErrorBody;
-    return { error: b.error, problems: Array.isArray(b.problems) ? b.problems : undefined, operationId: b.operationId };
+  if (parsed && typeof parsed === 'object') {
+    const b = parsed as Partial<Record<'detail' | 'error' | 'operationId', unknown>> & { problems?: unknown };
+    // problem+json's `detail`; `error` is what API versions before RFC 9457 answers sent.
+    const text = typeof b.detail === 'string' ? b.detail : typeof b.error === 'string' ? b.error : undefined;
+    if (text !== undefined) {
+      return { error: text, problems: Array.isArray(b.problems) ? (b.problems as ApiProblem[]) : undefined, operationId: typeof b.operationId === 'string' ? b.operationId : undefined };
+    }
   }
   return { error: `HTTP ${status}` };
 }

@@ -2,12 +2,16 @@
 import { Command } from 'commander';
 import { ConfigError, createLogger, DEFAULT_CONFIG_PATH, loadConfig, loadConfigOrExit, logUnhandled } from '@portal-failover/shared';
 import { startAllInOne } from './all-in-one';
-import { runDemo } from './demo/demo';
+import { DEMO_PORTS, parsePorts, runDemo, type DemoPorts } from './demo/demo';
 import { registerOnCallCommands } from './commands';
 import { registerLiveness } from './commands/liveness';
 import { registerStatusPage } from './commands/status-page';
+import { firstStartLine } from './first-start';
+import { cliVersion } from './version';
 
-const program = new Command('portal-failover').description('Failover orchestration for public-service portals');
+const program = new Command('portal-failover')
+  .description('Failover orchestration for public-service portals')
+  .version(cliVersion(), '-V, --version', 'print the version');
 
 program
   .command('validate')
@@ -43,6 +47,7 @@ program
       process.exit(1);
     }
     logger.info(`portal-failover running: API ${app.apiUrl}, ${config.portals.length} portal(s), config ${opts.config}`);
+    process.stdout.write(await firstStartLine(config, app.apiUrl, opts.config));
     let stopping = false;
     const stop = (sig: string) => {
       if (stopping) return;
@@ -58,8 +63,10 @@ program
 program
   .command('demo')
   .description('simulate a provider cutting off the primary site and watch the failover happen')
-  .action(async () => {
-    process.exitCode = await runDemo();
+  .option('--keep-running', 'after the failover, keep the simulated sites and the service up (fixed ports) for the CLI, until Ctrl-C')
+  .option('--ports <api,primary,standby>', 'ports of the API and the two simulated sites with --keep-running', parsePorts, DEMO_PORTS)
+  .action(async (opts: { keepRunning?: boolean; ports: DemoPorts }) => {
+    process.exitCode = await runDemo({ keepRunning: opts.keepRunning, ports: opts.keepRunning ? opts.ports : undefined });
   });
 
 registerOnCallCommands(program);

@@ -20,6 +20,7 @@ export * from './runtime/logger';
 export * from './runtime/redis';
 export * from './runtime/keys';
 export * from './runtime/metrics';
+export * from './runtime/metrics-zero';
 export * from './store/operation';
 export * from './store/state-store';
 export * from './runtime/service';

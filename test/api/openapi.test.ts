@@ -34,6 +34,7 @@ interface OperationObject {
   requestBody?: { required?: unknown; content?: Record<string, MediaType> };
   responses?: Record<string, ResponseObject>;
   'x-required-role'?: unknown;
+  deprecated?: unknown;
 }
 interface OpenApiDoc {
   openapi?: unknown;
@@ -64,13 +65,17 @@ function operationOf(method: string, expressPath: string): OperationObject {
 }
 
 /** The documented schema for this answer, or a failure naming what is undocumented. */
-function validatorFor(method: string, expressPath: string, status: number): ValidateFunction | undefined {
-  const key = `${method} ${expressPath} ${status}`;
+function validatorFor(method: string, expressPath: string, status: number, mediaType: string): ValidateFunction | undefined {
+  const key = `${method} ${expressPath} ${status} ${mediaType}`;
   const op = operationOf(method, expressPath);
   const r = op.responses?.[String(status)];
   if (!r) throw new Error(`${method.toUpperCase()} ${expressPath} answered ${status}, which its OpenAPI operation does not document (documented: ${Object.keys(op.responses ?? {}).join(', ')})`);
-  const schema = r.content?.['application/json']?.schema;
-  if (!schema) return undefined;
+  // Errors are documented as application/problem+json (RFC 9457), everything else as application/json.
+  const schema = r.content?.[mediaType]?.schema;
+  if (!schema) {
+    if (r.content && Object.keys(r.content).length) throw new Error(`${method.toUpperCase()} ${expressPath} ${status} answered ${mediaType}, documented: ${Object.keys(r.content).join(', ')}`);
+    return undefined;
+  }
   let v = compiled.get(key);
   if (!v) {
     v = ajv.compile(schema);
@@ -82,9 +87,10 @@ function validatorFor(method: string, expressPath: string, status: number): Vali
 /** Checks one real answer against the document; returns its body for further assertions. */
 function conforms<T>(method: string, expressPath: string, res: Response, expectedStatus?: number): T {
   if (expectedStatus !== undefined) expect({ status: res.status, text: res.text }).toEqual({ status: expectedStatus, text: res.text });
-  const v = validatorFor(method, expressPath, res.status);
+  const mediaType = String(res.headers['content-type'] ?? '').split(';')[0];
+  const v = validatorFor(method, expressPath, res.status, mediaType);
   if (v) {
-    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.headers['content-type']).toMatch(res.status >= 400 && res.status !== 503 ? /^application\/problem\+json/ : /^application\/json/);
     const ok = v(res.body);
     if (!ok) throw new Error(`${method.toUpperCase()} ${expressPath} ${res.status} does not match its documented schema: ${ajv.errorsText(v.errors)}\n${res.text.slice(0, 2000)}`);
   }
@@ -215,10 +221,17 @@ describe('real answers match the documented schema for their status', () => {
   });
 
   it('202 switchover, 409 while it is pending, then the operation, the list, the portal and the audit', async () => {
+    // The Ajv compile test above blocks this process (and its checker) for seconds on a loaded machine: wait until
+    // the target is up by quorum again, the precondition this answer depends on.
+    await waitFor(async () => (await getPortal(api, a.id)).sites.every((s) => s.status === 'up'), { timeoutMs: 20_000, intervalMs: 100, what: `${a.id} up on both sites` });
     const accepted = await api().post(`/api/v1/portals/${a.id}/switchover`).set('Authorization', bearer('operator')).send({ to: 'standby', reason: 'planned move' });
     opId = conforms<OperationBody>('post', '/api/v1/portals/:id/switchover', accepted, 202).id;
     const conflict = await api().post(`/api/v1/portals/${a.id}/switchover`).set('Authorization', bearer('operator')).send({ to: 'standby', reason: 'planned move again' });
     conforms('post', '/api/v1/portals/:id/switchover', conflict, 409);
+    const keyed = () => api().post(`/api/v1/portals/${b.id}/ack`).set('Authorization', bearer('operator')).set('Idempotency-Key', `oa-${opId}`);
+    conforms('post', '/api/v1/portals/:id/ack', await keyed().send({ reason: 'seen once' }), 200);
+    conforms('post', '/api/v1/portals/:id/ack', await keyed().send({ reason: 'seen once' }), 200);
+    conforms('post', '/api/v1/portals/:id/ack', await keyed().send({ reason: 'seen twice' }), 422);
 
     await waitForOperation(api, opId);
     const op = conforms<OperationBody>('get', '/api/v1/operations/:id', await api().get(`/api/v1/operations/${opId}`).set('Authorization', bearer('viewer')), 200);
@@ -240,6 +253,9 @@ describe('real answers match the documented schema for their status', () => {
     conforms('get', '/api/v1/portals/:id', await api().get(`/api/v1/portals/${a.id}`).set('Authorization', bearer('viewer')), 200);
     conforms('post', '/api/v1/portals/:id/ack', await api().post(`/api/v1/portals/${a.id}/ack`).set('Authorization', bearer('operator')).send({ reason: 'seen it' }), 200);
     conforms('delete', '/api/v1/portals/:id/freeze', await api().delete(`/api/v1/portals/${a.id}/freeze`).set('Authorization', bearer('operator')).send({ reason: 'done' }), 200);
+    conforms('post', '/api/v1/portals/:id/freeze', await api().post(`/api/v1/portals/${a.id}/freeze`).set('Authorization', bearer('operator')).send({ reason: 'second window' }), 200);
+    conforms('post', '/api/v1/portals/:id/unfreeze', await api().post(`/api/v1/portals/${a.id}/unfreeze`).set('Authorization', bearer('operator')).send({ reason: 'done' }), 200);
+    expect(operationOf('delete', '/api/v1/portals/:id/freeze')).toMatchObject({ deprecated: true });
   });
 
   it('alertmanager: started, duplicate, ignored', async () => {

@@ -53,12 +53,13 @@ async function query(path: string, q: string) {
   return request(h.server).get(`${path}${q ? `?${q}` : ''}`).set('Authorization', bearer('viewer'));
 }
 
-/** Every error answer is JSON with a string `error`; a 400 also names at least one field and why. */
+/** Every error answer is RFC 9457 problem+json with a `detail`; a 400 also names at least one field and why. */
 function expectClientError(res: Res, status: number): ErrorBody {
   expect({ status: res.status, text: res.text }).toEqual({ status, text: res.text });
-  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
   const b = bodyOf<ErrorBody>(res);
-  expect(typeof b.error).toBe('string');
+  expect(typeof b.detail).toBe('string');
+  expect(b.status).toBe(status);
   if (status === 400) {
     expect(b.problems?.length).toBeGreaterThan(0);
     for (const p of b.problems ?? []) {
@@ -310,10 +311,10 @@ describe('properties (fast-check)', () => {
 
   async function expectSane(res: Res, what: string) {
     if (res.status >= 500) throw new Error(`${what}: ${res.status} ${res.text}`);
-    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.headers['content-type']).toMatch(res.status >= 400 ? /^application\/problem\+json/ : /^application\/json/);
     if (res.status >= 400) {
       const b = bodyOf<ErrorBody>(res);
-      if (typeof b?.error !== 'string') throw new Error(`${what}: ${res.status} without an error field: ${res.text}`);
+      if (typeof b?.detail !== 'string') throw new Error(`${what}: ${res.status} without a detail field: ${res.text}`);
     }
   }
 

@@ -6,6 +6,7 @@ import { switchText, totalDuration } from './operation';
 
 interface OperationsOptions extends ConnectionOptions {
   limit?: number;
+  cursor?: string;
 }
 
 export function registerOperations(program: Command): void {
@@ -13,16 +14,17 @@ export function registerOperations(program: Command): void {
     .description('recent operations of a portal, newest first')
     .argument('<portal>', 'portal id')
     .option('--limit <n>', 'how many (1-200, default 20)', positiveInt(200))
+    .option('--cursor <next>', 'the page after a previous one (its `next`)')
     .action(
       run(async (portal: string, opts: OperationsOptions) => {
-        const r = await client(opts).get<{ operations: ApiOperation[] }>(`/api/v1/portals/${enc(portal)}/operations`, { limit: opts.limit });
+        const r = await client(opts).get<{ operations: ApiOperation[]; next?: string }>(`/api/v1/portals/${enc(portal)}/operations`, { limit: opts.limit, cursor: opts.cursor });
         if (opts.json) return out(json(r));
         if (!r.operations.length) return out(`${portal}: no operations yet\n`);
         out(
           table(
             ['ID', 'STATUS', 'SWITCH', 'TRIGGER', 'ACTOR', 'DECIDED', 'TOOK', 'REASON'],
             r.operations.map((o) => [o.id, o.status, switchText(o), `${o.trigger}${o.force ? ' (forced)' : ''}`, o.actor, timestamp(o.decidedAt), totalDuration(o), o.error ? `${o.reason} [${o.error}]` : o.reason]),
-          ),
+          ) + (r.next ? `more: portal-failover operations ${portal} --cursor ${r.next}\n` : ''),
         );
       }),
     );

@@ -13,7 +13,7 @@ export function registerUnfreeze(program: Command): void {
     .option('--reason <text>', 'why (goes to the audit log)')
     .action(
       run(async (portal: string, opts: UnfreezeOptions) => {
-        const r = await client(opts).delete<{ portal: string; frozen: null }>(`/api/v1/portals/${enc(portal)}/freeze`, opts.reason !== undefined ? { reason: opts.reason } : {});
+        const r = await client(opts).post<{ portal: string; frozen: null }>(`/api/v1/portals/${enc(portal)}/unfreeze`, opts.reason !== undefined ? { reason: opts.reason } : {});
         out(opts.json ? json(r) : `${r.portal}: automation resumed\n`);
       }),
     );

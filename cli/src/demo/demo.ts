@@ -4,8 +4,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { InvalidArgumentError } from 'commander';
 import { Redis } from 'ioredis';
 import { assertRedisReachable, createLogger, createMetrics, parseConfig, redactUrl } from '@portal-failover/shared';
+import { createToken } from '@portal-failover/api';
 import { startAllInOne } from '../all-in-one';
 import { SimSite } from './sim-site';
 
@@ -64,16 +66,51 @@ function zoneRecord(file: string): string {
   return line?.trim().replace(/\s+/g, ' ') ?? '(no www record)';
 }
 
+/** Where `demo --keep-running` listens: the API on the CLI's default URL, the sites where config/failover.yaml looks. */
+export interface DemoPorts {
+  api: number;
+  primary: number;
+  standby: number;
+}
+export const DEMO_PORTS: DemoPorts = { api: 8080, primary: 18181, standby: 18182 };
+
+/** Commander parser for `--ports 8080,18181,18182`. */
+export function parsePorts(value: string): DemoPorts {
+  const n = value.split(',').map((x) => Number(x.trim()));
+  if (n.length !== 3 || n.some((x) => !Number.isInteger(x) || x < 1 || x > 65535) || new Set(n).size !== 3) {
+    throw new InvalidArgumentError('must be three different ports: api,primary,standby (e.g. 8080,18181,18182)');
+  }
+  return { api: n[0], primary: n[1], standby: n[2] };
+}
+
+/** Resolves on the first SIGINT or SIGTERM: the end of a `--keep-running` demo. */
+function interrupted(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: string) => () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(sig);
+    };
+    const onInt = on('SIGINT');
+    const onTerm = on('SIGTERM');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+  });
+}
+
 /**
  * `npm run demo`: two simulated hosting providers, a zone file in a temporary folder, the real checker, controller
  * and API in one process; the primary's provider suspends the account after a few seconds and traffic moves.
  */
-export async function runDemo(opts: { cutAfterMs?: number; timeoutMs?: number } = {}): Promise<number> {
+export async function runDemo(opts: { cutAfterMs?: number; timeoutMs?: number; keepRunning?: boolean; ports?: DemoPorts } = {}): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portal-failover-demo-'));
   const zoneFile = path.join(dir, 'portal.example.zone');
   fs.writeFileSync(zoneFile, ZONE);
-  const primary = await SimSite.start('primary');
-  const standby = await SimSite.start('standby');
+  const ports = opts.ports ?? (opts.keepRunning ? DEMO_PORTS : undefined);
+  const primary = await SimSite.start('primary', ports?.primary ?? 0);
+  const standby = await SimSite.start('standby', ports?.standby ?? 0);
+  // Only a demo that stays up for the CLI gets a token; it is printed once and never stored in clear.
+  const demoToken = opts.keepRunning ? createToken('demo-operator', 'operator') : undefined;
   const redis = await redisForDemo();
   const prefix = `demo-${randomBytes(4).toString('hex')}`;
   const check = (url: string) => ({
@@ -86,7 +123,7 @@ export async function runDemo(opts: { cutAfterMs?: number; timeoutMs?: number } 
   const config = parseConfig(
     {
       redis: { url: redis.url, prefix },
-      api: { listen: '127.0.0.1:0' },
+      api: { listen: `127.0.0.1:${ports?.api ?? 0}`, tokens: demoToken ? [demoToken.record] : [] },
       checker: { vantage: 'demo' },
       controller: { leaseTtl: '3s', renewEvery: '1s', evaluateEvery: '250ms' },
       portals: [
@@ -110,6 +147,10 @@ export async function runDemo(opts: { cutAfterMs?: number; timeoutMs?: number } 
   say(`zone file ${zoneFile}: ${zoneRecord(zoneFile)}`);
   const app = await startAllInOne(config, createLogger({ level: process.env.LOG_LEVEL ?? 'error', format: 'pretty' }), createMetrics());
   say(`checker, controller and API running (API ${app.apiUrl}); checks every 1s, failure threshold 2`);
+  if (demoToken) {
+    say(`demo operator token (shown once; the demo keeps running until Ctrl-C). In another terminal:`);
+    process.stdout.write(`\n  export PORTAL_FAILOVER_URL=${app.apiUrl} PORTAL_FAILOVER_TOKEN=${demoToken.token}\n  npx portal-failover status\n\n`);
+  }
 
   let cutAt = 0;
   let cutScheduled = false;
@@ -141,6 +182,13 @@ export async function runDemo(opts: { cutAfterMs?: number; timeoutMs?: number } 
     code = await finished;
     clearTimeout(timer);
     if (code !== 0) say('the failover did not complete in time: see the phase and reason above');
+    if (opts.keepRunning) {
+      await primary.setMode({ kind: 'ok' });
+      say('hosting-a restores the account: the primary serves the portal again; failback is manual (autoFailback is off):');
+      process.stdout.write(`\n  npx portal-failover operations dvc-hanoi\n  npx portal-failover switchover dvc-hanoi --to primary --reason "account restored"\n\n`);
+      say(`still running: API ${app.apiUrl}, primary ${primary.url}, standby ${standby.url}; Ctrl-C stops it and removes its Redis keys`);
+      say(`${await interrupted()} received, stopping`);
+    }
   } finally {
     await app.stop();
     await Promise.all([primary.close(), standby.close()]);

@@ -6,7 +6,9 @@ import type { Config, Logger, Metrics } from '@portal-failover/shared';
 import { clientOf, readTokenFile, requireRole, TokenRegistry, type TokenRecord } from './auth';
 import { createContext } from './context';
 import { HttpError } from './http-errors';
+import { idempotency } from './idempotency';
 import { openApiDocument } from './openapi';
+import { sendProblem } from './problem';
 import { QUEUE_BOARD_PATH, queueSupport } from './queues';
 import { routes } from './routes';
 
@@ -65,7 +67,7 @@ export function createApp(opts: ApiOptions): express.Express {
       const rec = tokens.authenticate(req.header('authorization'));
       return rec ? `t:${rec.name}` : `ip:${clientOf(req)}`;
     },
-    handler: (_req, res) => void res.status(429).json({ error: 'too many requests; slow down' }),
+    handler: (_req, res) => sendProblem(res, 429, 'too many requests; slow down'),
   });
   app.use('/api/', limiter);
 
@@ -79,6 +81,7 @@ export function createApp(opts: ApiOptions): express.Express {
     // Authentication first, then the body: a caller without a valid token learns nothing about the input rules.
     const guards = d.role ? [requireRole(tokens, d.role)] : [];
     const body = d.body ? [jsonOnly, express.json({ limit: d.bodyLimit ?? BODY_LIMIT, strict: true })] : [];
+    if (d.method === 'post') body.push(idempotency(opts.redis, opts.config.redis.prefix));
     const handler =
       d.path === '/api/v1/openapi.json'
         ? (_req: Request, res: Response) => void res.json(doc)
@@ -86,20 +89,19 @@ export function createApp(opts: ApiOptions): express.Express {
     app[d.method](d.path, ...guards, ...body, handler);
   }
 
-  app.use((req: Request, res: Response) => void res.status(404).json({ error: `no route ${req.method} ${req.path}` }));
+  app.use((req: Request, res: Response) => sendProblem(res, 404, `no route ${req.method} ${req.path}`));
+  // Every error answer is RFC 9457 application/problem+json (problem.ts); `problems` lists the fields at fault.
   app.use((err: Error & { type?: string; status?: number }, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof HttpError) {
-      return void res.status(err.status).json({ error: err.message, ...(err.problems ? { problems: err.problems } : {}), ...err.extra });
-    }
+    if (err instanceof HttpError) return sendProblem(res, err.status, err.message, { problems: err.problems, ...err.extra });
     // body-parser's own errors: bad JSON, too large, bad charset. All are the client's input, never a 5xx.
-    if (err.type === 'entity.parse.failed') return void res.status(400).json({ error: 'invalid body', problems: [{ path: '(body)', message: 'is not valid JSON' }] });
+    if (err.type === 'entity.parse.failed') return sendProblem(res, 400, 'invalid body', { problems: [{ path: '(body)', message: 'is not valid JSON' }] });
     if (err.type === 'entity.too.large') {
       const limit = (err as { limit?: number }).limit;
       const size = limit === undefined ? BODY_LIMIT : limit % 1048576 === 0 ? `${limit / 1048576}mb` : limit % 1024 === 0 ? `${limit / 1024}kb` : `${limit} bytes`;
-      return void res.status(400).json({ error: 'invalid body', problems: [{ path: '(body)', message: `is larger than ${size}` }] });
+      return sendProblem(res, 400, 'invalid body', { problems: [{ path: '(body)', message: `is larger than ${size}` }] });
     }
-    if (err.status !== undefined && err.status >= 400 && err.status < 500) return void res.status(400).json({ error: 'invalid request', problems: [{ path: '(body)', message: err.message }] });
-    res.status(500).json({ error: 'internal error; see the service log' });
+    if (err.status !== undefined && err.status >= 400 && err.status < 500) return sendProblem(res, 400, 'invalid request', { problems: [{ path: '(body)', message: err.message }] });
+    sendProblem(res, 500, 'internal error; see the service log');
     process.emitWarning(`API internal error: ${err.message}`);
   });
   return app;

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { NextFunction, Request, Response } from 'express';
+import { sendProblem } from './problem';
 
 export type Role = 'viewer' | 'operator' | 'admin';
 export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
@@ -74,9 +75,9 @@ export function requireRole(tokens: TokenRegistry, role: Role) {
     const rec = tokens.authenticate(req.header('authorization'));
     if (!rec) {
       res.setHeader('WWW-Authenticate', 'Bearer');
-      return void res.status(401).json({ error: 'missing or unknown bearer token' });
+      return sendProblem(res, 401, 'missing or unknown bearer token');
     }
-    if (RANK[rec.role] < RANK[role]) return void res.status(403).json({ error: `this needs the ${role} role; token "${rec.name}" is ${rec.role}` });
+    if (RANK[rec.role] < RANK[role]) return sendProblem(res, 403, `this needs the ${role} role; token "${rec.name}" is ${rec.role}`);
     res.locals.caller = { name: rec.name, role: rec.role, client: clientOf(req) } satisfies Caller;
     next();
   };

@@ -3,6 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
+import { sendProblem } from './problem';
 import { createLogger, DeploymentQueues, RateLimitedLog, registerQueueMetrics, type Config, type Logger, type Metrics } from '@portal-failover/shared';
 
 /** Where the operators' queue board (bull-board) is mounted. Documented in routes.ts as GET /admin/queues. */
@@ -69,7 +70,7 @@ export function queueSupport(opts: QueueSupportOptions): QueueSupport {
   const readOnly: RequestHandler = (req: Request, res: Response, next: NextFunction) => {
     if (req.method === 'GET' || req.method === 'HEAD') return next();
     res.setHeader('Allow', 'GET, HEAD');
-    res.status(405).json({ error: 'the queue board is read-only' });
+    sendProblem(res, 405, 'the queue board is read-only');
   };
   const csp: RequestHandler = (_req, res, next) => {
     // Replaces the header helmet() set for the whole app.

@@ -5,7 +5,9 @@ import { cooldownUntil, createProvider, createLogger, portalModel, siteStatus, t
 import { callerOf, type Caller, type Role } from './auth';
 import type { ApiContext } from './context';
 import { HttpError, parseOr400 } from './http-errors';
+import { operationsPage } from './operation-pages';
 import { portalView } from './portal-view';
+import { sendProblem } from './problem';
 import * as S from './schemas';
 import { statusHtml, statusJson } from './status-page/status-routes';
 
@@ -23,6 +25,8 @@ export interface RouteDef {
   responses: Record<number, { description: string; schema?: z.ZodType }>;
   /** Changes something: audited, and answered only with a reason. */
   mutates?: boolean;
+  /** Still served, but documented as deprecated with this sentence (what to use instead); answers carry `Deprecation`. */
+  deprecated?: string;
   handler(ctx: ApiContext, req: Request, res: Response): Promise<void>;
 }
 
@@ -306,14 +310,29 @@ export function routes(): RouteDef[] {
       handler: freeze,
     },
     {
-      method: 'delete',
-      path: '/api/v1/portals/:id/freeze',
+      method: 'post',
+      path: '/api/v1/portals/:id/unfreeze',
       role: 'operator',
       mutates: true,
       summary: 'Resume automatic switching',
       body: S.UnfreezeBody,
       responses: { 200: { description: 'unfrozen', schema: S.FreezeResponse }, 400: err('invalid body'), ...common, 404: err('unknown portal') },
       handler: unfreeze,
+    },
+    {
+      method: 'delete',
+      path: '/api/v1/portals/:id/freeze',
+      role: 'operator',
+      mutates: true,
+      summary: 'Resume automatic switching (deprecated: a DELETE with a body is dropped by some proxies)',
+      deprecated: 'Use POST /api/v1/portals/{id}/unfreeze; this DELETE keeps working for existing clients.',
+      body: S.UnfreezeBody,
+      responses: { 200: { description: 'unfrozen', schema: S.FreezeResponse }, 400: err('invalid body'), ...common, 404: err('unknown portal') },
+      handler: async (ctx, req, res) => {
+        res.setHeader('Deprecation', 'true');
+        res.setHeader('Link', `</api/v1/portals/${encodeURIComponent(String(req.params.id))}/unfreeze>; rel="successor-version"`);
+        await unfreeze(ctx, req, res);
+      },
     },
     {
       method: 'post',
@@ -329,13 +348,13 @@ export function routes(): RouteDef[] {
       method: 'get',
       path: '/api/v1/portals/:id/operations',
       role: 'viewer',
-      summary: 'Recent operations of a portal, newest first',
+      summary: 'Operations of a portal, newest first, paged (pass `next` back as `cursor`)',
       query: S.OperationsQuery,
       responses: { 200: { description: 'operations', schema: S.OperationListResponse }, 400: err('invalid query'), ...common, 404: err('unknown portal') },
       handler: async (ctx, req, res) => {
         const p = portalOr404(ctx, String(req.params.id));
         const q = parseOr400(S.OperationsQuery, req.query, 'query');
-        res.json({ operations: await ctx.store.recentOperations(p.id, q.limit ?? 20) });
+        res.json(await operationsPage(ctx.redis, ctx.config.redis.prefix, p.id, q.limit ?? 20, q.cursor));
       },
     },
     {
@@ -405,7 +424,7 @@ export function routes(): RouteDef[] {
       responses: { 200: { description: 'the board page (text/html)' }, ...common },
       // app.ts mounts bull-board at this path ahead of the route table (queues.ts), so this is reached only if it
       // is not mounted.
-      handler: async (_ctx, _req, res) => void res.status(404).json({ error: 'the queue board is not mounted' }),
+      handler: async (_ctx, _req, res) => sendProblem(res, 404, 'the queue board is not mounted'),
     },
   ];
 }

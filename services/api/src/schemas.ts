@@ -24,6 +24,7 @@ export const AckBody = z.strictObject({ reason });
 
 export const OperationsQuery = z.strictObject({
   limit: z.coerce.number({ error: 'must be a number' }).int().min(1).max(200).optional(),
+  cursor: z.string().max(400).optional(),
 });
 
 const instant = z
@@ -64,10 +65,16 @@ export const AlertmanagerBody = z.looseObject({
 });
 
 // Response shapes: documented in the OpenAPI document and checked against real responses in the tests.
-export const ErrorResponse = z.object({
-  error: z.string(),
+/** RFC 9457 problem details (application/problem+json); see problem.ts for the extension members. */
+export const ErrorResponse = z.looseObject({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  instance: z.string().optional(),
   problems: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   operationId: z.string().optional(),
+  error: z.string().meta({ deprecated: true, description: 'same as detail; read detail' }),
 });
 
 const step = z.object({
@@ -125,7 +132,7 @@ export const PortalResponse = z.object({
 });
 
 export const PortalListResponse = z.object({ portals: z.array(PortalResponse) });
-export const OperationListResponse = z.object({ operations: z.array(OperationResponse) });
+export const OperationListResponse = z.object({ operations: z.array(OperationResponse), next: z.string().optional() });
 
 export const DryRunResponse = z.object({
   dryRun: z.literal(true),

@@ -12,6 +12,7 @@ import {
   type Logger,
   type Metrics,
 } from '@portal-failover/shared';
+import { zeroCheckerMetrics } from '@portal-failover/shared';
 
 export interface CheckerOptions {
   config: Config;
@@ -59,6 +60,7 @@ export class Checker {
     // Without listeners BullMQ prints every reconnect error to the console; one rate-limited line is enough.
     this.queue.on('error', (err) => this.warn.warn('queue', `checks queue: ${err.message}`));
     this.results.on('error', (err) => this.warn.warn('queue', `results queue: ${err.message}`));
+    zeroCheckerMetrics(opts.metrics, opts.config, this.vantage);
     for (const p of opts.config.portals) {
       for (const s of p.sites) {
         s.checks.forEach((c, i) => {

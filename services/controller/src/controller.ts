@@ -36,6 +36,7 @@ import {
   type TargetSite,
   type TrafficProvider,
 } from '@portal-failover/shared';
+import { instrumentProvider, zeroControllerMetrics } from '@portal-failover/shared';
 import { executeOperation } from './executor';
 import { Lease, type LeaseHold } from './lease';
 import { parseCheckResult } from './result-validation';
@@ -114,7 +115,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
         model,
         rollbackOnFailure: p.policy.rollbackOnFailure,
         hooks: p.hooks,
-        providers: p.traffic.map((step) => createProvider(step, { logger: this.log })),
+        providers: p.traffic.map((step) => instrumentProvider(createProvider(step, { logger: this.log }), opts.metrics)),
         sites: new Map(p.sites.map((s) => [s.name, { name: s.name, routing: s.routing }])),
         state: initialState(model),
         persisted: '',
@@ -122,6 +123,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
       });
     }
     opts.metrics.controllerLeader.set(0);
+    zeroControllerMetrics(opts.metrics, opts.config);
   }
 
   get isLeader(): boolean {
@@ -475,6 +477,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
     m.switchovers.inc({ portal: op.portal, from: op.from, to: op.to, trigger: op.trigger, result: op.status === 'succeeded' ? 'success' : op.status === 'rejected' ? 'rejected' : 'failed' });
     if (op.status === 'succeeded' && op.finishedAt) {
       m.switchDuration.observe({ portal: op.portal, trigger: op.trigger }, Math.max(0, op.finishedAt - op.decidedAt) / 1000);
+      m.lastSwitch.set({ portal: op.portal }, op.finishedAt / 1000);
     }
     const msg = op.status === 'succeeded' ? `switched ${op.from} -> ${op.to}, verified` : `switch ${op.from} -> ${op.to} ${op.status === 'rejected' ? 'rejected' : 'failed'}: ${op.error}`;
     this.log[op.status === 'succeeded' ? 'info' : 'error'](msg, { portal: op.portal, operation: op.id, trigger: op.trigger });

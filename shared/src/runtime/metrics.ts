@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { buildIdentity } from './build-identity';
 
 /**
  * The metric names are a contract (dashboards and alerts use them). They live in a registry the caller creates,
@@ -7,7 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export function createMetrics(registry = new Registry(), opts: { defaultMetrics?: boolean } = {}) {
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  return {
+  const metrics = {
     registry,
     checkUp: new Gauge({
       name: 'failover_check_up',
@@ -89,6 +90,25 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       help: '1 when this controller process holds the leader lease',
       registers,
     }),
+    buildInfo: new Gauge({
+      name: 'failover_build_info',
+      help: 'Always 1; the labels say which version and commit this process runs',
+      labelNames: ['version', 'commit'] as const,
+      registers,
+    }),
+    lastSwitch: new Gauge({
+      name: 'failover_last_switch_timestamp_seconds',
+      help: 'Unix time at which the last successful switch of the portal was verified',
+      labelNames: ['portal'] as const,
+      registers,
+    }),
+    providerRequestDuration: new Histogram({
+      name: 'failover_provider_request_duration_seconds',
+      help: 'Duration of one call to a traffic provider (read, apply, verify) by outcome (ok, error)',
+      labelNames: ['kind', 'operation', 'outcome'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers,
+    }),
     queueOldestWaiting: new Gauge({
       name: 'failover_queue_oldest_waiting_seconds',
       help: 'Age of the oldest waiting job of the BullMQ queue (0 when none waits), read from Redis at scrape time',
@@ -96,6 +116,9 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       registers,
     }),
   };
+  const build = buildIdentity();
+  metrics.buildInfo.set({ version: build.version, commit: build.commit }, 1);
+  return metrics;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,66 @@
+import { checkName, type Config } from '../config/schema';
+import type { TrafficProvider } from '../providers/provider';
+import type { Metrics } from './metrics';
+
+const TRIGGERS = ['auto', 'manual', 'alert'] as const;
+const RESULTS = ['success', 'failed', 'rejected'] as const;
+const PROVIDER_CALLS = ['read', 'apply', 'verify'] as const;
+const OUTCOMES = ['ok', 'error'] as const;
+
+/**
+ * Counters and histograms of the controller, at zero for every configured portal and possible switch from the
+ * start. A series that appears only at its first event makes `increase()` miss that event and forces alert rules
+ * into `x unless x offset w` workarounds that fire falsely after every Prometheus restart. Gauges are left alone:
+ * leader-only gauges must stay absent on a follower.
+ */
+export function zeroControllerMetrics(m: Metrics, config: Config): void {
+  for (const p of config.portals) {
+    m.detection.zero({ portal: p.id });
+    for (const trigger of TRIGGERS) {
+      m.switchDuration.zero({ portal: p.id, trigger });
+      for (const from of p.sites) {
+        for (const to of p.sites) {
+          if (from.name === to.name) continue;
+          for (const result of RESULTS) m.switchovers.inc({ portal: p.id, from: from.name, to: to.name, trigger, result }, 0);
+        }
+      }
+    }
+    for (const step of p.traffic) {
+      for (const operation of PROVIDER_CALLS) for (const outcome of OUTCOMES) m.providerRequestDuration.zero({ kind: step.kind, operation, outcome });
+    }
+  }
+}
+
+/** The checker's histograms at zero for every check it runs from its vantage. */
+export function zeroCheckerMetrics(m: Metrics, config: Config, vantage: string): void {
+  for (const p of config.portals) {
+    for (const s of p.sites) {
+      s.checks.forEach((c, i) => m.checkDuration.zero({ portal: p.id, site: s.name, check: checkName(c, i), vantage }));
+    }
+  }
+}
+
+/** Times every provider call into failover_provider_request_duration_seconds{kind,operation,outcome}. */
+export function instrumentProvider(provider: TrafficProvider, m: Metrics): TrafficProvider {
+  const timed = <T>(operation: (typeof PROVIDER_CALLS)[number], call: () => Promise<T>): Promise<T> => {
+    const end = m.providerRequestDuration.startTimer({ kind: provider.kind, operation });
+    return call().then(
+      (v) => {
+        end({ outcome: 'ok' });
+        return v;
+      },
+      (err: unknown) => {
+        end({ outcome: 'error' });
+        throw err;
+      },
+    );
+  };
+  return {
+    kind: provider.kind,
+    label: provider.label,
+    read: () => timed('read', () => provider.read()),
+    plan: (current, site) => provider.plan(current, site),
+    apply: (plan, ctx) => timed('apply', () => provider.apply(plan, ctx)),
+    verify: (site) => timed('verify', () => provider.verify(site)),
+  };
+}
