@@ -112,7 +112,7 @@ function portalConfig(lab: Lab, prefix: string, primaryUrl: string): Config {
           { name: 'primary', provider: 'hosting-a', routing: { address: PRIMARY }, checks: [check(primaryUrl)] },
           { name: 'standby', provider: 'hosting-b', routing: { address: STANDBY }, checks: [check(lab.standby.url)] },
         ],
-        traffic: [{ kind: 'powerdns', apiUrl: lab.pdns.apiUrl, apiKey: '${BENCH_PDNS_API_KEY}', zone: lab.zone, record: lab.www, type: 'A', ttl: 30 }],
+        traffic: [{ kind: 'powerdns', apiUrl: lab.pdns.apiUrl, apiKey: '${BENCH_PDNS_API_KEY}', zone: lab.zone, record: lab.www, type: 'A', ttl: 30, timeout: '1s' }],
       },
     ],
   };

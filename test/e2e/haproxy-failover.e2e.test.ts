@@ -74,7 +74,7 @@ it('HAProxy failover under client load: failures only between the cut and the sw
             { name: 'primary', provider: 'dc-a', routing: { address: '192.0.2.10' }, checks: [check(primary.url)] },
             { name: 'standby', provider: 'dc-b', routing: { address: '198.51.100.20' }, checks: [check(standby.url)] },
           ],
-          traffic: [{ kind: 'haproxy', socket: `tcp:127.0.0.1:${admin}`, backend: 'be_portal', servers: { primary: 'primary', standby: 'standby' } }],
+          traffic: [{ kind: 'haproxy', socket: `tcp:127.0.0.1:${admin}`, backend: 'be_portal', servers: { primary: 'primary', standby: 'standby' }, timeout: '1s' }],
         },
       ],
     },

@@ -409,8 +409,10 @@ export async function webhookHarness(): Promise<Harness> {
       const [w] = writes as { method: string; body: string; signatureOk: boolean; headers: Record<string, unknown> }[];
       expect(w.signatureOk).toBe(true);
       expect(w.headers['content-type']).toBe('application/json');
-      const { at, ...rest } = JSON.parse(w.body) as { at: string };
+      const { at, fence, ...rest } = JSON.parse(w.body) as { at: string; fence: unknown };
       expect(rest).toEqual(plan.request.body);
+      // The fencing token rides inside the signed body, so receivers can refuse an older writer.
+      expect(fence).toEqual(Number(w.headers['x-failover-fencing-token']));
       expect(Math.abs(Date.parse(at) - Date.now())).toBeLessThan(60_000);
     },
     async newCase(logger) {

@@ -110,7 +110,7 @@ describe('webhook: a receiver that fails first', () => {
 });
 
 describe('webhook: payload and signature', () => {
-  it('POSTs {portal, from, to, routing, operationId, at} signed as sha256=<hex HMAC of the exact body>', async () => {
+  it('POSTs {portal, from, to, routing, operationId, fence, at} signed as sha256=<hex HMAC of the exact body>', async () => {
     const p = webhookStep({ url: rx.url, verifyUrl: rx.verifyUrl }, SECRET, logger);
     const plan = p.plan(await p.read(), STANDBY);
     expect(plan.request).toEqual({
@@ -118,11 +118,12 @@ describe('webhook: payload and signature', () => {
       url: rx.url,
       headers: { 'Content-Type': 'application/json', 'X-Portal-Failover-Signature': 'sha256=<hex HMAC-SHA256 of the body as sent>' },
       body: { portal: WEBHOOK_PORTAL, from: 'primary', to: 'standby', routing: { address: '198.51.100.20' } },
-      addedWhenSent: ['operationId', 'at'],
+      addedWhenSent: ['operationId', 'fence', 'at'],
     });
     const withOp = withOperation({ id: 'op-123', portal: WEBHOOK_PORTAL, from: 'primary' });
     await p.apply(plan, withOp);
     const [post] = rx.posts();
+    expect(post.headers['x-failover-fencing-token']).toBe(String(withOp.fence.token));
     const header = String(post.headers['x-portal-failover-signature']);
     expect(header).toMatch(/^sha256=[0-9a-f]{64}$/);
     expect(header).toBe(expectedSignature(post.body, SECRET));
@@ -132,6 +133,7 @@ describe('webhook: payload and signature', () => {
       to: 'standby',
       routing: { address: '198.51.100.20' },
       operationId: 'op-123',
+      fence: withOp.fence.token,
       at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
     });
   });

@@ -75,7 +75,7 @@ export function e2eRawConfig(portals: PortalFixture[], o: ConfigOptions = {}): R
         { name: 'primary', provider: 'hosting-a', routing: { address: p.primaryAddress }, checks: [check(p.primary.url)] },
         { name: 'standby', provider: 'hosting-b', routing: { address: p.standbyAddress }, checks: [check(p.standby.url)] },
       ],
-      traffic: [{ kind: 'powerdns', apiUrl: o.apiUrl ?? pdns.apiUrl, apiKey: '${TEST_PDNS_API_KEY}', zone: p.zone, record: p.record, type: 'A', ttl: 30 }],
+      traffic: [{ kind: 'powerdns', apiUrl: o.apiUrl ?? pdns.apiUrl, apiKey: '${TEST_PDNS_API_KEY}', zone: p.zone, record: p.record, type: 'A', ttl: 30, timeout: '1s' }],
     })),
   };
   return raw;

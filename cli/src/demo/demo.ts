@@ -135,7 +135,7 @@ export async function runDemo(opts: { cutAfterMs?: number; timeoutMs?: number; k
             { name: 'primary', provider: 'hosting-a', routing: { address: '192.0.2.10' }, checks: [check(primary.url)] },
             { name: 'standby', provider: 'hosting-b', routing: { address: '198.51.100.20' }, checks: [check(standby.url)] },
           ],
-          traffic: [{ kind: 'zonefile', path: zoneFile, zone: 'portal.example.', record: 'www.portal.example.', type: 'A', ttl: 30 }],
+          traffic: [{ kind: 'zonefile', path: zoneFile, zone: 'portal.example.', record: 'www.portal.example.', type: 'A', ttl: 30, reloadTimeout: '1s' }],
         },
       ],
     },

@@ -37,7 +37,7 @@ import {
   type TrafficProvider,
 } from '@portal-failover/shared';
 import { instrumentProvider, zeroControllerMetrics } from '@portal-failover/shared';
-import { executeOperation } from './executor';
+import { executeOperation, StaleWriteError } from './executor';
 import { Lease, type LeaseHold } from './lease';
 import { parseCheckResult } from './result-validation';
 
@@ -375,6 +375,10 @@ export class Controller extends EventEmitter<ControllerEvents> {
       this.finish(rt, op);
       return;
     }
+    // The run this process started under an earlier hold stops at its next fence check (its token is stale);
+    // wait for it, so one operation never has two executors here.
+    const earlier = this.running.get(op.id);
+    if (earlier) await earlier;
     op.resumedCount++;
     op.fence = hold.token;
     this.log.warn(`resuming operation ${op.id} (${op.from} -> ${op.to}) left running by a previous leader`, { portal: rt.model.id });
@@ -382,6 +386,10 @@ export class Controller extends EventEmitter<ControllerEvents> {
   }
 
   private track(rt: PortalRuntime, op: Operation, hold: LeaseHold, isNew: boolean): void {
+    if (this.running.has(op.id)) {
+      this.log.error(`operation ${op.id} already has an executor in this process; not starting a second one`, { portal: op.portal });
+      return;
+    }
     const run = (async () => {
       try {
         if (isNew && !(await this.persist(rt, op))) {
@@ -407,7 +415,11 @@ export class Controller extends EventEmitter<ControllerEvents> {
       } catch (err) {
         if (err instanceof LeaseLostError) {
           this.log.warn(`operation ${op.id} interrupted: ${err.message}; the next leader resumes it`, { portal: op.portal });
-          await this.loseLeadership(err.message);
+          if (err instanceof StaleWriteError) {
+            this.record({ type: 'operation.interrupted', portal: op.portal, actor: op.actor, operation: op.id, reason: err.message, data: { fence: hold.token, step: err.step, write: err.plan.description, request: err.plan.request, mayHaveLanded: true } });
+          }
+          // Only the hold this run started under steps down: a newer hold of this process is not this run's to end.
+          if (this.hold?.value === hold.value) await this.loseLeadership(err.message);
         } else {
           this.log.error(`operation ${op.id} crashed: ${(err as Error).message}`, { portal: op.portal });
         }

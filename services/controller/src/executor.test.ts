@@ -2,13 +2,15 @@ import {
   createLogger,
   LeaseLostError,
   ProviderError,
+  type FenceGuard,
   type Operation,
+  type ProviderContext,
   type StepPlan,
   type StepState,
   type TargetSite,
   type TrafficProvider,
 } from '@portal-failover/shared';
-import { executeOperation } from './executor';
+import { executeOperation, StaleWriteError } from './executor';
 
 /**
  * An in-memory record standing in for a provider so the executor's orchestration (order, retries, resume,
@@ -244,5 +246,64 @@ describe('pre- and post-switch hooks', () => {
     o.preHooksPassed = true;
     const done = await exec(o, new MemoryProvider('dns'), hooksRun([['/bin/false']]));
     expect(done.status).toBe('succeeded');
+  });
+});
+
+describe('lease-bounded provider calls', () => {
+  /** A provider whose write hangs until its signal aborts, as a provider stuck in an SDK's retries would. */
+  class HangingProvider extends MemoryProvider {
+    sawSignal: AbortSignal | undefined;
+    override async apply(plan: StepPlan, ctx: ProviderContext): Promise<void> {
+      await ctx.fence.assertHeld();
+      this.applies++;
+      this.sawSignal = ctx.signal;
+      await new Promise<void>((_resolve, reject) => {
+        if (!ctx.signal) return; // never settles: the test then times out, which is the failure it should be
+        ctx.signal.addEventListener('abort', () => reject(new ProviderError('request aborted', true)), { once: true });
+      });
+    }
+  }
+
+  function runAt(o: Operation, providers: TrafficProvider[], f: FenceGuard) {
+    return executeOperation(o, providers, standby, f, { attempts: 3, backoffMs: 1, logger, save: async () => undefined, sleep: async () => undefined, now: Date.now });
+  }
+
+  it('aborts a write at the lease deadline and reports that it may have landed, instead of retrying it', async () => {
+    const p = new HangingProvider('slow');
+    const deadline = Date.now() + 150;
+    const o = op(1);
+    const err = await runAt(o, [p], { token: 7, assertHeld: async () => undefined, deadline: () => deadline }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StaleWriteError);
+    expect(err).toBeInstanceOf(LeaseLostError);
+    expect((err as StaleWriteError).message).toMatch(/lease lost while writing slow \(aborted at the lease deadline\): the write "set 198\.51\.100\.20" may have landed/);
+    expect(p.sawSignal?.aborted).toBe(true);
+    expect(Date.now()).toBeGreaterThanOrEqual(deadline);
+    expect(p.applies).toBe(1);
+    expect(o.status).toBe('running');
+  });
+
+  it('re-checks the lease after each write: a write that finished after the lease was lost is reported', async () => {
+    const p = new MemoryProvider('a');
+    let checks = 0;
+    const fence: FenceGuard = {
+      token: 7,
+      assertHeld: async () => {
+        if (++checks > 2) throw new LeaseLostError('lease with fencing token 7 is no longer held');
+      },
+      deadline: () => Date.now() + 60_000,
+    };
+    const err = await runAt(op(1), [p], fence).catch((e: unknown) => e);
+    expect(p.applies).toBe(1);
+    expect(err).toBeInstanceOf(StaleWriteError);
+    expect((err as StaleWriteError).step).toBe('a');
+    expect((err as Error).message).toMatch(/may have landed after a newer leader took over/);
+  });
+
+  it('does not start a write once the deadline has passed', async () => {
+    const p = new MemoryProvider('a');
+    const err = await runAt(op(1), [p], { token: 7, assertHeld: async () => undefined, deadline: () => Date.now() - 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LeaseLostError);
+    expect(err).not.toBeInstanceOf(StaleWriteError);
+    expect(p.applies).toBe(0);
   });
 });

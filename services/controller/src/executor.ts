@@ -5,6 +5,8 @@ import {
   ProviderError,
   type FenceGuard,
   type Logger,
+  type ProviderContext,
+  type StepPlan,
   type Operation,
   type TargetSite,
   type TrafficProvider,
@@ -28,6 +30,52 @@ const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The abort signal of one provider call: it fires at the lease's deadline (the holder's own conservative view of
+ * its validity, which already keeps a margin below the TTL Redis enforces), so a call never outlives the lease
+ * it was started under, however long the provider's own timeout or an SDK's retries would wait.
+ */
+function leaseSignal(fence: FenceGuard, now: () => number): AbortSignal | undefined {
+  if (!fence.deadline) return undefined;
+  const left = fence.deadline() - now();
+  if (left <= 0) throw new LeaseLostError(`lease with fencing token ${fence.token} expired before the provider call`);
+  return AbortSignal.timeout(left);
+}
+
+/**
+ * Applies one plan under the lease and re-checks the lease after the write: a write that was on the wire when the
+ * lease ran out may have landed after a successor took over, and that is reported (the error names the step), so
+ * the audit and the next leader's read-back of every step can see it rather than trust memory.
+ */
+async function fencedApply(provider: TrafficProvider, plan: StepPlan, fence: FenceGuard, now: () => number, ctx: Omit<ProviderContext, 'fence' | 'signal'>): Promise<void> {
+  const signal = leaseSignal(fence, now);
+  try {
+    await provider.apply(plan, { ...ctx, fence, signal });
+  } catch (err) {
+    if (err instanceof LeaseLostError) throw err;
+    if (signal?.aborted) throw new StaleWriteError(provider.label, plan, 'aborted at the lease deadline');
+    throw err;
+  }
+  try {
+    await fence.assertHeld();
+  } catch (err) {
+    if (err instanceof LeaseLostError) throw new StaleWriteError(provider.label, plan, err.message);
+    throw err;
+  }
+}
+
+/** The lease was lost while a write was in flight: it may have reached the provider after a newer leader acted. */
+export class StaleWriteError extends LeaseLostError {
+  constructor(
+    readonly step: string,
+    readonly plan: StepPlan,
+    why: string,
+  ) {
+    super(`lease lost while writing ${step} (${why}): the write "${plan.description}" may have landed after a newer leader took over`);
+    this.name = 'StaleWriteError';
+  }
 }
 
 /**
@@ -75,7 +123,7 @@ export async function executeOperation(
         const current = await provider.read();
         const plan = provider.plan(current, target);
         step.plan = { changes: plan.changes, description: plan.description, request: plan.request };
-        await provider.apply(plan, { fence, logger: log, operation: { id: op.id, portal: op.portal, from: op.from } });
+        await fencedApply(provider, plan, fence, now, { logger: log, operation: { id: op.id, portal: op.portal, from: op.from } });
         failpoint('after-apply');
         const verified = await provider.verify(target);
         if (!verified.ok) throw new ProviderError(`verify failed: ${verified.detail}`, true);
@@ -130,7 +178,7 @@ async function rollBack(op: Operation, providers: TrafficProvider[], site: Targe
     try {
       await fence.assertHeld();
       const plan = provider.plan(await provider.read(), site);
-      await provider.apply(plan, { fence, logger: log, operation: { id: op.id, portal: op.portal, from: op.to } });
+      await fencedApply(provider, plan, fence, now, { logger: log, operation: { id: op.id, portal: op.portal, from: op.to } });
       const v = await provider.verify(site);
       if (!v.ok) throw new ProviderError(`rollback verify failed: ${v.detail}`, false);
       step.status = 'rolled_back';

@@ -104,6 +104,22 @@ describe('Lease', () => {
     await expect(a.guard(again).assertHeld()).resolves.toBeUndefined();
   });
 
+  it('gives the same process a new, larger token when it wins the lease again after dropping its hold', async () => {
+    const k = freshKeys();
+    const a = new Lease(redis, k, 2000, 'a');
+    const first = expectHold(await a.tryAcquire());
+    const oldGuard = a.guard(first);
+    a.drop(); // a failed renewal: the key in Redis still names this owner
+    const second = expectHold(await a.tryAcquire());
+    expect(second.token).toBeGreaterThan(first.token);
+    expect(await redis.get(k.lease)).toBe(`a|${second.token}`);
+    // Whatever the first hold started stays fenced out, even though the owner is the same.
+    await expect(oldGuard.assertHeld()).rejects.toBeInstanceOf(LeaseLostError);
+    expect(a.validUntilFor(first)).toBe(0);
+    expect(a.validUntilFor(second)).toBeGreaterThan(Date.now());
+    await expect(a.guard(second).assertHeld()).resolves.toBeUndefined();
+  });
+
   it('after the holder stops renewing and the TTL passes, another takes over with a larger token and the old guard fails', async () => {
     const k = freshKeys();
     const ttl = 300;

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { LeaseLostError, type FenceGuard, type Keys } from '@portal-failover/shared';
+import { LEASE_TRUST_FRACTION, LeaseLostError, type FenceGuard, type Keys } from '@portal-failover/shared';
 
-// Acquire (or re-confirm) the lease. A new holder gets a fresh, strictly larger fencing token from INCR.
+// Acquire the lease. Every acquisition gets a fresh, strictly larger fencing token from INCR, even when the key
+// still names this owner (a process that dropped its hold after a failed renewal and wins again): anything the
+// old hold started must stay fenced out, so the old token must never become valid again.
 const ACQUIRE = `
 local cur = redis.call('GET', KEYS[1])
 if cur then
-  local owner, token = string.match(cur, '^(.*)|(%d+)$')
-  if owner == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return tonumber(token) end
-  return -1
+  local owner = string.match(cur, '^(.*)|%d+$')
+  if owner ~= ARGV[1] then return -1 end
 end
 local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. token, 'PX', ARGV[2])
@@ -50,13 +51,21 @@ export class Lease {
     return this.hold && this.now() < this.validUntil ? this.hold : undefined;
   }
 
+  /**
+   * The time (ms since the epoch) until which this process may still act with `hold`, or 0 when it no longer
+   * holds it. Provider calls started now must finish (or be aborted) before it.
+   */
+  validUntilFor(hold: LeaseHold): number {
+    return this.current?.value === hold.value ? this.validUntil : 0;
+  }
+
   /** Tries to become (or stay) leader; returns the hold or undefined. */
   async tryAcquire(): Promise<LeaseHold | undefined> {
     const started = this.now();
     if (this.hold) {
       const ok = await this.redis.eval(RENEW, 1, this.k.lease, this.hold.value, String(this.ttlMs));
       if (ok === 1) {
-        this.validUntil = started + this.ttlMs * 0.8;
+        this.validUntil = started + this.ttlMs * LEASE_TRUST_FRACTION;
         return this.hold;
       }
       this.hold = undefined;
@@ -65,7 +74,7 @@ export class Lease {
     const token = Number(await this.redis.eval(ACQUIRE, 2, this.k.lease, this.k.fence, this.owner, String(this.ttlMs)));
     if (token < 0) return undefined;
     this.hold = { token, value: `${this.owner}|${token}` };
-    this.validUntil = started + this.ttlMs * 0.8;
+    this.validUntil = started + this.ttlMs * LEASE_TRUST_FRACTION;
     return this.hold;
   }
 
@@ -87,6 +96,7 @@ export class Lease {
   guard(hold: LeaseHold): FenceGuard {
     return {
       token: hold.token,
+      deadline: () => this.validUntilFor(hold),
       assertHeld: async () => {
         if (this.current?.value !== hold.value) throw new LeaseLostError(`lease with fencing token ${hold.token} is no longer held`);
         const value = await this.redis.get(this.k.lease);

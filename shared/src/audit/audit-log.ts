@@ -7,6 +7,8 @@ export type AuditType =
   | 'operation.started'
   | 'operation.finished'
   | 'operation.rejected'
+  /** A leader lost its lease with a provider write in flight: that write may have landed late. */
+  | 'operation.interrupted'
   | 'freeze'
   | 'unfreeze'
   | 'ack'

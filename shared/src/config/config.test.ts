@@ -110,3 +110,22 @@ describe('config validation', () => {
     expect(() => parseConfigText('portals:\n  - id: [unclosed\n', 'bad.yaml', env)).toThrow(/bad\.yaml.*\n\s+line \d+, column \d+: Flow sequence/);
   });
 });
+
+describe('provider time limits fit in the leader lease', () => {
+  it('refuses a step timeout the lease cannot cover, naming the field and the budget', () => {
+    const slow = portal({ traffic: [{ kind: 'powerdns', apiUrl: 'http://127.0.0.1:8081', apiKey: '${PDNS_API_KEY}', zone: 'portal.example.', record: 'www.portal.example.', type: 'A', timeout: '7s' }] });
+    expect(problems({ portals: [slow] })).toEqual([
+      'portals[0].traffic[0].timeout: must fit in the leader lease: at most 6s (controller.leaseTtl × 0.8 − controller.renewEvery), got 7s',
+    ]);
+    // A longer lease makes room for it.
+    expect(problems({ controller: { leaseTtl: '15s' }, portals: [slow] })).toEqual([]);
+  });
+
+  it('checks a zonefile reload command the same way, and the defaults fit the default lease', () => {
+    const zonefile = { kind: 'zonefile', path: '/tmp/z.zone', zone: 'portal.example.', record: 'www.portal.example.', type: 'A', reloadCommand: ['true'] };
+    expect(problems({ portals: [portal({ traffic: [zonefile] })] })).toEqual([]);
+    expect(problems({ controller: { leaseTtl: '3s', renewEvery: '1s' }, portals: [portal({ traffic: [zonefile] })] })).toEqual([
+      'portals[0].traffic[0].reloadTimeout: must fit in the leader lease: at most 1400ms (controller.leaseTtl × 0.8 − controller.renewEvery), got 5s',
+    ]);
+  });
+});

@@ -51,7 +51,7 @@ function full(): Record<string, unknown> {
         ],
         traffic: [
           { kind: 'powerdns', apiUrl: 'http://127.0.0.1:8081', apiKey: '${PDNS_API_KEY}', serverId: 'localhost', zone: 'portal.example.', record: 'www.portal.example.', type: 'A', ttl: 60, timeout: '3s' },
-          { kind: 'zonefile', path: 'zones/portal.example.zone', zone: 'portal.example.', record: 'www', type: 'A', ttl: 30, reloadCommand: ['rndc', 'reload', 'portal.example'], reloadTimeout: '5s' },
+          { kind: 'zonefile', path: 'zones/portal.example.zone', zone: 'portal.example.', record: 'www', type: 'A', ttl: 30, reloadCommand: ['rndc', 'reload', 'portal.example'], reloadTimeout: '4s' },
         ],
       },
     ],

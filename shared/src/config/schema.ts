@@ -7,6 +7,7 @@ import { hooksSchema } from '../hooks/hooks';
 import { connectHost, spkiPins } from './tls-fields';
 import { livenessExpectation } from './liveness-fields';
 import { auditSchema, statusPageSchema, transparencyRules } from './transparency';
+import { LEASE_TRUST_FRACTION, providerCallBudget, stepTimeLimits } from './lease-budget';
 
 const ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const idField = (what: string) =>
@@ -224,10 +225,24 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
       if (c.controller.renewEvery * 3 > c.controller.leaseTtl) {
         ctx.addIssue({ code: 'custom', path: ['controller', 'renewEvery'], message: `must be at most a third of leaseTtl (${formatDuration(c.controller.leaseTtl)})` });
       }
+      // Every provider call is aborted at the lease's deadline; a time limit longer than that budget would only
+      // ever end in an abort, so it is refused here instead of discovered during an outage.
+      const budget = providerCallBudget(c.controller.leaseTtl, c.controller.renewEvery);
       const ids = new Set<string>();
       c.portals.forEach((p, i) => {
         if (ids.has(p.id)) ctx.addIssue({ code: 'custom', path: ['portals', i, 'id'], message: `duplicate portal id "${p.id}"` });
         ids.add(p.id);
+        p.traffic.forEach((step, j) => {
+          for (const limit of stepTimeLimits(step)) {
+            if (limit.ms > budget) {
+              ctx.addIssue({
+                code: 'custom',
+                path: ['portals', i, 'traffic', j, limit.field],
+                message: `must fit in the leader lease: at most ${formatDuration(Math.max(0, budget))} (controller.leaseTtl × ${LEASE_TRUST_FRACTION} − controller.renewEvery), got ${formatDuration(limit.ms)}`,
+              });
+            }
+          }
+        });
       });
       transparencyRules(c, ctx);
     });

@@ -1,4 +1,5 @@
 import Cloudflare, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'cloudflare';
+import { FENCING_TOKEN_HEADER } from './http-client';
 import { z } from 'zod';
 import type { Fields } from '../config/fields';
 import type { Secret } from '../config/secret';
@@ -72,7 +73,7 @@ function schema(f: Fields) {
         .describe('TTL in seconds: 1 (automatic) or 60–86400. Default 60, or 1 when proxied.'),
       proxied: z.boolean().default(false).describe('Serve the name through Cloudflare\'s proxy (orange cloud).'),
       baseUrl: f.url().optional().describe('API base URL; only to point at a test double.'),
-      timeout: f.duration(1).prefault('10s').describe('Time limit of one API request.'),
+      timeout: f.duration(1).prefault('5s').describe('Time limit of one API request.'),
       maxRetries: z.int().min(0).max(5).default(0).describe('SDK retries within one attempt; 0 leaves retrying to controller.stepAttempts.'),
     })
     .superRefine((s, ctx) => {
@@ -296,9 +297,11 @@ class CloudflareProvider implements TrafficProvider {
       // No compare-and-set exists at Cloudflare: the lease is checked right before each write instead.
       await ctx.fence.assertHeld();
       try {
-        if (op.method === 'POST') await this.#client.dns.records.create({ zone_id, ...op.body });
-        else if (op.method === 'PATCH') await this.#client.dns.records.edit(op.recordId, { zone_id, ...op.body });
-        else await this.#client.dns.records.delete(op.recordId, { zone_id });
+        // The lease's signal aborts the request and every retry the SDK would still make after it.
+        const options = { signal: ctx.signal, headers: { [FENCING_TOKEN_HEADER]: String(ctx.fence.token) } };
+        if (op.method === 'POST') await this.#client.dns.records.create({ zone_id, ...op.body }, options);
+        else if (op.method === 'PATCH') await this.#client.dns.records.edit(op.recordId, { zone_id, ...op.body }, options);
+        else await this.#client.dns.records.delete(op.recordId, { zone_id }, options);
       } catch (err) {
         throw this.failure(err, `${op.method} ${op.path}`, true);
       }

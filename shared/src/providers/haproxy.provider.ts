@@ -112,9 +112,9 @@ class HaproxyProvider implements TrafficProvider {
     this.serverNames = Object.values(cfg.servers).sort();
   }
 
-  private async command(cmd: string): Promise<string> {
+  private async command(cmd: string, signal?: AbortSignal): Promise<string> {
     try {
-      return await runtimeCommand(this.address, cmd, this.cfg.timeoutMs);
+      return await runtimeCommand(this.address, cmd, this.cfg.timeoutMs, signal);
     } catch (err) {
       if (!(err instanceof RuntimeApiError)) throw err;
       if (err.code === 'EACCES' || err.code === 'EPERM') {
@@ -221,7 +221,7 @@ class HaproxyProvider implements TrafficProvider {
     for (const cmd of req.commands) {
       // Each command is a separate write; a deposed controller must not send the second half of a switch.
       await ctx.fence.assertHeld();
-      const reply = (await this.command(cmd)).trim();
+      const reply = (await this.command(cmd, ctx.signal)).trim();
       // Success is an empty line; anything else is HAProxy saying why not ("No such server.", "Permission denied.").
       if (reply !== '') {
         const hint = /permission denied/i.test(reply) ? ' (the socket needs level admin)' : '';

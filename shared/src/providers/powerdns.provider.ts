@@ -5,12 +5,14 @@ import {
   dnsValueFor,
   normaliseDnsValue,
   ProviderError,
+  type ProviderContext,
   type ProviderDefinition,
   type StepPlan,
   type StepState,
   type TargetSite,
   type TrafficProvider,
 } from './provider';
+import { HttpRequestError, ProviderHttp, type ProviderResponse } from './http-client';
 
 export interface PowerDnsStepConfig {
   kind: 'powerdns';
@@ -53,35 +55,31 @@ class PowerDnsProvider implements TrafficProvider {
   readonly kind = 'powerdns';
   readonly label: string;
   private readonly zoneUrl: string;
+  private readonly http: ProviderHttp;
 
   constructor(private readonly cfg: PowerDnsStepConfig) {
     this.label = `powerdns ${cfg.record}/${cfg.type}`;
     const base = cfg.apiUrl.replace(/\/+$/, '');
     this.zoneUrl = `${base}/api/v1/servers/${encodeURIComponent(cfg.serverId)}/zones/${encodeURIComponent(cfg.zone)}`;
+    this.http = new ProviderHttp({ timeoutMs: cfg.timeoutMs, headers: { 'X-API-Key': cfg.apiKey.reveal() } });
   }
 
-  private async call(method: 'GET' | 'PATCH', body?: unknown): Promise<{ status: number; text: string }> {
-    let res: Response;
+  private async call(method: 'GET' | 'PATCH', body?: unknown, ctx?: ProviderContext): Promise<{ status: number; text: string }> {
+    let res: ProviderResponse;
     try {
-      res = await fetch(this.zoneUrl, {
+      res = await this.http.request({
         method,
-        headers: { 'X-API-Key': this.cfg.apiKey.reveal(), 'Content-Type': 'application/json', Accept: 'application/json' },
+        url: this.zoneUrl,
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.cfg.timeoutMs),
+        signal: ctx?.signal,
+        fencingToken: ctx?.fence.token,
       });
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      const why = e.name === 'TimeoutError' ? `no answer within ${this.cfg.timeoutMs}ms` : (e.cause?.code ?? e.message);
+      const why = err instanceof HttpRequestError ? err.message : this.http.scrub(String(err));
       throw new ProviderError(`${this.label}: ${method} zone ${this.cfg.zone} failed: ${why}`, true);
     }
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (err) {
-      const e = err as Error;
-      const why = e.name === 'TimeoutError' ? `answer not complete within ${this.cfg.timeoutMs}ms` : e.message;
-      throw new ProviderError(`${this.label}: ${method} zone ${this.cfg.zone} failed while reading the answer: ${why}`, true);
-    }
+    const text = res.text;
     if (res.status >= 400) {
       let msg = text.slice(0, 300);
       try {
@@ -91,7 +89,7 @@ class PowerDnsProvider implements TrafficProvider {
       }
       // 4xx (bad key, unknown zone, bad record) will not fix itself; 5xx and 429 may.
       const retryable = res.status >= 500 || res.status === 429;
-      throw new ProviderError(`${this.label}: PowerDNS answered ${res.status} to ${method}: ${msg}`, retryable);
+      throw new ProviderError(`${this.label}: PowerDNS answered ${res.status} to ${method}: ${this.http.scrub(msg)}`, retryable);
     }
     return { status: res.status, text };
   }
@@ -135,10 +133,10 @@ class PowerDnsProvider implements TrafficProvider {
     };
   }
 
-  async apply(plan: StepPlan, ctx: { fence: { assertHeld(): Promise<void> } }): Promise<void> {
+  async apply(plan: StepPlan, ctx: ProviderContext): Promise<void> {
     if (!plan.changes) return;
     await ctx.fence.assertHeld();
-    await this.call('PATCH', plan.request.body);
+    await this.call('PATCH', plan.request.body, ctx);
   }
 
   async verify(site: TargetSite) {

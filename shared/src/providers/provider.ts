@@ -17,11 +17,21 @@ export interface FenceGuard {
   readonly token: number;
   /** Throws LeaseLostError when this process no longer holds the lease with this token. */
   assertHeld(): Promise<void>;
+  /**
+   * Until when (ms since the epoch) the holder may still act, by its own conservative clock; 0 once lost. The
+   * executor turns it into the AbortSignal of each provider call. Absent for guards that never expire (tools, tests).
+   */
+  deadline?(): number;
 }
 
 export interface ProviderContext {
   fence: FenceGuard;
   logger: Logger;
+  /**
+   * Aborts the provider's requests (including an SDK's own retries) when the lease they run under can no longer
+   * be trusted. The controller always sets it; a provider combines it with its own per-request timeout.
+   */
+  signal?: AbortSignal;
   /** The operation a write belongs to, for providers that report it onward (webhook payloads). */
   operation?: { id: string; portal: string; from: string };
 }
@@ -119,4 +129,10 @@ export function dnsValueFor(type: string, site: TargetSite): { value?: string; e
   if (type === 'A' && v6) return { error: `routing.address ${address} is IPv6 but the record type is A` };
   if (type === 'AAAA' && !v6) return { error: `routing.address ${address} is IPv4 but the record type is AAAA` };
   return { value: normaliseDnsValue(type, address) };
+}
+
+/** The signal one provider request waits under: its own time limit, cut short by the lease's deadline if any. */
+export function requestSignal(timeoutMs: number, ctx?: { signal?: AbortSignal }): AbortSignal {
+  const own = AbortSignal.timeout(timeoutMs);
+  return ctx?.signal ? AbortSignal.any([own, ctx.signal]) : own;
 }

@@ -154,10 +154,10 @@ class Rfc2136Provider implements TrafficProvider {
   }
 
   /** Sends a signed message; returns only answers whose TSIG verified, or an error that says what went wrong. */
-  private async exchange(message: Buffer, what: 'query' | 'update'): Promise<SignedAnswer> {
+  private async exchange(message: Buffer, what: 'query' | 'update', signal?: AbortSignal): Promise<SignedAnswer> {
     let answer: SignedAnswer;
     try {
-      answer = await signedExchange(this.endpoint, message, this.key(), this.cfg.timeoutMs, this.now);
+      answer = await signedExchange(this.endpoint, message, this.key(), this.cfg.timeoutMs, this.now, signal);
     } catch (err) {
       if (err instanceof DnsTransportError) {
         // Refused/reset/timeout may clear up (named restarting); an answer that is not ours (EPROTO) will not.
@@ -284,7 +284,7 @@ class Rfc2136Provider implements TrafficProvider {
     if (!plan.changes) return;
     const req = this.parseRequest(plan);
     await ctx.fence.assertHeld();
-    const answer = await this.exchange(encodeUpdate(req, randomInt(0, 0x10000)), 'update');
+    const answer = await this.exchange(encodeUpdate(req, randomInt(0, 0x10000)), 'update', ctx.signal);
     if (answer.header.rcode !== 0) throw this.rcodeError(answer.header.rcode, 'update');
     const add = req.updates[1];
     ctx.logger.info('rfc2136 update accepted', { server: this.cfg.server, zone: this.cfg.zone, record: add.name, type: add.type, value: add.value, ttl: add.ttl, key: this.cfg.tsig.name });

@@ -19,6 +19,7 @@ import {
   type TargetSite,
   type TrafficProvider,
   type VerifyResult,
+  requestSignal,
 } from './provider';
 
 /**
@@ -89,7 +90,7 @@ function schema(f: Fields) {
         .boolean()
         .default(true)
         .describe(`Compare-and-set the fencing token on a TXT record ${EPOCH_PREFIX}<record> in the same all-or-nothing change batch.`),
-      timeout: f.duration(1).prefault('10s').describe('Time limit of one API request.'),
+      timeout: f.duration(1).prefault('5s').describe('Time limit of one API request.'),
       syncTimeout: f.duration(1).prefault('2m').describe('How long to wait for the change to become INSYNC.'),
       syncPoll: f.duration(50).prefault('250ms').describe('Time between two GetChange calls while the change is PENDING.'),
     })
@@ -344,7 +345,7 @@ class Route53Provider implements TrafficProvider {
     try {
       const out = await this.#client.send(
         new ChangeResourceRecordSetsCommand({ HostedZoneId: this.cfg.hostedZoneId, ChangeBatch: { Comment: changeBatch.Comment, Changes } }),
-        { abortSignal: this.signal() },
+        { abortSignal: requestSignal(this.cfg.timeoutMs, ctx) },
       );
       changeId = out.ChangeInfo?.Id;
       status = out.ChangeInfo?.Status;

@@ -13,6 +13,7 @@ import {
   type TrafficProvider,
   type VerifyResult,
 } from './provider';
+import { HttpRequestError, ProviderHttp } from './http-client';
 
 /**
  * Tells another system about the switch: POST {portal, from?, to, routing, operationId?, at} as JSON to `url`,
@@ -106,9 +107,8 @@ const stateAnswer = z
   .refine((a) => a.site !== undefined || a.active !== undefined);
 
 function causeOf(err: unknown, timeoutMs: number): string {
-  const e = err as Error & { cause?: { code?: string; message?: string } };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${timeoutMs}ms`;
-  return e.cause?.code ?? e.cause?.message ?? e.message;
+  if (err instanceof HttpRequestError) return err.timedOut ? `no answer within ${timeoutMs}ms (or the lease deadline)` : err.message;
+  return err instanceof Error ? err.message : String(err);
 }
 
 class WebhookProvider implements TrafficProvider {
@@ -118,11 +118,13 @@ class WebhookProvider implements TrafficProvider {
   private readonly shownVerifyUrl?: string;
   /** The last 2xx POST in this process: the only evidence verify() has when there is no verifyUrl. */
   private accepted?: { site: string; at: string; status: number };
+  private readonly http: ProviderHttp;
 
   constructor(private readonly cfg: WebhookStepConfig) {
     this.shownUrl = displayUrl(cfg.url);
     this.shownVerifyUrl = cfg.verifyUrl ? displayUrl(cfg.verifyUrl) : undefined;
     this.label = `webhook ${this.shownUrl}`;
+    this.http = new ProviderHttp({ timeoutMs: cfg.timeoutMs, secrets: [cfg.secret.reveal()] });
   }
 
   /** Answer snippets go into errors; a receiver that echoes what it got must not make us print the secret. */
@@ -131,17 +133,16 @@ class WebhookProvider implements TrafficProvider {
     return (secret ? text.split(secret).join('[redacted]') : text).replace(/\s+/g, ' ').trim().slice(0, 200);
   }
 
-  private async request(method: 'GET' | 'POST', url: string, shown: string, init: { headers: Record<string, string>; body?: string }): Promise<{ status: number; text: string; location: string | null }> {
-    // fetch refuses URLs with user:password@; they become a Basic Authorization header instead.
+  private async request(method: 'GET' | 'POST', url: string, shown: string, init: { headers: Record<string, string>; body?: string }, ctx?: ProviderContext): Promise<{ status: number; text: string; location: string | null }> {
+    // URLs with user:password@ become a Basic Authorization header, so the credentials never sit in a logged URL.
     const { bare, authorization } = splitCredentials(url);
     const headers = authorization ? { ...init.headers, Authorization: authorization } : init.headers;
     try {
-      // redirect: manual, because following a redirect would re-send the signed body to a place nobody configured.
-      const res = await fetch(bare, { method, headers, body: init.body, redirect: 'manual', signal: AbortSignal.timeout(this.cfg.timeoutMs) });
-      const text = await res.text();
-      return { status: res.status, text, location: res.headers.get('location') };
+      // No redirects (ProviderHttp): following one would re-send the signed body to a place nobody configured.
+      const res = await this.http.request({ method, url: bare, headers, body: init.body, signal: ctx?.signal, fencingToken: ctx?.fence.token });
+      return { status: res.status, text: res.text, location: res.location ?? null };
     } catch (err) {
-      // Node's messages can quote the URL; only the shown form may appear.
+      // Messages can quote the URL; only the shown form may appear.
       const why = this.scrub([url, bare].reduce((t, u) => t.split(u).join(shown), causeOf(err, this.cfg.timeoutMs)));
       throw new ProviderError(`${this.label}: ${method} ${shown} failed: ${why}`, true);
     }
@@ -194,7 +195,7 @@ class WebhookProvider implements TrafficProvider {
         url: this.shownUrl,
         headers: { 'Content-Type': 'application/json', [SIGNATURE_HEADER]: 'sha256=<hex HMAC-SHA256 of the body as sent>' },
         body,
-        addedWhenSent: ['operationId', 'at'],
+        addedWhenSent: ['operationId', 'fence', 'at'],
       },
     };
   }
@@ -216,13 +217,14 @@ class WebhookProvider implements TrafficProvider {
       throw new ProviderError(`${this.label}: step says portal ${this.cfg.portal} but runs in portal ${op.portal}; fix the step's portal field`, false);
     }
     const from = planned.from ?? (op?.from !== undefined && op.from !== planned.to ? op.from : undefined);
-    const body = { ...planned, ...(from ? { from } : {}), ...(op?.id ? { operationId: op.id } : {}), at: new Date().toISOString() };
+    // The fencing token is inside the signed body, so a receiver can refuse a write older than one it accepted.
+    const body = { ...planned, ...(from ? { from } : {}), ...(op?.id ? { operationId: op.id } : {}), fence: ctx.fence.token, at: new Date().toISOString() };
     const text = JSON.stringify(body);
     await ctx.fence.assertHeld();
     const res = await this.request('POST', this.cfg.url, this.shownUrl, {
       headers: { 'Content-Type': 'application/json', 'User-Agent': 'portal-failover', [SIGNATURE_HEADER]: signBody(text, this.cfg.secret.reveal()) },
       body: text,
-    });
+    }, ctx);
     if (res.status < 200 || res.status >= 300) throw this.statusError('POST', this.shownUrl, res.status, res.text, res.location);
     this.accepted = { site: planned.to, at: body.at, status: res.status };
     ctx.logger.info('webhook accepted the switch', { url: this.shownUrl, status: res.status, to: planned.to, from: body.from });

@@ -771,7 +771,7 @@ function schema(f: Fields) {
       type: z.enum(['A', 'AAAA', 'CNAME']),
       ttl: z.int().min(0).max(MAX_TTL).default(30),
       reloadCommand: z.array(f.nonEmpty()).min(1, 'needs at least the program to run').optional(),
-      reloadTimeout: f.duration().pipe(z.number().positive('must be longer than 0')).prefault('10s'),
+      reloadTimeout: f.duration().pipe(z.number().positive('must be longer than 0')).prefault('5s'),
     })
     .superRefine((s, ctx) => {
       const zone = canonicalName(s.zone);

@@ -27,7 +27,7 @@ export class DnsTransportError extends Error {
 /** Largest answer we accept; ours are a handful of records. */
 const MAX_MESSAGE = 65_535;
 
-export function exchangeTcp(server: DnsEndpoint, message: Buffer, timeoutMs: number): Promise<Buffer> {
+export function exchangeTcp(server: DnsEndpoint, message: Buffer, timeoutMs: number, signal?: AbortSignal): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
@@ -37,6 +37,7 @@ export function exchangeTcp(server: DnsEndpoint, message: Buffer, timeoutMs: num
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       if (err) reject(err);
       else resolve(answer ?? Buffer.alloc(0));
@@ -45,6 +46,10 @@ export function exchangeTcp(server: DnsEndpoint, message: Buffer, timeoutMs: num
       () => finish(new DnsTransportError(`no answer within ${timeoutMs}ms`, 'ETIMEDOUT')),
       timeoutMs,
     );
+    // The lease's deadline: the connection is torn down, so a stale update is never sent once it fires.
+    const onAbort = () => finish(new DnsTransportError('aborted at the lease deadline', 'ETIMEDOUT'));
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.on('connect', () => {
       const length = Buffer.alloc(2);
       length.writeUInt16BE(message.length);
@@ -77,9 +82,9 @@ export interface SignedAnswer {
  * opcode) and what its TSIG record says. Whether to trust the answer is the caller's decision: `tsig.status`
  * must be `verified`.
  */
-export async function signedExchange(server: DnsEndpoint, message: Buffer, key: TsigKey, timeoutMs: number, now: () => number = Date.now): Promise<SignedAnswer> {
+export async function signedExchange(server: DnsEndpoint, message: Buffer, key: TsigKey, timeoutMs: number, now: () => number = Date.now, signal?: AbortSignal): Promise<SignedAnswer> {
   const { wire: sent, mac } = signMessage(message, key, { now: now() / 1000 });
-  const wire = await exchangeTcp(server, sent, timeoutMs);
+  const wire = await exchangeTcp(server, sent, timeoutMs, signal);
   const header = layout(wire);
   const requestOpcode = (message.readUInt16BE(2) >> 11) & 0xf;
   if (header.id !== message.readUInt16BE(0) || !header.qr || header.opcode !== requestOpcode) {

@@ -35,7 +35,7 @@ export class RuntimeApiError extends Error {
 /** HAProxy answers a few KB here; a runaway answer (e.g. "show sess" on a busy proxy) must not fill memory. */
 const MAX_REPLY = 16 * 1024 * 1024;
 
-export function runtimeCommand(address: SocketAddress, command: string, timeoutMs: number): Promise<string> {
+export function runtimeCommand(address: SocketAddress, command: string, timeoutMs: number, signal?: AbortSignal): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -45,11 +45,16 @@ export function runtimeCommand(address: SocketAddress, command: string, timeoutM
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       if (err) reject(err);
       else resolve(Buffer.concat(chunks).toString('utf8'));
     };
     const timer = setTimeout(() => finish(new RuntimeApiError(`no complete answer within ${timeoutMs}ms`, 'ETIMEDOUT')), timeoutMs);
+    // The lease's deadline: past it the command must not reach HAProxy, or must be cut off.
+    const onAbort = () => finish(new RuntimeApiError('aborted at the lease deadline', 'ETIMEDOUT'));
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.on('connect', () => socket.write(`${command}\n`));
     socket.on('data', (chunk: Buffer) => {
       size += chunk.length;
