@@ -1,4 +1,4 @@
-import { portalModel, siteStatus, type Operation, type PortalConfig } from '@portal-failover/shared';
+import { cooldownOf, overlayPhase, portalModel, siteStatus, type Operation, type PortalConfig } from '@portal-failover/shared';
 import type { ApiContext } from './context';
 
 /** What operators see for one portal: state from the leader, freeze from the API's own record. */
@@ -7,27 +7,22 @@ export async function portalView(ctx: ApiContext, p: PortalConfig) {
   const [state, controls, recent] = await Promise.all([ctx.store.loadState(p.id), ctx.control.read([p.id]), ctx.store.recentOperations(p.id, 1)]);
   const c = controls.get(p.id) ?? {};
   const t = ctx.now();
-  const last = state?.lastAutoSwitchAt;
+  // The freeze and acknowledgement records are the API's own and may be newer than the leader's last decision.
+  const cooldown = state ? cooldownOf({ lastAutoSwitchAt: state.lastAutoSwitchAt, ackedAt: c.ack?.at }, model.policy.cooldownMs, t) : undefined;
   return {
     id: p.id,
     name: p.name,
     activeSite: state?.activeSite ?? p.sites[0].name,
-    phase: c.freeze && state?.phase !== 'failing_over' ? 'frozen' : (state?.phase ?? 'no_data'),
+    phase: overlayPhase(state?.phase ?? 'no_data', { inflight: state?.inflight !== undefined, frozen: c.freeze !== undefined }),
     reason: state?.lastReason ?? 'no controller has reported on this portal yet',
     sites: model.sites.map((s, i) => {
       const st = siteStatus(state?.health ?? {}, s.name, s.checkNames, model.policy, t);
       return { name: s.name, provider: p.sites[i].provider, status: st.status, vantages: st.vantages };
     }),
     frozen: c.freeze ?? null,
-    cooldown:
-      last !== undefined
-        ? {
-            lastAutoSwitchAt: new Date(last).toISOString(),
-            until: new Date(last + model.policy.cooldownMs).toISOString(),
-            active: t - last < model.policy.cooldownMs,
-            acknowledged: c.ack !== undefined && c.ack.at >= last,
-          }
-        : null,
+    cooldown: cooldown
+      ? { lastAutoSwitchAt: new Date(cooldown.startedAt).toISOString(), until: new Date(cooldown.until).toISOString(), active: cooldown.active, acknowledged: cooldown.acknowledged }
+      : null,
     operationInFlight: state?.inflight ?? null,
     pendingRequest: c.intent?.operation.id ?? null,
     lastOperation: (recent[0] as Operation | undefined) ?? null,

@@ -1,7 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
-import { cooldownUntil, createProvider, createLogger, portalModel, siteStatus, type Operation, type PortalConfig, type Trigger } from '@portal-failover/shared';
+import {
+  createProvider,
+  createLogger,
+  initialState,
+  portalModel,
+  preconditions,
+  refusal,
+  type Operation,
+  type PortalConfig,
+  type PortalModel,
+  type PreconditionState,
+  type Trigger,
+} from '@portal-failover/shared';
 import { callerOf, type Caller, type Role } from './auth';
 import type { ApiContext } from './context';
 import { HttpError, parseOr400 } from './http-errors';
@@ -63,6 +75,18 @@ function pendingOperation(p: PortalConfig, o: { to: string; from: string; trigge
   };
 }
 
+/**
+ * The state the runbook checks read on the API side: the leader's last stored state (or the initial one before
+ * any leader wrote it), with freeze, acknowledgement and waiting request from the API's own control records,
+ * which are newer than the leader's copy.
+ */
+async function preconditionView(ctx: ApiContext, p: PortalConfig, model: PortalModel): Promise<{ state: PreconditionState }> {
+  const [state, controls] = await Promise.all([ctx.store.loadState(p.id), ctx.control.read([p.id])]);
+  const c = controls.get(p.id) ?? {};
+  const base = state ?? initialState(model);
+  return { state: { ...base, frozen: c.freeze, ackedAt: c.ack?.at, waiting: c.intent?.operation.id } };
+}
+
 function instant(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   return /^\d+$/.test(v) ? Number(v) : Date.parse(v);
@@ -75,20 +99,12 @@ async function switchover(ctx: ApiContext, req: Request, res: Response): Promise
   const site = p.sites.find((s) => s.name === body.to);
   if (!site) throw new HttpError(400, 'invalid body', [{ path: 'to', message: `unknown site "${body.to}" (sites: ${p.sites.map((s) => s.name).join(', ')})` }]);
   const model = portalModel(p);
-  const [state, controls] = await Promise.all([ctx.store.loadState(p.id), ctx.control.read([p.id])]);
-  const c = controls.get(p.id) ?? {};
-  const active = state?.activeSite ?? p.sites[0].name;
-  const target = siteStatus(state?.health ?? {}, site.name, model.sites.find((s) => s.name === site.name)!.checkNames, model.policy, ctx.now());
+  const view = await preconditionView(ctx, p, model);
   const force = body.force ?? false;
-  const busy = state?.inflight?.operationId ?? c.intent?.operation.id;
-  const preconditions = [
-    { check: 'target is not the active site', ok: body.to !== active, detail: `active site is ${active}` },
-    { check: 'no operation in flight', ok: busy === undefined, detail: busy ? `operation ${busy} is running or waiting` : 'none' },
-    { check: 'automation not frozen', ok: c.freeze === undefined, detail: c.freeze ? `frozen by ${c.freeze.actor}: ${c.freeze.reason}` : 'not frozen' },
-    { check: 'target healthy by quorum', ok: target.status === 'up', detail: `${site.name} is ${target.status}${target.down.length ? ` (down on ${target.down.join(', ')})` : ''}` },
-  ];
-  // force may override health and freeze, never a running operation or a no-op.
-  const blocking = preconditions.filter((x, i) => !x.ok && (i < 2 || !force));
+  const request = { operationId: '', trigger: 'manual' as const, to: site.name, force };
+  const report = preconditions(view.state, model, request, ctx.now());
+  const active = report.from;
+  const busy = view.state.inflight?.operationId ?? view.state.waiting;
   if (body.dryRun) {
     const plan = await Promise.all(
       p.traffic.map(async (step, i) => {
@@ -101,15 +117,13 @@ async function switchover(ctx: ApiContext, req: Request, res: Response): Promise
         }
       }),
     );
-    res.json({ dryRun: true, portal: p.id, from: active, to: site.name, preconditions, wouldProceed: blocking.length === 0, plan });
+    res.json({ dryRun: true, portal: p.id, from: active, to: site.name, preconditions: report.checks, wouldProceed: report.blocking.length === 0, plan });
     return;
   }
-  if (blocking.length) {
-    const first = blocking[0];
-    throw new HttpError(409, `precondition failed: ${first.check}: ${first.detail}${blocking[0] === preconditions[3] || blocking[0] === preconditions[2] ? ' (force: true overrides this)' : ''}`, undefined, busy ? { operationId: busy } : {});
-  }
+  const refused = refusal(report, request);
+  if (refused !== undefined) throw new HttpError(409, refused, undefined, busy ? { operationId: busy } : {});
   const op = pendingOperation(p, { to: site.name, from: active, trigger: 'manual', reason: body.reason, actor: caller.name, client: caller.client, force, now: ctx.now() });
-  const forcedPast = force ? preconditions.filter((x) => !x.ok).map((x) => x.check) : [];
+  const forcedPast = report.forcedPast.map((x) => x.check);
   const entry = { type: 'operation.requested', portal: p.id, actor: caller.name, client: caller.client, reason: body.reason, operation: op.id, data: { from: active, to: site.name, trigger: 'manual', force, forcedPast } } as const;
   const r = await ctx.control.requestOperation(op, { log: ctx.audit, entry });
   if (!r.ok) throw new HttpError(409, `another switchover (${r.operationId}) is ${r.blockedBy === 'intent' ? 'waiting' : 'running'} for ${p.id}`, undefined, { operationId: r.operationId });
@@ -170,20 +184,18 @@ async function alertmanager(ctx: ApiContext, req: Request, res: Response): Promi
       results.push({ alert: name, portal: portalId, outcome: 'ignored', detail: portalId ? `unknown portal "${portalId}"` : 'no portal label' });
       continue;
     }
-    const [state, controls] = await Promise.all([ctx.store.loadState(p.id), ctx.control.read([p.id])]);
-    const c = controls.get(p.id) ?? {};
-    const active = state?.activeSite ?? p.sites[0].name;
-    const busy = state?.inflight?.operationId ?? c.intent?.operation.id;
-    const until = state ? cooldownUntil({ lastAutoSwitchAt: state.lastAutoSwitchAt, ackedAt: c.ack?.at }, p.policy.cooldown, ctx.now()) : undefined;
-    let blocked: string | undefined;
+    const { state } = await preconditionView(ctx, p, portalModel(p));
+    const request = { operationId: '', trigger: 'alert' as const, to: a.labels.to, expectFrom: a.labels.site, force: false };
+    const report = preconditions(state, portalModel(p), request, ctx.now());
+    const active = report.from;
+    const busy = state.inflight?.operationId ?? state.waiting;
     if (busy) {
       results.push({ alert: name, portal: p.id, outcome: 'duplicate', detail: `operation ${busy} already handles this portal`, operationId: busy });
       continue;
     }
-    if (a.labels.site && a.labels.site !== active) blocked = `alert is about ${a.labels.site}, but ${active} is active`;
-    else if (a.labels.to && !p.sites.some((s) => s.name === a.labels.to)) blocked = `unknown target site "${a.labels.to}"`;
-    else if (c.freeze) blocked = `automation is frozen by ${c.freeze.actor}: ${c.freeze.reason}`;
-    else if (until !== undefined) blocked = `anti-flap cooldown until ${new Date(until).toISOString()}`;
+    // The target's health is judged by the leader when it takes the request (admitSwitch runs the same checks):
+    // an alert is answered at once, and a standby briefly without fresh results must not drop it here.
+    const blocked = report.blocking.find((c) => c.check !== 'target healthy by quorum')?.detail;
     if (blocked) {
       results.push({ alert: name, portal: p.id, outcome: 'blocked', detail: blocked });
       await ctx.audit.append({ type: 'alert.received', portal: p.id, actor: `alertmanager(${caller.name})`, client: caller.client, reason: name, data: { outcome: 'blocked', detail: blocked, labels: a.labels } });

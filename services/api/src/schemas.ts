@@ -139,7 +139,7 @@ export const DryRunResponse = z.object({
   portal: z.string(),
   from: z.string(),
   to: z.string(),
-  preconditions: z.array(z.object({ check: z.string(), ok: z.boolean(), detail: z.string() })),
+  preconditions: z.array(z.object({ check: z.string(), ok: z.boolean(), detail: z.string(), forceable: z.boolean() })),
   wouldProceed: z.boolean(),
   plan: z.array(
     z.object({ step: z.number(), kind: z.string(), label: z.string(), changes: z.boolean().optional(), description: z.string().optional(), request: z.record(z.string(), z.unknown()).optional(), error: z.string().optional() }),

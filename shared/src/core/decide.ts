@@ -1,4 +1,8 @@
 import { ANALYSIS_TABLE, classify, type Analysis } from './classify';
+import { cooldownUntil } from './cooldown';
+import { describeSite as describe, iso } from './describe';
+import { overlayPhase } from './phase';
+import { preconditions, refusal, type SwitchRequest } from './preconditions';
 import type { SiteStatus } from './health';
 import type { Phase, PortalModel, PortalState, Trigger } from './state';
 
@@ -30,21 +34,6 @@ export function autoOperationId(portal: string, decidedAt: number): string {
   return `${portal}-${decidedAt.toString(36)}-auto`;
 }
 
-function describe(s: SiteStatus): string {
-  if (!s.hasData) return `${s.site} has no fresh results`;
-  const parts: string[] = [];
-  if (s.down.length) parts.push(`down on ${s.down.join(', ')}`);
-  if (s.up.length) parts.push(`up on ${s.up.join(', ')}`);
-  const other = s.vantages.filter((v) => v.verdict === 'unknown' || v.verdict === 'stale');
-  if (other.length) parts.push(`${other.map((v) => `${v.vantage} ${v.verdict}`).join(', ')}`);
-  const why = s.vantages.find((v) => v.verdict === 'down')?.detail;
-  return `${s.site} is ${s.status} (${parts.join('; ')})${why ? ` [${why}]` : ''}`;
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
 /** Why an actionable analysis may not act now, or undefined when it may. */
 function blockedBy(state: PortalState, model: PortalModel, move: 'failover' | 'failback', now: number): string | undefined {
   if (state.frozen) {
@@ -59,17 +48,6 @@ function blockedBy(state: PortalState, model: PortalModel, move: 'failover' | 'f
     return `anti-flap cooldown after the automatic switch at ${iso(state.lastAutoSwitchAt!)} blocks automatic switches until ${iso(until)}; acknowledge the last switch to lift it`;
   }
   return undefined;
-}
-
-/**
- * When the anti-flap block after the last switch ends, or undefined when no block holds (none yet, expired, or
- * acknowledged since). The one rule for automatic switches, alerts and the API's webhook answer alike.
- */
-export function cooldownUntil(state: Pick<PortalState, 'lastAutoSwitchAt' | 'ackedAt'>, cooldownMs: number, now: number): number | undefined {
-  const last = state.lastAutoSwitchAt;
-  if (last === undefined || now - last >= cooldownMs) return undefined;
-  if (state.ackedAt !== undefined && state.ackedAt >= last) return undefined;
-  return last + cooldownMs;
 }
 
 function servingPhase(state: PortalState, model: PortalModel): Phase {
@@ -145,8 +123,7 @@ export function decide(state: PortalState, model: PortalModel, now: number): Dec
         reason = `${active}`;
         phase = servingPhase(next, model);
     }
-    if (next.inflight) phase = 'failing_over';
-    else if (next.frozen && phase !== 'no_data' && phase !== 'both_down') phase = 'frozen';
+    phase = overlayPhase(phase, { inflight: next.inflight !== undefined, frozen: next.frozen !== undefined });
   }
   next = { ...next, phase, lastReason: reason };
   return { next, actions, analysis: c.analysis, phase, reason, statuses: c.statuses };
@@ -166,16 +143,7 @@ export function settleOperation(state: PortalState, outcome: { operationId: stri
   return { ...state, inflight: undefined, activeSite: outcome.ok ? outcome.to : state.activeSite };
 }
 
-/** A switchover somebody asked for (API or Alertmanager), as the leader sees it when it takes the request. */
-export interface SwitchRequest {
-  operationId: string;
-  trigger: Trigger;
-  /** Target site; undefined lets the controller pick the first healthy site in priority order. */
-  to?: string;
-  /** The site the requester believed active (alerts name the failing site): void if that changed since. */
-  expectFrom?: string;
-  force: boolean;
-}
+export type { SwitchRequest };
 
 export type Admission =
   | { ok: true; next: PortalState; from: string; to: string; reason: string; statuses: Record<string, SiteStatus> }
@@ -183,29 +151,14 @@ export type Admission =
 
 /**
  * The runbook preconditions, checked again by the leader at the moment it takes a request (the API checked them
- * when it was made, but health and freezes move). Alerts are automation: they obey freeze and cooldown and can
- * never force; a person can force past an unhealthy target or a freeze, never past a running operation.
+ * when it was made, but health and freezes move). The checks themselves live in preconditions().
  */
 export function admitSwitch(state: PortalState, model: PortalModel, req: SwitchRequest, now: number): Admission {
-  const c = classify(state, model, now);
-  const statuses = c.statuses;
-  const from = state.activeSite;
-  const no = (reason: string): Admission => ({ ok: false, reason, statuses });
-  if (state.inflight) return no(`operation ${state.inflight.operationId} is still running`);
-  if (req.expectFrom !== undefined && req.expectFrom !== from) return no(`${req.expectFrom} is no longer the active site (${from} is)`);
-  const isAlert = req.trigger === 'alert';
-  const force = req.force && !isAlert;
-  const to = req.to ?? model.sites.find((s) => s.name !== from && statuses[s.name].status === 'up')?.name;
-  if (to === undefined) return no(`no healthy site to switch to (${model.sites.filter((s) => s.name !== from).map((s) => describe(statuses[s.name])).join('; ')})`);
-  if (!model.sites.some((s) => s.name === to)) return no(`unknown site "${to}"`);
-  if (to === from) return no(`${to} is already the active site`);
-  if (state.frozen && !force) return no(`automation is frozen by ${state.frozen.actor} (${state.frozen.reason}); unfreeze, or force`);
-  if (statuses[to].status !== 'up' && !force) return no(`target ${describe(statuses[to])}; switching to it needs force`);
-  const until = isAlert ? cooldownUntil(state, model.policy.cooldownMs, now) : undefined;
-  if (until !== undefined) {
-    return no(`anti-flap cooldown after the automatic switch at ${iso(state.lastAutoSwitchAt!)} lasts until ${iso(until)}; acknowledge to lift it`);
-  }
-  const forced = force && (state.frozen !== undefined || statuses[to].status !== 'up') ? ' (forced past the preconditions)' : '';
+  const report = preconditions(state, model, req, now);
+  const { statuses, from, to } = report;
+  const refused = refusal(report, req);
+  if (refused !== undefined || to === undefined) return { ok: false, reason: refused ?? 'no target site', statuses };
+  const forced = report.forcedPast.length ? ' (forced past the preconditions)' : '';
   const reason = `${req.trigger} switchover ${from} -> ${to}${forced}; ${describe(statuses[from])}; ${describe(statuses[to])}`;
   // Every switch starts the anti-flap cooldown: automation must not undo at once what a person (or an alert)
   // just decided, e.g. move traffic back off a site an operator forced it onto. An acknowledgement lifts it.

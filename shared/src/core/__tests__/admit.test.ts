@@ -20,12 +20,12 @@ describe('admitSwitch: runbook preconditions checked by the leader', () => {
   });
 
   it.each([
-    { name: 'target unhealthy', state: standbyDown, r: req(), why: /target standby is down.*needs force/ },
+    { name: 'target unhealthy', state: standbyDown, r: req(), why: /target healthy by quorum: standby is down.*force: true overrides this/ },
     { name: 'frozen', state: () => ({ ...healthy(), frozen: { reason: 'drill', actor: 'anna', at: T0 } }), r: req(), why: /frozen by anna/ },
     { name: 'already active', state: healthy, r: req({ to: 'primary' }), why: /already the active site/ },
     { name: 'unknown site', state: healthy, r: req({ to: 'mars' }), why: /unknown site "mars"/ },
     { name: 'operation running', state: () => ({ ...healthy(), inflight: { operationId: 'x', from: 'primary', to: 'standby', trigger: 'auto' as const, since: T0 } }), r: req({ force: true }), why: /operation x is still running/ },
-    { name: 'active site changed since the alert', state: healthy, r: req({ trigger: 'alert', expectFrom: 'standby', to: undefined }), why: /standby is no longer the active site/ },
+    { name: 'active site changed since the alert', state: healthy, r: req({ trigger: 'alert', expectFrom: 'standby', to: undefined }), why: /alerted site still active: alert is about standby, but primary is active/ },
   ])('rejects: $name', ({ state, r, why }) => {
     const a = admitSwitch(state(), m, r, at);
     expect(a.ok).toBe(false);
