@@ -29,6 +29,7 @@ export type ApiFreeze = NonNullable<ApiPortal['frozen']>;
 export type ApiDryRun = Out<typeof ApiSchemas.DryRunResponse>;
 export type ApiAuditPage = Out<typeof ApiSchemas.AuditResponse>;
 export type ApiAuditEntry = ApiAuditPage['entries'][number];
+export type ApiAuditVerify = Out<typeof ApiSchemas.AuditVerifyResponse>;
 
 /** Long enough for a slow Redis behind the API, short enough that a hung connection does not stall an incident. */
 export const REQUEST_TIMEOUT_MS = 15_000;

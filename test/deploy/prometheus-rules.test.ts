@@ -22,6 +22,7 @@ const EXPECTED_ALERTS = [
   'FailoverNoCheckResults',
   'FailoverQueueBacklog',
   'FailoverNoLeader',
+  'FailoverAuditLogNearCap',
   'FailoverStandbyUnhealthy',
   'FailoverExternalProbeDown',
   'FailoverTlsCertExpiringSoon',

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ApiAuditEntry, ApiAuditPage, ApiClient } from '../api-client';
+import type { ApiAuditEntry, ApiAuditPage, ApiAuditVerify, ApiClient } from '../api-client';
 import { json, parseInstantOrAgo, table, timestamp } from '../format';
 import { apiCommand, client, out, positiveInt, run, usageExitCodes, UsageError, type ConnectionOptions } from './common';
 
@@ -89,6 +89,18 @@ export function registerAudit(program: Command): void {
         for await (const entries of pages(api, query)) {
           if (entries.length) out(entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
         }
+      }),
+    );
+
+  usageExitCodes(audit.command('verify'))
+    .description('check every link of the audit hash chain; exit 1 naming the first entry where it breaks')
+    .action(
+      run(async (_opts: AuditOptions, cmd: Command) => {
+        const opts = cmd.optsWithGlobals<AuditOptions>();
+        const api = client(opts);
+        const r = await api.get<ApiAuditVerify>('/api/v1/audit/verify');
+        out(opts.json ? json(r) : `${r.message}\n`);
+        return r.ok ? 0 : 1;
       }),
     );
 }

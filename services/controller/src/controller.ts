@@ -124,6 +124,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
     }
     opts.metrics.controllerLeader.set(0);
     zeroControllerMetrics(opts.metrics, opts.config);
+    opts.metrics.auditMaxEntries.set(opts.config.audit.maxEntries);
   }
 
   get isLeader(): boolean {
@@ -252,6 +253,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
   }
 
   private evaluating = false;
+  private auditCountedAt = 0;
 
   private async evaluateAll(): Promise<void> {
     // A slow Redis must not stack up overlapping ticks (each would try to take the same request).
@@ -283,6 +285,10 @@ export class Controller extends EventEmitter<ControllerEvents> {
     }
     await Promise.all([...this.portals.values()].map((rt) => this.persist(rt)));
     await this.availability.flush(this.now()).catch((err: Error) => this.warn.warn('availability', `cannot record availability: ${err.message}`));
+    if (this.now() - this.auditCountedAt >= 30_000) {
+      this.auditCountedAt = this.now();
+      await this.audit.count().then((n) => this.opts.metrics.auditEntries.set(n), (err: Error) => this.warn.warn('audit-count', `cannot count audit entries: ${err.message}`));
+    }
     // Where the API runs in this process (all-in-one), its collector owns failover_queue_jobs and reads every queue
     // at scrape time. A standalone controller still exports the results queue's counts: the leader-filtered
     // FailoverQueueBacklog rule and "Queue jobs" panel read them from the leader's process.

@@ -85,6 +85,16 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       labelNames: ['queue', 'state'] as const,
       registers,
     }),
+    auditEntries: new Gauge({
+      name: 'failover_audit_entries',
+      help: 'Entries in the audit stream, read by the leader controller (at most every 30 s)',
+      registers,
+    }),
+    auditMaxEntries: new Gauge({
+      name: 'failover_audit_max_entries',
+      help: 'The configured audit.maxEntries size cap, beyond which the oldest audit entries are trimmed',
+      registers,
+    }),
     controllerLeader: new Gauge({
       name: 'failover_controller_leader',
       help: '1 when this controller process holds the leader lease',
