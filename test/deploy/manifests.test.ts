@@ -201,6 +201,9 @@ describe('deploy/k8s', () => {
       const [c] = containers(d);
       expect(envValue(c, 'METRICS_LISTEN')?.value).toBe('0.0.0.0:9464');
       expect(arr(c.ports, 'ports').map((p) => obj(p, 'port').containerPort)).toContain(9464);
+      // Probes hit the metrics listener's /healthz and /readyz (shared/src/runtime/service.ts), never /metrics.
+      expect(obj(obj(c.livenessProbe, 'livenessProbe').httpGet, 'httpGet')).toMatchObject({ path: '/healthz', port: 'metrics' });
+      expect(obj(obj(c.readinessProbe, 'readinessProbe').httpGet, 'httpGet')).toMatchObject({ path: '/readyz', port: 'metrics' });
     }
     const [api] = containers(find('Deployment', 'portal-failover-api'));
     expect(envValue(api, 'API_LISTEN')?.value).toBe('0.0.0.0:8080');

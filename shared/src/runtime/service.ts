@@ -95,6 +95,16 @@ export async function runService(name: string, start: (ctx: ServiceContext) => P
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
+/** Redis answers a PING within a second: what a checker or controller needs to do any work. */
+async function readiness(ctx: ServiceContext): Promise<{ ok: boolean; body: { status: string; error?: string } }> {
+  try {
+    await Promise.race([ctx.redis.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 1s')), 1000).unref())]);
+    return { ok: true, body: { status: 'ready' } };
+  } catch (err) {
+    return { ok: false, body: { status: 'not ready', error: `redis: ${(err as Error).message}` } };
+  }
+}
+
 /**
  * A standalone checker or controller has no API to hang /metrics on; METRICS_LISTEN=host:port gives it one so
  * Prometheus can scrape every process of a scaled-out install.
@@ -107,6 +117,12 @@ function serveMetrics(ctx: ServiceContext, listen: string | undefined): http.Ser
     return undefined;
   }
   const server = http.createServer((req, res) => {
+    // Kubernetes probes hit these, not /metrics: liveness is "the process answers", readiness "Redis answers".
+    if (req.url === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    if (req.url === '/readyz') {
+      void readiness(ctx).then((r) => res.writeHead(r.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(r.body)));
+      return;
+    }
     if (req.url !== '/metrics') {
       res.writeHead(404).end();
       return;
