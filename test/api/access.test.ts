@@ -161,7 +161,7 @@ it('a rate limit cannot be dodged by sending a different made-up token with each
   // without a token. app.ts keys the limiter on the raw Authorization header, so every invented token gets a
   // fresh bucket and an attacker guessing tokens is never slowed down.
   const config = apiConfig([fx], { rateLimitMax: 3 });
-  const redis = createRedis(config.redis.url, 'command');
+  const redis = createRedis(config.redis, 'command');
   try {
     // Control: the limiter itself works for requests without a token.
     const control = createApp({ config, redis, metrics: createMetrics(undefined, { defaultMetrics: false }) });

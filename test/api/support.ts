@@ -70,7 +70,7 @@ export interface ApiHarness {
 }
 
 export async function startApiHarness(config: Config): Promise<ApiHarness> {
-  const redis = createRedis(config.redis.url, 'command');
+  const redis = createRedis(config.redis, 'command');
   const app = createApp({ config, redis, metrics: createMetrics(undefined, { defaultMetrics: false }) });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -108,7 +108,7 @@ export async function startStack(ids: string[], o: ConfigOptions & { rateLimitMa
   const { REDIS_URL: _ignored, ...env } = process.env;
   const config = parseConfig(apiRawConfig(fixtures, { apiUrl: proxy.url, ...o }), 'api-stack-test', env);
   const app = await startAllInOne(config, testLogger(), createMetrics(undefined, { defaultMetrics: false }));
-  const redis = createRedis(config.redis.url, 'command');
+  const redis = createRedis(config.redis, 'command');
   return {
     fixtures,
     config,

@@ -83,7 +83,7 @@ describe('dashboard', () => {
   it('filters every $portal-scoped panel by the variable and reads leader-only gauges from the leader', () => {
     const notLeader = dashboardQueries(d).filter((q) => !keepsLeaderOnly(q.expr)).map((q) => q.where);
     expect(notLeader).toEqual([]);
-    const perPortal = dashboardQueries(d).filter((q) => metricNamesIn(q.expr).some((n) => n.startsWith('failover_') && n !== 'failover_controller_leader' && n !== 'failover_queue_jobs' && n !== 'failover_queue_oldest_waiting_seconds'));
+    const perPortal = dashboardQueries(d).filter((q) => metricNamesIn(q.expr).some((n) => n.startsWith('failover_') && n !== 'failover_controller_leader' && n !== 'failover_queue_jobs' && n !== 'failover_queue_oldest_waiting_seconds' && n !== 'failover_redis_up'));
     expect(perPortal.filter((q) => !q.expr.includes('portal=~"$portal"')).map((q) => q.where)).toEqual([]);
   });
 });

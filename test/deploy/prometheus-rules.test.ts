@@ -26,6 +26,8 @@ const EXPECTED_ALERTS = [
   'FailoverStandbyUnhealthy',
   'FailoverExternalProbeDown',
   'FailoverTlsCertExpiringSoon',
+  'FailoverTrafficDrift',
+  'FailoverUnknownRouting',
 ];
 
 /** Series from other exporters that rules may use (the blackbox exporter's for the external probe). */

@@ -61,7 +61,7 @@ export interface AppHarness {
 }
 
 export function startApp(config: Config, logger?: Logger): AppHarness {
-  const redis = createRedis(config.redis.url, 'command');
+  const redis = createRedis(config.redis, 'command');
   const metrics = createMetrics(undefined, { defaultMetrics: false });
   const app = createApp({ config, redis, metrics, logger });
   return {

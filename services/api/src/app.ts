@@ -2,7 +2,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import rateLimit from 'express-rate-limit';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
-import type { Config, Logger, Metrics } from '@portal-failover/shared';
+import { attachRedisUpMetric, type Config, type Logger, type Metrics } from '@portal-failover/shared';
 import { clientOf, readTokenFile, requireRole, TokenRegistry, type TokenRecord } from './auth';
 import { createContext } from './context';
 import { HttpError } from './http-errors';
@@ -74,6 +74,7 @@ export function createApp(opts: ApiOptions): express.Express {
   // Queue board for operators (read-only, viewer and up) and the queue metrics on /metrics: see queues.ts. Mounted
   // before the route table, whose GET /admin/queues entry documents it.
   const queues = queueSupport(opts);
+  attachRedisUpMetric(opts.metrics, opts.redis);
   app.use(QUEUE_BOARD_PATH, limiter, requireRole(tokens, 'viewer'), ...queues.board);
   closers.set(app, queues.close);
 

@@ -7,6 +7,7 @@ import {
   initialState,
   portalModel,
   preconditions,
+  probeRedis,
   refusal,
   type Operation,
   type PortalConfig,
@@ -22,6 +23,9 @@ import { portalView } from './portal-view';
 import { sendProblem } from './problem';
 import * as S from './schemas';
 import { statusHtml, statusJson } from './status-page/status-routes';
+
+/** /readyz answers within this (plus the response) even while Redis is paused or unreachable. */
+const READY_TIMEOUT_MS = 500;
 
 export interface RouteDef {
   method: 'get' | 'post' | 'delete';
@@ -242,12 +246,10 @@ export function routes(): RouteDef[] {
       summary: 'Readiness: Redis answers',
       responses: { 200: { description: 'ready', schema: S.HealthResponse }, 503: { description: 'Redis unreachable', schema: S.HealthResponse } },
       handler: async (ctx, _req, res) => {
-        try {
-          await ctx.redis.ping();
-          res.json({ status: 'ready' });
-        } catch (e) {
-          res.status(503).json({ status: 'not ready', error: `redis: ${(e as Error).message}` });
-        }
+        // Bounded: a paused Redis must not make the readiness probe itself time out.
+        const p = await probeRedis(ctx.redis, READY_TIMEOUT_MS);
+        if (p.up) res.json({ status: 'ready' });
+        else res.status(503).json({ status: 'not ready', error: `redis: ${p.reason}` });
       },
     },
     {

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import {
   checkName,
@@ -13,6 +14,7 @@ import {
   type Metrics,
 } from '@portal-failover/shared';
 import { zeroCheckerMetrics } from '@portal-failover/shared';
+import { SchedulerGuard } from './scheduler-guard';
 
 export interface CheckerOptions {
   config: Config;
@@ -37,7 +39,8 @@ interface ScheduledCheck extends ProbeJob {
 /**
  * Runs the probes of one vantage. A BullMQ job scheduler per check produces the probe jobs; several checker
  * processes of the same vantage share its queue, and each vantage has its own queue so every vantage probes
- * every check. Results go to the controller through the results queue with deterministic job ids.
+ * every check. Results go to the controller through the results queue with deterministic job ids. The
+ * SchedulerGuard keeps the schedulers in place when Redis loses them.
  */
 export class Checker {
   readonly vantage: string;
@@ -47,6 +50,7 @@ export class Checker {
   private readonly queue: Queue<ProbeJob>;
   private readonly results: Queue<CheckResult>;
   private worker: Worker<ProbeJob> | undefined;
+  private guard: SchedulerGuard | undefined;
   private readonly now: () => number;
 
   constructor(private readonly opts: CheckerOptions) {
@@ -75,7 +79,15 @@ export class Checker {
   }
 
   async start(): Promise<void> {
-    await this.syncSchedulers();
+    this.guard = new SchedulerGuard({
+      queue: this.queue,
+      connection: this.opts.bullConnection instanceof EventEmitter ? this.opts.bullConnection : undefined,
+      wanted: [...this.checks.values()].map((c) => ({ id: c.schedulerId, everyMs: c.config.interval, data: { portal: c.portal, site: c.site, check: c.check } })),
+      logger: this.log,
+      onRecreated: (n) => this.opts.metrics.schedulersRecreated.inc({ vantage: this.vantage }, n),
+      now: this.now,
+    });
+    await this.guard.start();
     this.worker = new Worker<ProbeJob>(checksQueueName(this.vantage), (job) => this.run(job), {
       connection: this.opts.bullConnection,
       prefix: keys(this.opts.config.redis.prefix).bull,
@@ -87,26 +99,9 @@ export class Checker {
     this.log.info(`checking ${this.checks.size} checks from vantage ${this.vantage}`);
   }
 
-  /** Makes the queue's schedulers match the config: upsert every check, remove the ones no longer configured. */
-  private async syncSchedulers(): Promise<void> {
-    for (const c of this.checks.values()) {
-      await this.queue.upsertJobScheduler(
-        c.schedulerId,
-        { every: c.config.interval },
-        {
-          name: 'probe',
-          data: { portal: c.portal, site: c.site, check: c.check },
-          opts: { removeOnComplete: { count: 0 }, removeOnFail: { count: 100 } },
-        },
-      );
-    }
-    const existing = await this.queue.getJobSchedulers(0, -1);
-    for (const s of existing) {
-      if (s.key && !this.checks.has(s.key)) {
-        await this.queue.removeJobScheduler(s.key);
-        this.log.info(`removed scheduler ${s.key}: no longer in the config`);
-      }
-    }
+  /** Verifies the job schedulers now and recreates missing ones (the guard also does this on its own timer). */
+  async verifySchedulers(): Promise<void> {
+    await this.guard?.tick();
   }
 
   private async run(job: Job<ProbeJob>): Promise<void> {
@@ -141,6 +136,7 @@ export class Checker {
   }
 
   async stop(): Promise<void> {
+    this.guard?.stop();
     await this.worker?.close(true);
     await Promise.allSettled([this.queue.close(), this.results.close()]);
   }

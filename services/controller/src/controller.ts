@@ -40,6 +40,7 @@ import { instrumentProvider, zeroControllerMetrics } from '@portal-failover/shar
 import { executeOperation, StaleWriteError } from './executor';
 import { Lease, type LeaseHold } from './lease';
 import { parseCheckResult } from './result-validation';
+import { applyReadings, readSteps } from './reconcile';
 
 export interface ControllerOptions {
   config: Config;
@@ -62,6 +63,8 @@ interface PortalRuntime {
   state: PortalState;
   persisted: string;
   lastLogged: string;
+  onDrift: 'alert' | 'repair';
+  lastDrift?: string;
 }
 
 /**
@@ -90,6 +93,9 @@ export class Controller extends EventEmitter<ControllerEvents> {
   private worker: Worker | undefined;
   private hold: LeaseHold | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
+  private leaseWatchdog: NodeJS.Timeout | undefined;
+  private reconcileTimer: NodeJS.Timeout | undefined;
+  private reconciling = false;
   private evalTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly now: () => number;
@@ -120,6 +126,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
         state: initialState(model),
         persisted: '',
         lastLogged: '',
+        onDrift: p.policy.onDrift,
       });
     }
     opts.metrics.controllerLeader.set(0);
@@ -143,12 +150,15 @@ export class Controller extends EventEmitter<ControllerEvents> {
     await this.leaseTick();
     this.leaseTimer = setInterval(() => void this.leaseTick(), this.opts.config.controller.renewEvery);
     this.evalTimer = setInterval(() => void this.evaluateAll(), this.opts.config.controller.evaluateEvery);
+    this.reconcileTimer = setInterval(() => void this.reconcileAll(), this.opts.config.controller.reconcileEvery);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.leaseTimer);
     clearInterval(this.evalTimer);
+    clearTimeout(this.leaseWatchdog);
+    clearInterval(this.reconcileTimer);
     await this.transition;
     // Let running operations finish and record their result while the lease is still ours; a stuck provider
     // call must not hold the shutdown forever, and whatever is left is resumed by the next leader.
@@ -171,6 +181,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
         this.warn.warn('lease', `cannot reach Redis to renew the leader lease: ${(err as Error).message}`);
         hold = this.lease.current;
       }
+      this.armLeaseWatchdog();
       try {
         if (hold && !this.hold) await this.becomeLeader(hold);
         else if (!hold && this.hold) await this.loseLeadership('lease not renewed');
@@ -189,13 +200,36 @@ export class Controller extends EventEmitter<ControllerEvents> {
     await this.transition;
   }
 
+  /**
+   * Steps down when the hold's local validity ends without a renewal, independent of the lease loop: a renewal
+   * stuck on a paused Redis must not keep this process acting (and claiming failover_controller_leader 1) until
+   * after the lease could have expired and another controller taken it.
+   */
+  private armLeaseWatchdog(): void {
+    clearTimeout(this.leaseWatchdog);
+    const until = this.lease.validUntilMs;
+    if (!until) return;
+    this.leaseWatchdog = setTimeout(() => {
+      if (this.hold && !this.lease.current) void this.loseLeadership('the lease could not be renewed before its validity ended');
+    }, Math.max(0, until - this.now()) + 1);
+    this.leaseWatchdog.unref();
+  }
+
   private async becomeLeader(hold: LeaseHold): Promise<void> {
     // Load every saved state before acting as leader (this.hold is what makes evaluate() and persist() act):
     // otherwise a timer tick could save the blank in-memory state over the saved one while it is being read.
     const loaded: PortalState[] = [];
+    const restored: PortalRuntime[] = [];
     for (const [id, rt] of this.portals) {
       const saved = await this.store.loadState(id);
-      if (!saved) continue;
+      if (!saved) {
+        // Nothing recorded. If this process saved a state before, Redis lost it (restarted empty, a promotion lost
+        // writes) and this memory is the best record left: write it back. Otherwise the routing is not known until
+        // the traffic steps are read: no automatic switch on the assumption that the first site serves.
+        if (rt.persisted !== '') restored.push(rt);
+        else rt.state = { ...rt.state, unknownRouting: rt.state.unknownRouting ?? 'the traffic steps have not been read yet' };
+        continue;
+      }
       if (!rt.sites.has(saved.activeSite)) {
         this.log.warn(`saved active site "${saved.activeSite}" is no longer configured; assuming ${rt.model.sites[0].name}`, { portal: id });
         saved.activeSite = rt.model.sites[0].name;
@@ -210,7 +244,10 @@ export class Controller extends EventEmitter<ControllerEvents> {
     this.hold = hold;
     this.opts.metrics.controllerLeader.set(1);
     this.log.info(`became leader with fencing token ${hold.token}`, { owner: this.lease.owner });
+    for (const rt of restored) await this.restoreLost(rt);
     for (const rt of this.portals.values()) if (rt.state.inflight) await this.resume(rt, hold);
+    // Provider truth, read outside the lease loop (provider reads can take seconds; renewals must not wait).
+    void this.reconcileAll();
     this.worker = new Worker(RESULTS_QUEUE, async (job) => this.onResult(job.data), {
       connection: this.opts.bullConnection,
       prefix: this.k.bull,
@@ -230,11 +267,54 @@ export class Controller extends EventEmitter<ControllerEvents> {
     const m = this.opts.metrics;
     m.controllerLeader.set(0);
     // A deposed controller must not keep exporting its last view as if it were current.
-    for (const g of [m.portalPhase, m.activeSite, m.siteHealthy, m.automationFrozen, m.queueJobs]) g.reset();
+    for (const g of [m.portalPhase, m.activeSite, m.siteHealthy, m.automationFrozen, m.queueJobs, m.trafficInSync]) g.reset();
     const w = this.worker;
     this.worker = undefined;
-    // close(true) does not wait for active jobs: their effect on memory is discarded anyway.
-    await w?.close(true).catch(() => undefined);
+    // close(true) does not wait for active jobs: their effect on memory is discarded anyway. It still talks to
+    // Redis, so it is bounded: a paused Redis must not hold up the lease loop behind it.
+    await Promise.race([w?.close(true).catch(() => undefined), new Promise((r) => setTimeout(r, 1_000).unref())]);
+  }
+
+  /**
+   * Redis lost this portal's records while this process remembered them: write back the freeze and the
+   * acknowledgement (the API's records, which the next evaluation would otherwise read as absent) and let the next
+   * persist() write the state. Recorded in the audit log, never silent.
+   */
+  private async restoreLost(rt: PortalRuntime): Promise<void> {
+    rt.persisted = '';
+    const { frozen, ackedAt } = rt.state;
+    if (frozen) await this.control.freeze(rt.model.id, frozen);
+    if (ackedAt !== undefined) await this.control.acknowledge(rt.model.id, { at: ackedAt, actor: `controller:${this.lease.owner}`, reason: 'restored after Redis lost it' });
+    const reason = `Redis lost the records of ${rt.model.id}; restored the state this controller remembered (active ${rt.state.activeSite}${frozen ? ', frozen' : ''}${ackedAt !== undefined ? ', acknowledged' : ''})`;
+    this.log.warn(reason, { portal: rt.model.id });
+    this.record({ type: 'state.restored', portal: rt.model.id, actor: `controller:${this.lease.owner}`, reason, data: { activeSite: rt.state.activeSite, frozen: frozen !== undefined, ackedAt, lastAutoSwitchAt: rt.state.lastAutoSwitchAt } });
+  }
+
+  /** Reads every portal's traffic steps and compares them with the record (reconcile.ts); one pass at a time. */
+  private async reconcileAll(): Promise<void> {
+    if (!this.isLeader || this.reconciling) return;
+    this.reconciling = true;
+    try {
+      await Promise.all([...this.portals.values()].map((rt) => this.reconcile(rt)));
+    } finally {
+      this.reconciling = false;
+    }
+  }
+
+  private async reconcile(rt: PortalRuntime): Promise<void> {
+    const hold = this.hold;
+    // Every running operation is in flight in the state (decide, admitSwitch and resume set it).
+    const busy = () => !hold || this.hold !== hold || rt.state.inflight !== undefined;
+    if (busy()) return;
+    const c = this.opts.config.controller;
+    // Bounded per read, so a hung provider cannot keep the portal unreconciled past the lease.
+    const readings = await readSteps(rt.providers, rt.model.sites.map((s) => rt.sites.get(s.name)!), Math.max(1_000, Math.floor(c.leaseTtl / 2)));
+    // An operation that started while the steps were read makes the readings meaningless.
+    if (busy()) return;
+    const repair = applyReadings(rt, readings, { logger: this.log, metrics: this.opts.metrics, record: (e) => this.record(e), actor: `controller:${this.lease.owner}`, now: this.now });
+    if (repair) this.startOperation(rt, repair, hold!, { analysis: 'Drift', sites: {} });
+    this.evaluate(rt);
+    await this.persist(rt);
   }
 
   private onResult(data: unknown): void {
@@ -273,6 +353,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
     } catch (err) {
       this.warn.warn('control', `cannot read freezes and switchover requests: ${(err as Error).message}`);
     }
+    await this.resumeOrphans();
     for (const [id, rt] of this.portals) {
       const c = control?.get(id);
       if (c) {
@@ -409,7 +490,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
           attempts: this.opts.config.controller.stepAttempts,
           backoffMs: this.opts.config.controller.stepBackoff,
           logger: this.log,
-          save: (o) => this.store.fencedWrite(hold.value, { operation: o }),
+          save: (o) => this.saveUntilLeaseEnds(hold, o),
           now: this.now,
           rollbackTo: rt.rollbackOnFailure ? rt.sites.get(op.from) : undefined,
           hooks: rt.hooks,
@@ -434,6 +515,44 @@ export class Controller extends EventEmitter<ControllerEvents> {
       }
     })();
     this.running.set(op.id, run);
+  }
+
+  /**
+   * Saves an operation's progress, retrying through Redis errors for as long as this hold is valid: a Redis blip
+   * in the middle of a switch delays it instead of abandoning it half-done (it is never executed without its
+   * progress on record). Once the hold's validity ends it gives up with LeaseLostError, and whoever leads next
+   * resumes the operation from what was saved.
+   */
+  private async saveUntilLeaseEnds(hold: LeaseHold, op: Operation): Promise<void> {
+    for (;;) {
+      if (this.lease.current?.value !== hold.value) throw new LeaseLostError(`lease with fencing token ${hold.token} is no longer held; operation ${op.id} not saved`);
+      try {
+        await this.store.fencedWrite(hold.value, { operation: op });
+        return;
+      } catch (err) {
+        if (err instanceof LeaseLostError) throw err;
+        this.warn.warn(`save:${op.id}`, `cannot save operation ${op.id}, retrying: ${(err as Error).message}`, { portal: op.portal });
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+
+  /**
+   * No portal stays failing_over with nothing running: an operation in flight in the state that no task of this
+   * leader runs (its task crashed on a Redis error, or the resume at takeover could not read it) is resumed.
+   */
+  private async resumeOrphans(): Promise<void> {
+    const hold = this.hold;
+    if (!hold) return;
+    for (const rt of this.portals.values()) {
+      const id = rt.state.inflight?.operationId;
+      if (id === undefined || this.running.has(id)) continue;
+      try {
+        await this.resume(rt, hold);
+      } catch (err) {
+        this.warn.warn(`orphan:${id}`, `cannot resume operation ${id} yet: ${(err as Error).message}`, { portal: rt.model.id });
+      }
+    }
   }
 
   /** Takes a switchover request from the API or Alertmanager: re-checks the runbook rules, then runs it. */

@@ -110,6 +110,24 @@ export async function executeOperation(
     op.preHooksPassed = true;
     await opts.save(op);
   }
+  // Ends the operation as failed at `step`: rolls the applied steps back (saving after each, so a leader that
+  // resumes it continues the rollback instead of starting over) and records the outcome.
+  const fail = async (step: Operation['steps'][number], provider: TrafficProvider): Promise<Operation> => {
+    op.status = 'failed';
+    op.error = `step ${step.index + 1} (${provider.label}) failed after ${step.attempts} attempt(s): ${step.error}`;
+    const applied = op.steps.filter((x) => x.status === 'verified' || x.status === 'rolled_back' || x.status === 'rollback_failed');
+    if (applied.length) {
+      if (opts.rollbackTo) await rollBack(op, providers, opts.rollbackTo, fence, log, now, opts.save);
+      op.error += `; applied before it: ${applied.map((x) => `step ${x.index + 1} (${providers[x.index].label}) ${x.status === 'rolled_back' ? 'rolled back' : x.status === 'rollback_failed' ? 'ROLLBACK FAILED' : 'left in place'}`).join(', ')}`;
+    }
+    op.finishedAt = now();
+    log.error(op.error);
+    await opts.save(op);
+    return op;
+  };
+  // Resumed after a step had already failed (the previous leader died during the rollback): finish the failure.
+  const alreadyFailed = op.steps.find((x) => x.status === 'failed');
+  if (alreadyFailed) return fail(alreadyFailed, providers[alreadyFailed.index]);
   for (const step of op.steps) {
     if (step.status === 'verified') continue;
     const provider = providers[step.index];
@@ -141,17 +159,8 @@ export async function executeOperation(
         if (!retryable || step.attempts >= opts.attempts) {
           step.status = 'failed';
           step.finishedAt = now();
-          op.status = 'failed';
-          op.error = `step ${step.index + 1} (${provider.label}) failed after ${step.attempts} attempt(s): ${step.error}`;
-          const applied = op.steps.filter((x) => x.status === 'verified');
-          if (applied.length) {
-            if (opts.rollbackTo) await rollBack(op, providers, opts.rollbackTo, fence, log, now);
-            op.error += `; applied before it: ${applied.map((x) => `step ${x.index + 1} (${providers[x.index].label}) ${x.status === 'rolled_back' ? 'rolled back' : x.status === 'rollback_failed' ? 'ROLLBACK FAILED' : 'left in place'}`).join(', ')}`;
-          }
-          op.finishedAt = now();
-          log.error(op.error);
           await opts.save(op);
-          return op;
+          return fail(step, provider);
         }
         const wait = opts.backoffMs * 2 ** (step.attempts - 1);
         log.warn(`step ${step.index + 1} ${provider.label} attempt ${step.attempts} failed, retrying in ${wait}ms: ${step.error}`);
@@ -171,7 +180,15 @@ export async function executeOperation(
 }
 
 /** Puts every applied step back on `site`, newest first; a step that cannot be undone is marked, not hidden. */
-async function rollBack(op: Operation, providers: TrafficProvider[], site: TargetSite, fence: FenceGuard, log: Logger, now: () => number): Promise<void> {
+async function rollBack(
+  op: Operation,
+  providers: TrafficProvider[],
+  site: TargetSite,
+  fence: FenceGuard,
+  log: Logger,
+  now: () => number,
+  save: (op: Operation) => Promise<void>,
+): Promise<void> {
   for (const step of [...op.steps].reverse()) {
     if (step.status !== 'verified') continue;
     const provider = providers[step.index];
@@ -189,5 +206,7 @@ async function rollBack(op: Operation, providers: TrafficProvider[], site: Targe
       step.error = `rollback to ${site.name} failed: ${message(err)}`;
     }
     step.finishedAt = now();
+    // Progress per step: a leader that resumes this operation does not undo the same step twice.
+    await save(op);
   }
 }

@@ -63,19 +63,21 @@ function operation(portal: string, fence: number): Operation {
 }
 
 describe('Lease', () => {
-  it('gives the first owner token 1, refuses others while held, and hands out strictly larger tokens', async () => {
+  it('gives the first owner a token above the clock floor, refuses others while held, and hands out strictly larger tokens', async () => {
     const k = freshKeys();
     const a = new Lease(redis, k, 10_000, 'a');
     const b = new Lease(redis, k, 10_000, 'b');
 
+    const before = Date.now() * 1000;
     const ha = expectHold(await a.tryAcquire());
-    expect(ha).toEqual({ token: 1, value: 'a|1' });
+    expect(ha.token).toBeGreaterThanOrEqual(before);
+    expect(ha).toEqual({ token: ha.token, value: `a|${ha.token}` });
     expect(a.current).toEqual(ha);
-    expect(await redis.get(k.lease)).toBe('a|1');
+    expect(await redis.get(k.lease)).toBe(`a|${ha.token}`);
 
     expect(await b.tryAcquire()).toBeUndefined();
     expect(b.current).toBeUndefined();
-    expect(await redis.get(k.lease)).toBe('a|1');
+    expect(await redis.get(k.lease)).toBe(`a|${ha.token}`);
 
     await a.release();
     const hb = expectHold(await b.tryAcquire());
@@ -86,6 +88,25 @@ describe('Lease', () => {
     const ha2 = expectHold(await a.tryAcquire());
     expect(ha2.token).toBeGreaterThan(hb.token);
     expect(ha2.value).toBe(`a|${ha2.token}`);
+  });
+
+  it('never hands out a smaller token after Redis lost the counter and the lease (restarted empty)', async () => {
+    const k = freshKeys();
+    const a = new Lease(redis, k, 10_000, 'a');
+    const b = new Lease(redis, k, 10_000, 'b');
+    let ha = expectHold(await a.tryAcquire());
+    // Many takeovers push the counter up; then Redis forgets everything under the prefix.
+    for (let i = 0; i < 5; i++) {
+      await a.release();
+      ha = expectHold(await a.tryAcquire());
+    }
+    await redis.del(k.lease, k.fence);
+    a.drop();
+    await sleep(2); // a Redis restart takes far longer than the 1 ms the floor needs
+    const hb = expectHold(await b.tryAcquire());
+    expect(hb.token).toBeGreaterThan(ha.token);
+    // And the old holder cannot come back with its old token: the lease is b's.
+    expect(await a.tryAcquire()).toBeUndefined();
   });
 
   it('lets the holder re-acquire, which renews the TTL and keeps the token', async () => {
@@ -174,7 +195,7 @@ describe('Lease', () => {
     expect(a.current).toBeUndefined();
     expect(await redis.exists(k.lease)).toBe(0);
     const hb = expectHold(await b.tryAcquire());
-    expect(hb.token).toBe(ha.token + 1);
+    expect(hb.token).toBeGreaterThan(ha.token);
     await expect(a.guard(ha).assertHeld()).rejects.toBeInstanceOf(LeaseLostError);
     // Releasing twice, or without a hold, is harmless.
     await a.release();

@@ -5,6 +5,11 @@ import { LEASE_TRUST_FRACTION, LeaseLostError, type FenceGuard, type Keys } from
 // Acquire the lease. Every acquisition gets a fresh, strictly larger fencing token from INCR, even when the key
 // still names this owner (a process that dropped its hold after a failed renewal and wins again): anything the
 // old hold started must stay fenced out, so the old token must never become valid again.
+// Tokens never go backwards, even when Redis loses the counter (restarted empty, a Sentinel promotion that lost
+// writes): a token is at least ARGV[3], the caller's clock in microseconds (ms x 1000, exact in a double until the
+// year 2255), so a counter that starts again from nothing still starts above every token handed out before, as
+// long as fewer than 1000 leases per millisecond were taken and clocks do not step back across the loss. Providers
+// that keep the last writer's token (Route 53's epoch record) keep accepting the new leader and refusing the old.
 const ACQUIRE = `
 local cur = redis.call('GET', KEYS[1])
 if cur then
@@ -12,7 +17,11 @@ if cur then
   if owner ~= ARGV[1] then return -1 end
 end
 local token = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], ARGV[1] .. '|' .. token, 'PX', ARGV[2])
+if token < tonumber(ARGV[3]) then
+  token = tonumber(ARGV[3])
+  redis.call('SET', KEYS[2], ARGV[3])
+end
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. string.format('%d', token), 'PX', ARGV[2])
 return token`;
 
 const RENEW = `
@@ -47,6 +56,11 @@ export class Lease {
     this.owner = owner ?? `${process.pid}-${randomUUID().slice(0, 8)}`;
   }
 
+  /** When this process stops trusting its hold (0 when it holds none): 80 % of the TTL after the last renewal began. */
+  get validUntilMs(): number {
+    return this.hold ? this.validUntil : 0;
+  }
+
   get current(): LeaseHold | undefined {
     return this.hold && this.now() < this.validUntil ? this.hold : undefined;
   }
@@ -71,7 +85,7 @@ export class Lease {
       this.hold = undefined;
       this.validUntil = 0;
     }
-    const token = Number(await this.redis.eval(ACQUIRE, 2, this.k.lease, this.k.fence, this.owner, String(this.ttlMs)));
+    const token = Number(await this.redis.eval(ACQUIRE, 2, this.k.lease, this.k.fence, this.owner, String(this.ttlMs), String(Math.floor(this.now()) * 1000)));
     if (token < 0) return undefined;
     this.hold = { token, value: `${this.owner}|${token}` };
     this.validUntil = started + this.ttlMs * LEASE_TRUST_FRACTION;

@@ -15,7 +15,15 @@ export type AuditType =
   | 'alert.received'
   | 'api.denied'
   | 'audit.checkpoint'
-  | 'drill';
+  | 'drill'
+  /** The traffic steps no longer route to the recorded active site (someone edited DNS, a stale write landed). */
+  | 'drift.detected'
+  /** The leader had no record of the routing and took the site every traffic step points to. */
+  | 'routing.adopted'
+  /** The leader had no record and the traffic steps disagree, point elsewhere or cannot be read. */
+  | 'routing.unknown'
+  /** Redis lost the controller's records; the leader wrote back what it still knew (state, freeze, acknowledgement). */
+  | 'state.restored';
 
 /** One audit record. `actor` is a token name, `controller:<owner>` or `alertmanager`; never a secret. */
 export interface AuditEntry {

@@ -41,7 +41,7 @@ describe('durations', () => {
 describe('config validation', () => {
   it('accepts a minimal config and fills the defaults', () => {
     const c = parseConfig({ portals: [portal()] }, 'test.yaml', env);
-    expect(c.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'pf' });
+    expect(c.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'pf', tls: false, connectTimeout: 2000, commandTimeout: 1000 });
     expect(c.portals[0].policy).toMatchObject({ failureThreshold: 3, recoveryThreshold: 5, quorum: 1, cooldown: 600_000, autoFailover: true, autoFailback: false });
     const check = c.portals[0].sites[0].checks[0];
     expect(check).toMatchObject({ interval: 5000, timeout: 2000, method: 'GET', tls: { verify: true }, redirects: { follow: false, allowOtherHost: false } });

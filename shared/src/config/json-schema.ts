@@ -29,7 +29,18 @@ function annotations(): Record<string, JsonSchema> {
   const d = (description: string): JsonSchema => ({ description });
   const a: Record<string, JsonSchema> = {
     redis: d('Where the services keep state, queues and the controller lease.'),
-    'redis.url': d('redis:// or rediss:// URL. The REDIS_URL environment variable overrides it.'),
+    'redis.url': {
+      description: 'redis:// or rediss:// URL of a single Redis. The REDIS_URL environment variable overrides it. Not used (and refused) together with sentinels.',
+      // Filled in by the validator only when sentinels is not set, so zod cannot carry the default over.
+      default: 'redis://127.0.0.1:6379',
+    },
+    'redis.sentinels': d('Redis Sentinel addresses (host:port, three in production). With sentinels, every connection asks them for the master and follows a promotion.'),
+    'redis.name': d('The master set name the Sentinels monitor (`sentinel monitor <name> ...`); required with sentinels.'),
+    'redis.password': d('Password of the Redis servers (AUTH), as a secret reference.'),
+    'redis.sentinelPassword': d('Password of the Sentinels, as a secret reference; only with sentinels.'),
+    'redis.tls': d('TLS to Redis and to the Sentinels (with a url, rediss:// does the same).'),
+    'redis.connectTimeout': d('How long connecting to Redis (or asking a Sentinel) may take before it counts as a failure.'),
+    'redis.commandTimeout': d('How long one Redis command may wait for its answer; at most half of controller.leaseTtl, so a paused Redis cannot hold the lease loop.'),
     'redis.prefix': d('Prefix of every Redis key, so several installations can share one Redis.'),
     api: d('The HTTP API.'),
     'api.listen': d('host:port the API listens on.'),
@@ -44,6 +55,7 @@ function annotations(): Record<string, JsonSchema> {
     'controller.renewEvery': d('How often the leader renews its lease; at most a third of leaseTtl.'),
     'controller.evaluateEvery': d('How often the leader re-evaluates every portal.'),
     'controller.stepAttempts': d('Attempts per traffic step before the switchover fails.'),
+    'controller.reconcileEvery': d('How often the leader reads every traffic step and compares it with the recorded active site (at least 1s). It also reads them on taking the lease.'),
     'controller.stepBackoff': d('Wait before the second attempt of a step; doubles on each further attempt.'),
     portals: d('The portals to watch and fail over.'),
     'portals[].id': d('Stable identifier used in the API, metrics and Redis keys.'),
@@ -59,6 +71,7 @@ function annotations(): Record<string, JsonSchema> {
     'portals[].policy.cooldown': d('No second automatic switch within this time of the last one, unless it was acknowledged.'),
     'portals[].policy.autoFailover': d('Switch away from a site that is down by quorum to a site that is up.'),
     'portals[].policy.autoFailback': d('Switch back to a more preferred site once it is up again. Off: failback is a manual switchover.'),
+    'portals[].policy.onDrift': d('When the traffic steps no longer route to the recorded active site: alert (report drift: failover_traffic_in_sync 0, audit drift.detected) or repair (also re-apply the recorded site through a normal fenced, verified operation).'),
     'portals[].policy.staleAfterIntervals': d('A vantage whose newest result is older than this many check intervals has no verdict.'),
     'portals[].sites': d('At least two sites, in order of preference: the first is the primary.'),
     'portals[].sites[].name': d('Unique within the portal.'),

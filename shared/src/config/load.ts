@@ -56,6 +56,9 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
   const config = result.data;
   if (env.REDIS_URL) {
     if (!/^rediss?:\/\/\S+$/.test(env.REDIS_URL)) throw new ConfigError(source, [{ path: 'REDIS_URL (environment)', message: 'must be a redis:// or rediss:// URL' }]);
+    if (config.redis.sentinels) {
+      throw new ConfigError(source, [{ path: 'REDIS_URL (environment)', message: 'is not used when redis.sentinels is set; unset it (the master address comes from Sentinel)' }]);
+    }
     config.redis.url = env.REDIS_URL;
   }
   if (env.API_LISTEN) {

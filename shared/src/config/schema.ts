@@ -8,6 +8,7 @@ import { connectHost, spkiPins } from './tls-fields';
 import { livenessExpectation } from './liveness-fields';
 import { auditSchema, statusPageSchema, transparencyRules } from './transparency';
 import { LEASE_TRUST_FRACTION, providerCallBudget, stepTimeLimits } from './lease-budget';
+import { redisSchema } from './redis-schema';
 
 const ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const idField = (what: string) =>
@@ -118,6 +119,8 @@ function policySchema(f: Fields) {
       rollbackOnFailure: z.boolean().default(false),
       /** A vantage whose newest result is older than this many check intervals has no verdict. */
       staleAfterIntervals: z.int().min(2).max(100).default(3),
+      /** What the leader does when the providers no longer point where the record says: report, or re-apply. */
+      onDrift: z.enum(['alert', 'repair']).default('alert'),
     })
       .prefault({});
 }
@@ -185,9 +188,7 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
 
   return z
     .strictObject({
-      redis: z
-        .strictObject({ url: f.url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'), prefix: idField('redis prefix').default('pf') })
-      .prefault({}),
+      redis: redisSchema(f),
       api: z
         .strictObject({
           listen: f.hostPort().default('127.0.0.1:8080'),
@@ -214,6 +215,8 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
           evaluateEvery: f.duration(50).prefault('500ms'),
           stepAttempts: z.int().min(1).max(20).default(4),
           stepBackoff: f.duration().prefault('500ms'),
+          /** How often the leader reads every traffic step and compares it with the recorded active site. */
+          reconcileEvery: f.duration(1000).prefault('30s'),
         })
       .prefault({}),
       audit: auditSchema(f),
@@ -224,6 +227,10 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
       // patroni's rule: a leader must be able to renew at least twice before its lease can expire.
       if (c.controller.renewEvery * 3 > c.controller.leaseTtl) {
         ctx.addIssue({ code: 'custom', path: ['controller', 'renewEvery'], message: `must be at most a third of leaseTtl (${formatDuration(c.controller.leaseTtl)})` });
+      }
+      // A Redis command that hangs must fail before the lease it renews could lapse (see DESIGN: failsafe when blind).
+      if (c.redis.commandTimeout * 2 > c.controller.leaseTtl) {
+        ctx.addIssue({ code: 'custom', path: ['redis', 'commandTimeout'], message: `must be at most half of controller.leaseTtl (${formatDuration(c.controller.leaseTtl)})` });
       }
       // Every provider call is aborted at the lease's deadline; a time limit longer than that budget would only
       // ever end in an abort, so it is refused here instead of discovered during an outage.

@@ -63,6 +63,12 @@ export function decide(state: PortalState, model: PortalModel, now: number): Dec
   if (state.frozen?.until !== undefined && now >= state.frozen.until) next = { ...state, frozen: undefined };
 
   const c = classify(next, model, now);
+  if (next.unknownRouting !== undefined && !next.inflight) {
+    // Health is meaningless without knowing which site serves: nothing moves until the routing is known again.
+    const reason = `traffic routing is unknown (${next.unknownRouting}); not switching automatically: switch by hand to the site that should serve`;
+    next = { ...next, phase: 'unknown_routing', lastReason: reason };
+    return { next, actions: [], analysis: c.analysis, phase: 'unknown_routing', reason, statuses: c.statuses };
+  }
   const active = describe(c.active);
   const entry = ANALYSIS_TABLE[c.analysis];
   const actions: SwitchAction[] = [];
@@ -140,7 +146,9 @@ export function beginOperation(
 /** Applies an operation's outcome: on success the target becomes active; either way the slot frees. */
 export function settleOperation(state: PortalState, outcome: { operationId: string; to: string; ok: boolean }): PortalState {
   if (state.inflight?.operationId !== outcome.operationId) return state;
-  return { ...state, inflight: undefined, activeSite: outcome.ok ? outcome.to : state.activeSite };
+  // A verified switch wrote every step: from then on the routing is known again.
+  if (outcome.ok) return { ...state, inflight: undefined, activeSite: outcome.to, unknownRouting: undefined };
+  return { ...state, inflight: undefined };
 }
 
 export type { SwitchRequest };

@@ -1,7 +1,7 @@
 import type { PortalHealth } from './health';
 
-export type Phase = 'healthy' | 'degraded' | 'failing_over' | 'failed_over' | 'both_down' | 'no_data' | 'frozen';
-export const PHASES: readonly Phase[] = ['healthy', 'degraded', 'failing_over', 'failed_over', 'both_down', 'no_data', 'frozen'];
+export type Phase = 'healthy' | 'degraded' | 'failing_over' | 'failed_over' | 'both_down' | 'no_data' | 'frozen' | 'unknown_routing';
+export const PHASES: readonly Phase[] = ['healthy', 'degraded', 'failing_over', 'failed_over', 'both_down', 'no_data', 'frozen', 'unknown_routing'];
 
 export type Trigger = 'auto' | 'manual' | 'alert';
 
@@ -24,6 +24,12 @@ export interface PortalState {
   inflight?: { operationId: string; from: string; to: string; trigger: Trigger; since: number };
   phase: Phase;
   lastReason: string;
+  /**
+   * Set while the leader cannot tell where traffic goes (no record and the traffic steps disagree, point to no
+   * configured site, or cannot be read): why, naming each step's answer. Blocks automatic switches; a verified
+   * switch, or the steps agreeing again, clears it.
+   */
+  unknownRouting?: string;
 }
 
 /** The slice of a portal's configuration the decision needs. */

@@ -119,6 +119,28 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
       registers,
     }),
+    schedulersRecreated: new Counter({
+      name: 'failover_checker_schedulers_recreated_total',
+      help: 'BullMQ job schedulers a checker found missing (Redis lost them) and recreated',
+      labelNames: ['vantage'] as const,
+      registers,
+    }),
+    redisUp: new Gauge({
+      name: 'failover_redis_up',
+      help: '1 when this process got an answer from Redis within the scrape deadline, 0 when not',
+      registers,
+    }),
+    queueMetricsStale: new Gauge({
+      name: 'failover_queue_metrics_stale',
+      help: '1 when the last read of the queue figures failed or timed out, so failover_queue_jobs shows the last good read',
+      registers,
+    }),
+    trafficInSync: new Gauge({
+      name: 'failover_traffic_in_sync',
+      help: '1 when the traffic step points at the recorded active site, 0 when it points elsewhere (drift), -1 when it could not be read',
+      labelNames: ['portal', 'step'] as const,
+      registers,
+    }),
     queueOldestWaiting: new Gauge({
       name: 'failover_queue_oldest_waiting_seconds',
       help: 'Age of the oldest waiting job of the BullMQ queue (0 when none waits), read from Redis at scrape time',

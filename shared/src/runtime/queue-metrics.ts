@@ -137,7 +137,10 @@ interface QueueReading {
 export interface QueueMetricsOptions {
   logger: Logger;
   now?: () => number;
-  /** A scrape waits at most this long for Redis, then shows the last values read. Default 2 s. */
+  /**
+   * A scrape waits at most this long for Redis, then shows the last values read (and failover_queue_metrics_stale
+   * 1). Default 500 ms, so /metrics answers within a second while Redis is unreachable.
+   */
   timeoutMs?: number;
 }
 
@@ -169,16 +172,17 @@ export class QueueMetricsCollector {
   private readonly warn: RateLimitedLog;
   private readonly now: () => number;
   private readonly timeoutMs: number;
-  private reading: Promise<void> | undefined;
+  /** Resolves true when every queue was read, false when some figures are from an earlier read. */
+  private reading: Promise<boolean> | undefined;
 
   constructor(
     private readonly queues: DeploymentQueues,
-    private readonly metrics: Pick<Metrics, 'queueJobs' | 'queueOldestWaiting'>,
+    private readonly metrics: Pick<Metrics, 'queueJobs' | 'queueOldestWaiting'> & Partial<Pick<Metrics, 'queueMetricsStale'>>,
     opts: QueueMetricsOptions,
   ) {
     this.warn = new RateLimitedLog(opts.logger);
     this.now = opts.now ?? Date.now;
-    this.timeoutMs = opts.timeoutMs ?? 2_000;
+    this.timeoutMs = opts.timeoutMs ?? 500;
   }
 
   /** Sets the gauges' collect functions: from now on every scrape reads the queues. */
@@ -206,29 +210,37 @@ export class QueueMetricsCollector {
   /** Reads every queue (one read at a time, shared by concurrent callers); resolves by the timeout at the latest. */
   refresh(): Promise<void> {
     this.reading ??= this.readAll()
-      .catch((err: unknown) => this.warn.warn('read', `cannot read queue metrics: ${(err as Error).message}`))
+      .then((complete) => complete)
+      .catch((err: unknown) => {
+        this.warn.warn('read', `cannot read queue metrics: ${(err as Error).message}`);
+        return false;
+      })
       .finally(() => (this.reading = undefined));
     const reading = this.reading;
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.warn.warn('timeout', `queue metrics: Redis did not answer within ${this.timeoutMs} ms; showing the last values read`);
+        this.metrics.queueMetricsStale?.set(1);
         resolve();
       }, this.timeoutMs);
       timer.unref();
-      void reading.then(() => {
+      void reading.then((complete) => {
         clearTimeout(timer);
+        this.metrics.queueMetricsStale?.set(complete ? 0 : 1);
         resolve();
       });
     });
   }
 
-  private async readAll(): Promise<void> {
+  private async readAll(): Promise<boolean> {
     let names: string[];
+    let complete = true;
     try {
       names = await this.queues.names();
     } catch (err) {
       this.warn.warn('discover', `cannot list the checks-* queues: ${(err as Error).message}`);
       names = this.queues.knownNames();
+      complete = false;
     }
     for (const q of this.last.keys()) if (!names.includes(q)) this.last.delete(q);
     await Promise.all(
@@ -245,10 +257,12 @@ export class QueueMetricsCollector {
           };
           this.last.set(name, reading);
         } catch (err) {
+          complete = false;
           this.warn.warn(`read:${name}`, `cannot read queue ${name}: ${(err as Error).message}`);
         }
       }),
     );
+    return complete;
   }
 
   private applyCounts(): void {

@@ -5,7 +5,8 @@ import { loadConfig, ConfigError } from '../config/load';
 import type { Config } from '../config/schema';
 import { createLogger, type Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
-import { assertRedisReachable, createRedis, redactUrl } from './redis';
+import { assertRedisReachable, createRedis, describeRedis } from './redis';
+import { attachRedisUpMetric } from './redis-health';
 
 export interface ServiceContext {
   config: Config;
@@ -31,19 +32,20 @@ export function loadConfigOrExit(path?: string): Config {
 }
 
 export async function createServiceContext(config: Config, logger: Logger, metrics = createMetrics()): Promise<ServiceContext> {
-  await assertRedisReachable(config.redis.url);
-  const redis = createRedis(config.redis.url, 'command');
-  const bullConnection = createRedis(config.redis.url, 'blocking');
+  await assertRedisReachable(config.redis);
+  const redis = createRedis(config.redis, 'command');
+  const bullConnection = createRedis(config.redis, 'blocking');
   const rl = logger.child({ component: 'redis' });
   let lastWarn = 0;
   const onError = (err: Error) => {
     if (Date.now() - lastWarn > 30_000) {
       lastWarn = Date.now();
-      rl.warn(`Redis connection problem at ${redactUrl(config.redis.url)}: ${err.message}`);
+      rl.warn(`Redis connection problem at ${describeRedis(config.redis)}: ${err.message}`);
     }
   };
   redis.on('error', onError);
   bullConnection.on('error', onError);
+  attachRedisUpMetric(metrics, redis);
   return { config, logger, metrics, redis, bullConnection };
 }
 
@@ -75,7 +77,7 @@ export async function runService(name: string, start: (ctx: ServiceContext) => P
   }
   const stop = await start(ctx);
   const metricsServer = serveMetrics(ctx, process.env.METRICS_LISTEN);
-  logger.info(`${name} started`, { redis: redactUrl(config.redis.url) });
+  logger.info(`${name} started`, { redis: describeRedis(config.redis) });
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -110,6 +110,28 @@ describe('decide invariants (property-based)', () => {
     );
   });
 
+  it('never switches automatically while the routing is unknown, whatever the health; a verified switch makes it known', () => {
+    fc.assert(
+      fc.property(scenario, ([p, ticks]) => {
+        const m = model({ failureThreshold: p.failureThreshold, quorum: 1, autoFailback: p.autoFailback });
+        let s: PortalState = { ...initialState(m), unknownRouting: 'dns points to no configured site (203.0.113.9)' };
+        ticks.forEach((t, i) => {
+          const now = T0 + i * INTERVAL;
+          s = feed(s, m, t.outcomes.slice(0, 2).flatMap((vs, si) => vs.flatMap((o, vi) => (o === 'missing' ? [] : [result(m.sites[si].name, o === 'ok', now, `v${vi}`)]))));
+          const d = decide(s, m, now);
+          expect(d.actions).toEqual([]);
+          expect(d.phase).toBe('unknown_routing');
+          expect(d.reason).toMatch(/routing is unknown \(dns points to no configured site/);
+          s = d.next;
+        });
+        const manual = { ...s, inflight: { operationId: 'op', from: 'primary', to: 'standby', trigger: 'manual' as const, since: T0 } };
+        expect(settleOperation(manual, { operationId: 'op', to: 'standby', ok: false }).unknownRouting).toBeDefined();
+        expect(settleOperation(manual, { operationId: 'op', to: 'standby', ok: true })).toMatchObject({ activeSite: 'standby', unknownRouting: undefined });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('never acts while frozen', () => {
     fc.assert(
       fc.property(scenario, ([p, ticks]) => {
