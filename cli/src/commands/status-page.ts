@@ -16,7 +16,7 @@ export function registerStatusPage(program: Command): void {
     .action(
       run(async (dir: string, opts: { config: string }) => {
         const config = loadConfigOrExit(opts.config);
-        const redis = createRedis(config.redis.url, 'command');
+        const redis = createRedis(config.redis, 'command');
         try {
           const files = await exportStatusPage(config, redis, dir);
           out(files.map((f) => `wrote ${f}\n`).join(''));
