@@ -186,7 +186,9 @@ export class Controller extends EventEmitter<ControllerEvents> {
         if (hold && !this.hold) await this.becomeLeader(hold);
         else if (!hold && this.hold) await this.loseLeadership('lease not renewed');
         else if (hold && this.hold && hold.token !== this.hold.token) {
-          await this.loseLeadership('lease token changed');
+          // Redis lost the lease (restarted empty) and this process took it again with a new token. Dropping the
+          // new hold here would make every later tick acquire yet another token.
+          await this.loseLeadership('lease token changed', true);
           await this.becomeLeader(hold);
         }
       } catch (err) {
@@ -259,11 +261,12 @@ export class Controller extends EventEmitter<ControllerEvents> {
     this.worker.on('error', (err) => this.warn.warn('worker', `results worker error: ${err.message}`));
   }
 
-  private async loseLeadership(why: string): Promise<void> {
+  /** `keepNewHold`: the lease was just re-acquired with a new token; step down from the old one only. */
+  private async loseLeadership(why: string, keepNewHold = false): Promise<void> {
     if (!this.hold) return;
     this.log.warn(`stepping down as leader: ${why}`);
     this.hold = undefined;
-    this.lease.drop();
+    if (!keepNewHold) this.lease.drop();
     const m = this.opts.metrics;
     m.controllerLeader.set(0);
     // A deposed controller must not keep exporting its last view as if it were current.
