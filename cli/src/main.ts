@@ -6,6 +6,7 @@ import { DEMO_PORTS, parsePorts, runDemo, type DemoPorts } from './demo/demo';
 import { registerOnCallCommands } from './commands';
 import { registerLiveness } from './commands/liveness';
 import { registerStatusPage } from './commands/status-page';
+import { registerEvidence } from './commands/evidence';
 import { firstStartLine } from './first-start';
 import { cliVersion } from './version';
 
@@ -72,6 +73,7 @@ program
 registerOnCallCommands(program);
 registerLiveness(program);
 registerStatusPage(program);
+registerEvidence(program);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`portal-failover: ${(err as Error).message}\n`);

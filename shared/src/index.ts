@@ -46,3 +46,7 @@ export * from './drills/schedule';
 export * from './drills/drill-store';
 export * from './runtime/redis-health';
 export * from './core/routing';
+export * from './evidence/capture-store';
+export * from './evidence/probe-history';
+export { canonicalJson, sha256Hex, GENESIS, ChainVerifier, type ChainHead } from './audit/chain';
+export * from './evidence/verify-bundle';

@@ -23,6 +23,7 @@ import { portalView } from './portal-view';
 import { sendProblem } from './problem';
 import * as S from './schemas';
 import { statusHtml, statusJson } from './status-page/status-routes';
+import { buildEvidenceBundle } from './evidence/bundle';
 
 /** /readyz answers within this (plus the response) even while Redis is paused or unreachable. */
 const READY_TIMEOUT_MS = 500;
@@ -401,6 +402,19 @@ export function routes(): RouteDef[] {
           if (/stream id|invalid/i.test((e as Error).message)) throw new HttpError(400, 'invalid query', [{ path: q.cursor ? 'cursor' : 'since', message: 'is outside the range of audit entry ids' }]);
           throw e;
         }
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/operations/:id/evidence',
+      role: 'viewer',
+      summary: 'Evidence bundle of an operation: decision, probes around the cut, captures of the failing response, steps, actors, audit entries and a manifest of SHA-256s',
+      responses: { 200: { description: 'the bundle: file name -> text', schema: S.EvidenceResponse }, ...common, 404: err('unknown operation') },
+      handler: async (ctx, req, res) => {
+        const id = String(req.params.id);
+        const op = /^[a-z0-9_.-]{1,200}$/.test(id) ? await ctx.store.loadOperation(id) : undefined;
+        if (!op) throw new HttpError(404, `unknown operation "${id.slice(0, 200)}"`);
+        res.json(await buildEvidenceBundle(ctx.config, ctx.redis, ctx.audit, op, ctx.now()));
       },
     },
     {

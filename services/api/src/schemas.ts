@@ -189,3 +189,8 @@ export const AuditVerifyResponse = z.object({
   checkpoint: z.object({ ok: z.boolean(), detail: z.string() }).optional(),
   message: z.string(),
 });
+
+export const EvidenceResponse = z.object({
+  operation: z.string(),
+  files: z.record(z.string(), z.string()).describe('relative file name -> content; manifest.json lists the SHA-256 of every other file'),
+});

@@ -13,8 +13,10 @@ import {
   type Logger,
   type Metrics,
 } from '@portal-failover/shared';
-import { zeroCheckerMetrics } from '@portal-failover/shared';
+import { CaptureStore, createRedis, zeroCheckerMetrics } from '@portal-failover/shared';
+import type { Redis } from 'ioredis';
 import { SchedulerGuard } from './scheduler-guard';
+import { CaptureOnFailure } from './capture';
 
 export interface CheckerOptions {
   config: Config;
@@ -51,6 +53,9 @@ export class Checker {
   private readonly results: Queue<CheckResult>;
   private worker: Worker<ProbeJob> | undefined;
   private guard: SchedulerGuard | undefined;
+  /** Keeps the failing response when a check turns from up to down (evidence bundles). */
+  private readonly capture: CaptureOnFailure;
+  private captureRedis: Redis | undefined;
   private readonly now: () => number;
 
   constructor(private readonly opts: CheckerOptions) {
@@ -65,6 +70,15 @@ export class Checker {
     this.queue.on('error', (err) => this.warn.warn('queue', `checks queue: ${err.message}`));
     this.results.on('error', (err) => this.warn.warn('queue', `results queue: ${err.message}`));
     zeroCheckerMetrics(opts.metrics, opts.config, this.vantage);
+    const ev = opts.config.evidence;
+    this.capture = new CaptureOnFailure({
+      maxBodyBytes: ev.maxBodyBytes,
+      save: (c) => {
+        // Its own connection, opened at the first capture: most checkers never need one.
+        this.captureRedis ??= createRedis(opts.config.redis, 'command');
+        return new CaptureStore(this.captureRedis, opts.config.redis.prefix, ev.retention).save(c);
+      },
+    });
     for (const p of opts.config.portals) {
       for (const s of p.sites) {
         s.checks.forEach((c, i) => {
@@ -127,6 +141,7 @@ export class Checker {
       this.opts.metrics.checkFailures.inc({ ...labels, reason: outcome.reason ?? 'error' });
       this.log.debug(`${c.schedulerId} failed: ${outcome.detail ?? outcome.reason}`);
     }
+    this.capture.observe(c.config, result)?.catch((err: Error) => this.warn.warn(`capture.${c.schedulerId}`, `cannot keep the failing response of ${c.schedulerId}: ${err.message}`));
     const slot = Math.floor(scheduledAt / interval);
     await this.results.add('result', result, {
       jobId: `${this.vantage}.${c.schedulerId}.${slot}`,
@@ -138,7 +153,7 @@ export class Checker {
   async stop(): Promise<void> {
     this.guard?.stop();
     await this.worker?.close(true);
-    await Promise.allSettled([this.queue.close(), this.results.close()]);
+    await Promise.allSettled([this.queue.close(), this.results.close(), this.captureRedis?.quit()]);
   }
 
   /** Removes this vantage's schedulers (used when a vantage is retired, and by tests). */

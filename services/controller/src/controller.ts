@@ -7,6 +7,7 @@ import {
   AuditLog,
   AvailabilityRecorder,
   AvailabilityStore,
+  ProbeHistory,
   ControlStore,
   type ControlRecords,
   type NewAuditEntry,
@@ -87,6 +88,8 @@ export class Controller extends EventEmitter<ControllerEvents> {
   private readonly audit: AuditLog;
   /** Per-minute availability of the active site, for the public status page (written by the leader only). */
   private readonly availability: AvailabilityRecorder;
+  /** Recent probe results per portal, for evidence bundles (written by the leader only). */
+  private readonly probes: ProbeHistory;
   private readonly lease: Lease;
   private readonly portals = new Map<string, PortalRuntime>();
   private readonly running = new Map<string, Promise<void>>();
@@ -111,6 +114,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
     this.store = new StateStore(opts.redis, this.k);
     this.control = new ControlStore(opts.redis, this.k);
     this.audit = new AuditLog(opts.redis, this.k.audit, opts.config.audit.retention, this.now, { maxEntries: opts.config.audit.maxEntries });
+    this.probes = new ProbeHistory(opts.redis, opts.config.redis.prefix);
     this.availability = new AvailabilityRecorder(new AvailabilityStore(opts.redis, opts.config.redis.prefix));
     this.lease = new Lease(opts.redis, this.k, opts.config.controller.leaseTtl, opts.owner, this.now);
     this.resultsQueue = new Queue(RESULTS_QUEUE, { connection: opts.bullConnection, prefix: this.k.bull });
@@ -331,6 +335,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
       this.warn.warn(`unknown:${r.portal}/${r.site}`, `ignoring result for unknown portal/site ${r.portal}/${r.site}`);
       return;
     }
+    this.probes.add(r);
     rt.state = { ...rt.state, health: applyResult(rt.state.health, r, rt.model.policy) };
     this.evaluate(rt);
   }
@@ -368,6 +373,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
       if (c?.intent && this.hold) await this.takeRequest(rt, c.intent, this.hold);
     }
     await Promise.all([...this.portals.values()].map((rt) => this.persist(rt)));
+    await this.probes.flush().catch((err: Error) => this.warn.warn('probe-history', `cannot record probe results: ${err.message}`));
     await this.availability.flush(this.now()).catch((err: Error) => this.warn.warn('availability', `cannot record availability: ${err.message}`));
     if (this.now() - this.auditCountedAt >= 30_000) {
       this.auditCountedAt = this.now();
