@@ -1,9 +1,11 @@
 // Tests run against the TypeScript sources (not dist/), so `npx jest` works before or without `tsc -b`.
 const workspaceSources = {
   '^@portal-failover/shared$': '<rootDir>/shared/src/index.ts',
+  '^@portal-failover/shared/(.+)$': '<rootDir>/shared/src/entries/$1.ts',
   '^@portal-failover/checker$': '<rootDir>/services/checker/src/index.ts',
   '^@portal-failover/controller$': '<rootDir>/services/controller/src/index.ts',
   '^@portal-failover/api$': '<rootDir>/services/api/src/index.ts',
+  '^@portal-failover/api/(.+)$': '<rootDir>/services/api/src/$1.ts',
 };
 
 /** @type {import('jest').Config} */

@@ -1,4 +1,4 @@
-import { parseDuration } from '@portal-failover/shared';
+import { parseDuration } from '@portal-failover/shared/duration';
 
 /**
  * Plain-text rendering for people at a terminal. Everything here is deterministic and free of colour codes, so

@@ -1,15 +1,19 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { ConfigError, createLogger, DEFAULT_CONFIG_PATH, loadConfig, loadConfigOrExit, logUnhandled } from '@portal-failover/shared';
-import { startAllInOne } from './all-in-one';
-import { DEMO_PORTS, parsePorts, runDemo, type DemoPorts } from './demo/demo';
+import { DEFAULT_CONFIG_PATH } from '@portal-failover/shared/paths';
+import { DEMO_PORTS, parsePorts, type DemoPorts } from './demo/ports';
 import { registerOnCallCommands } from './commands';
 import { registerLiveness } from './commands/liveness';
 import { registerStatusPage } from './commands/status-page';
+<<<<<<< HEAD
 import { registerEvidence } from './commands/evidence';
 import { firstStartLine } from './first-start';
+=======
+>>>>>>> e6ca05f (Entry points that load only what they use: @portal-failover/shared/<part> and @portal-failover/api/<module> subpaths (exports + typesVersions, jest maps them); provider SDKs (@aws-sdk/*, cloudflare) load when a step of their kind is created (lazySdk), and test/entry-points/lazy-sdk.test.ts spawns the checker and controller to assert it; the CLI imports a command's modules when it runs (--help loads commander and the CLI only). CONTRIBUTING.md: architecture map, entry points, where a check/provider/route goes, test layout and tiers.)
 import { cliVersion } from './version';
 
+// Each command loads what it runs when it runs (dynamic import): printing --help, or running an on-call command,
+// must not load the service stack, Redis, BullMQ or the config schema (see CONTRIBUTING.md, "Entry points").
 const program = new Command('portal-failover')
   .description('Failover orchestration for public-service portals')
   .version(cliVersion(), '-V, --version', 'print the version');
@@ -18,7 +22,8 @@ program
   .command('validate')
   .argument('[file]', 'config file', process.env.FAILOVER_CONFIG ?? DEFAULT_CONFIG_PATH)
   .description('validate a config file; lists every problem with its path')
-  .action((file: string) => {
+  .action(async (file: string) => {
+    const { ConfigError, loadConfig } = await import('@portal-failover/shared/config');
     try {
       const config = loadConfig(file);
       const sites = config.portals.reduce((n, p) => n + p.sites.length, 0);
@@ -37,6 +42,11 @@ program
   .description('run checker, controller and API in one process')
   .option('-c, --config <file>', 'config file', process.env.FAILOVER_CONFIG ?? DEFAULT_CONFIG_PATH)
   .action(async (opts: { config: string }) => {
+    const [{ createLogger, loadConfigOrExit, logUnhandled }, { startAllInOne }, { firstStartLine }] = await Promise.all([
+      import('@portal-failover/shared'),
+      import('./all-in-one'),
+      import('./first-start'),
+    ]);
     const logger = createLogger();
     logUnhandled(logger);
     const config = loadConfigOrExit(opts.config);
@@ -67,6 +77,7 @@ program
   .option('--keep-running', 'after the failover, keep the simulated sites and the service up (fixed ports) for the CLI, until Ctrl-C')
   .option('--ports <api,primary,standby>', 'ports of the API and the two simulated sites with --keep-running', parsePorts, DEMO_PORTS)
   .action(async (opts: { keepRunning?: boolean; ports: DemoPorts }) => {
+    const { runDemo } = await import('./demo/demo');
     process.exitCode = await runDemo({ keepRunning: opts.keepRunning, ports: opts.keepRunning ? opts.ports : undefined });
   });
 

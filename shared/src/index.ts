@@ -1,52 +1,15 @@
-export * from './config/duration';
-export * from './config/secret';
-export * from './config/fields';
-export * from './config/schema';
-export * from './config/lease-budget';
-export * from './config/redis-schema';
-export * from './config/load';
-export * from './config/portal-model';
-export * from './core/observation';
-export * from './core/health';
-export * from './core/state';
-export * from './core/classify';
-export * from './core/decide';
-export * from './core/cooldown';
-export * from './core/phase';
-export * from './core/preconditions';
-export * from './checks/probe';
-export { spkiSha256, parsePin } from './checks/tls-identity';
-export * from './checks/liveness';
-export * from './providers/provider';
-export * from './providers/http-client';
-export * from './providers/registry';
-export * from './providers/powerdns.provider';
-export * from './providers/zonefile.provider';
-export * from './runtime/logger';
-export * from './runtime/redis';
-export * from './runtime/keys';
-export * from './runtime/metrics';
-export * from './runtime/metrics-zero';
-export * from './store/operation';
-export * from './store/state-store';
-export * from './runtime/service';
-export * from './config/json-schema';
-export * from './audit/audit-log';
-export * from './store/control';
-export * from './providers/rfc2136.provider';
-export * from './providers/haproxy.provider';
-export * from './providers/webhook.provider';
-export * from './hooks/hooks';
-export * from './runtime/queue-metrics';
-export * from './providers/cloudflare.provider';
-export * from './providers/route53.provider';
-export * from './config/transparency';
-export * from './status/availability';
-export * from './drills/schedule';
-export * from './drills/drill-store';
-export * from './runtime/redis-health';
-export * from './core/routing';
-export * from './evidence/capture-store';
-export * from './evidence/probe-history';
-export { canonicalJson, sha256Hex, GENESIS, ChainVerifier, type ChainHead } from './audit/chain';
-export * from './evidence/verify-bundle';
+/**
+ * Everything in @portal-failover/shared, for processes that use most of it. A process that needs only a part
+ * imports its entry point instead (`@portal-failover/shared/core`, `/config`, `/duration`, ...; see entries/), so it
+ * loads only that: the CLI prints --help without loading Redis, BullMQ or the config schema.
+ */
+export * from './entries/config';
+export * from './entries/core';
+export * from './entries/checks';
+export * from './entries/providers';
+export * from './entries/runtime';
+export * from './entries/store';
+export * from './entries/audit';
+export * from './entries/hooks';
+export * from './entries/status';
+export * from './entries/evidence';

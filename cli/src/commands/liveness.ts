@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { KeyObject } from 'node:crypto';
-import { generateLivenessKeys, livenessPrivateKey, parseDuration, resolveSecretRef, signLiveness } from '@portal-failover/shared';
+import { generateLivenessKeys, livenessPrivateKey, parseDuration, resolveSecretRef, signLiveness } from '@portal-failover/shared/liveness';
 import { out, run, usageExitCodes, UsageError } from './common';
 
 /** Same rule as portal ids in the config schema, so a typo is caught before the file is served. */

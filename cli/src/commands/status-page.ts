@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { exportStatusPage } from '@portal-failover/api';
-import { createRedis, DEFAULT_CONFIG_PATH, loadConfigOrExit } from '@portal-failover/shared';
+import { DEFAULT_CONFIG_PATH } from '@portal-failover/shared/paths';
 import { out, run, usageExitCodes } from './common';
 
 /**
@@ -15,6 +14,8 @@ export function registerStatusPage(program: Command): void {
     .option('-c, --config <file>', 'config file', process.env.FAILOVER_CONFIG ?? DEFAULT_CONFIG_PATH)
     .action(
       run(async (dir: string, opts: { config: string }) => {
+        // Loaded here, not at the top: --help and the other commands do not need the API, Redis or the schema.
+        const [{ exportStatusPage }, { createRedis, loadConfigOrExit }] = await Promise.all([import('@portal-failover/api'), import('@portal-failover/shared')]);
         const config = loadConfigOrExit(opts.config);
         const redis = createRedis(config.redis, 'command');
         try {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createToken, ROLES, type Role } from '@portal-failover/api';
+import { createToken, ROLES, type Role } from '@portal-failover/api/auth';
 import { json } from '../format';
 import { out, run, usageExitCodes, UsageError } from './common';
 

@@ -4,10 +4,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { InvalidArgumentError } from 'commander';
 import { Redis } from 'ioredis';
 import { assertRedisReachable, createLogger, createMetrics, parseConfig, redactUrl } from '@portal-failover/shared';
 import { createToken } from '@portal-failover/api';
+import { DEMO_PORTS, type DemoPorts } from './ports';
+
+export { DEMO_PORTS, parsePorts, type DemoPorts } from './ports';
 import { startAllInOne } from '../all-in-one';
 import { SimSite } from './sim-site';
 
@@ -64,23 +66,6 @@ async function redisForDemo(): Promise<{ url: string; child?: ChildProcess }> {
 function zoneRecord(file: string): string {
   const line = fs.readFileSync(file, 'utf8').split('\n').find((l) => /^www\.?portal\.example\.?\s|^www\s/.test(l));
   return line?.trim().replace(/\s+/g, ' ') ?? '(no www record)';
-}
-
-/** Where `demo --keep-running` listens: the API on the CLI's default URL, the sites where config/failover.yaml looks. */
-export interface DemoPorts {
-  api: number;
-  primary: number;
-  standby: number;
-}
-export const DEMO_PORTS: DemoPorts = { api: 8080, primary: 18181, standby: 18182 };
-
-/** Commander parser for `--ports 8080,18181,18182`. */
-export function parsePorts(value: string): DemoPorts {
-  const n = value.split(',').map((x) => Number(x.trim()));
-  if (n.length !== 3 || n.some((x) => !Number.isInteger(x) || x < 1 || x > 65535) || new Set(n).size !== 3) {
-    throw new InvalidArgumentError('must be three different ports: api,primary,standby (e.g. 8080,18181,18182)');
-  }
-  return { api: n[0], primary: n[1], standby: n[2] };
 }
 
 /** Resolves on the first SIGINT or SIGTERM: the end of a `--keep-running` demo. */

@@ -1,3 +1,4 @@
+import { DEFAULT_CONFIG_PATH } from './paths';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -21,7 +22,7 @@ export class ConfigError extends Error {
   }
 }
 
-export const DEFAULT_CONFIG_PATH = 'config/failover.yaml';
+export { DEFAULT_CONFIG_PATH };
 
 /** `portals[0].sites[1].checks[0].timeout` */
 export function formatPath(path: readonly PropertyKey[]): string {

@@ -1,4 +1,5 @@
-import Cloudflare, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'cloudflare';
+import type * as CloudflareSdk from 'cloudflare';
+import type { APIError } from 'cloudflare';
 import { FENCING_TOKEN_HEADER } from './http-client';
 import { z } from 'zod';
 import type { Fields } from '../config/fields';
@@ -15,6 +16,10 @@ import {
   type TrafficProvider,
   type VerifyResult,
 } from './provider';
+import { lazySdk } from './lazy-sdk';
+
+// Loaded when the first step of this kind is created (see lazy-sdk.ts).
+const cloudflareSdk = lazySdk(() => require('cloudflare') as typeof CloudflareSdk);
 
 /**
  * Cloudflare DNS through the official `cloudflare` SDK (API v4, bearer API token).
@@ -152,11 +157,11 @@ class CloudflareProvider implements TrafficProvider {
   readonly kind = 'cloudflare';
   readonly label: string;
   /** Private (#): the client holds the token, and labels and util.inspect of the provider must not show it. */
-  readonly #client: Cloudflare;
+  readonly #client: CloudflareSdk.Cloudflare;
 
   constructor(private readonly cfg: CloudflareStepConfig) {
     this.label = `cloudflare ${cfg.record}/${cfg.type}`;
-    this.#client = new Cloudflare({
+    this.#client = new (cloudflareSdk().default)({
       apiToken: cfg.apiToken.reveal(),
       baseURL: cfg.baseUrl,
       maxRetries: cfg.maxRetries,
@@ -185,6 +190,7 @@ class CloudflareProvider implements TrafficProvider {
   private failure(err: unknown, what: string, write: boolean): ProviderError {
     if (err instanceof ProviderError) return err;
     const where = `${this.label}: ${what}`;
+    const { APIConnectionError, APIConnectionTimeoutError, APIError } = cloudflareSdk();
     if (err instanceof APIConnectionTimeoutError) return new ProviderError(`${where} failed: no answer within ${this.cfg.timeoutMs}ms`, true);
     if (err instanceof APIConnectionError) {
       return new ProviderError(`${where} failed: ${causeCode(err) ?? this.scrub(err.message)}`, true);

@@ -1,11 +1,5 @@
-import {
-  ChangeResourceRecordSetsCommand,
-  GetChangeCommand,
-  ListResourceRecordSetsCommand,
-  Route53Client,
-  type Change,
-  type ResourceRecordSet,
-} from '@aws-sdk/client-route-53';
+import type * as Route53Sdk from '@aws-sdk/client-route-53';
+import type { Change, ResourceRecordSet, Route53Client } from '@aws-sdk/client-route-53';
 import { z } from 'zod';
 import { canonicalName, type Fields } from '../config/fields';
 import {
@@ -21,6 +15,10 @@ import {
   type VerifyResult,
   requestSignal,
 } from './provider';
+import { lazySdk } from './lazy-sdk';
+
+// Loaded when the first step of this kind is created (see lazy-sdk.ts).
+const route53Sdk = lazySdk(() => require('@aws-sdk/client-route-53') as typeof Route53Sdk);
 
 /**
  * AWS Route 53 through `@aws-sdk/client-route-53`, with credentials from the standard AWS chain (environment,
@@ -196,7 +194,7 @@ class Route53Provider implements TrafficProvider {
   constructor(private readonly cfg: Route53StepConfig) {
     this.label = `route53 ${cfg.record}/${cfg.type}`;
     this.epochName = epochRecordName(cfg.record);
-    this.#client = new Route53Client({
+    this.#client = new (route53Sdk().Route53Client)({
       region: cfg.region,
       endpoint: cfg.endpoint,
       // The controller retries (stepAttempts, stepBackoff) after re-reading; SDK retries would hide that.
@@ -246,7 +244,7 @@ class Route53Provider implements TrafficProvider {
     let sets: ResourceRecordSet[];
     try {
       const out = await this.#client.send(
-        new ListResourceRecordSetsCommand({ HostedZoneId: this.cfg.hostedZoneId, StartRecordName: name, StartRecordType: type, MaxItems: 5 }),
+        new (route53Sdk().ListResourceRecordSetsCommand)({ HostedZoneId: this.cfg.hostedZoneId, StartRecordName: name, StartRecordType: type, MaxItems: 5 }),
         { abortSignal: this.signal() },
       );
       sets = out.ResourceRecordSets ?? [];
@@ -344,7 +342,7 @@ class Route53Provider implements TrafficProvider {
     let status: string | undefined;
     try {
       const out = await this.#client.send(
-        new ChangeResourceRecordSetsCommand({ HostedZoneId: this.cfg.hostedZoneId, ChangeBatch: { Comment: changeBatch.Comment, Changes } }),
+        new (route53Sdk().ChangeResourceRecordSetsCommand)({ HostedZoneId: this.cfg.hostedZoneId, ChangeBatch: { Comment: changeBatch.Comment, Changes } }),
         { abortSignal: requestSignal(this.cfg.timeoutMs, ctx) },
       );
       changeId = out.ChangeInfo?.Id;
@@ -368,7 +366,7 @@ class Route53Provider implements TrafficProvider {
     let last = 'PENDING';
     for (;;) {
       try {
-        const out = await this.#client.send(new GetChangeCommand({ Id: changeId }), { abortSignal: this.signal() });
+        const out = await this.#client.send(new (route53Sdk().GetChangeCommand)({ Id: changeId }), { abortSignal: this.signal() });
         last = out.ChangeInfo?.Status ?? 'unknown';
         if (last === 'INSYNC') {
           if (this.#unsynced === changeId) this.#unsynced = undefined;

@@ -1,0 +1,4 @@
+/** Entry point @portal-failover/shared/checks: probes (http, tcp, tls) and the liveness token. */
+export * from '../checks/probe';
+export * from '../checks/liveness';
+export { spkiSha256, parsePin } from '../checks/tls-identity';

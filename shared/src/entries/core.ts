@@ -1,0 +1,10 @@
+/** Entry point @portal-failover/shared/core: the pure decision core (no I/O, no clock). */
+export * from '../core/observation';
+export * from '../core/health';
+export * from '../core/state';
+export * from '../core/classify';
+export * from '../core/decide';
+export * from '../core/cooldown';
+export * from '../core/phase';
+export * from '../core/preconditions';
+export * from '../core/routing';

@@ -1,0 +1,2 @@
+/** Entry point @portal-failover/shared/hooks: pre- and post-switch hooks. */
+export * from '../hooks/hooks';
