@@ -96,8 +96,8 @@ it('the route table follows the role model: reads need viewer, changes need at l
     else expect({ route: label(d), operatorOrMore: rank(d.role) >= rank('operator') }).toEqual({ route: label(d), operatorOrMore: true });
     if (d.method !== 'get') expect({ route: label(d), mutates: d.mutates }).toEqual({ route: label(d), mutates: true });
   }
-  // Only probes, metrics and the API description are open.
-  expect(open.map(label).sort()).toEqual(['GET /api/v1/openapi.json', 'GET /healthz', 'GET /metrics', 'GET /readyz']);
+  // Only probes, metrics, the API description and the public status page are open.
+  expect(open.map(label).sort()).toEqual(['GET /api/v1/openapi.json', 'GET /healthz', 'GET /metrics', 'GET /readyz', 'GET /status', 'GET /status.json']);
 });
 
 describe.each(open.map((d) => [label(d), d] as const))('%s (no role)', (_name, d) => {
