@@ -77,8 +77,11 @@ it(`SIGKILL of the leader at random points of an operation, ${TRIALS} trials: ea
       force: false,
     };
     const w0 = writes();
-    const victim = await leader();
-    expect(victim).toBeDefined();
+    // Two controllers up (the replacement of the last victim has started), so a kill always leaves a successor
+    // that is already running: the trial measures the handover, not how long a process takes to boot.
+    await waitFor(() => controllers.every((c) => c.output().includes('controller started')), { timeoutMs: 60_000, what: `trial ${trial}: two controllers running` });
+    // Between trials the lease may be changing hands (the survivor of the last kill): wait for a holder.
+    const victim = await waitFor(() => leader(), { timeoutMs: 30_000, intervalMs: 50, what: `trial ${trial}: a leader` });
     expect((await control.requestOperation(op)).ok).toBe(true);
     await sleep(Math.floor(Math.random() * 600));
     victim!.child.kill('SIGKILL');

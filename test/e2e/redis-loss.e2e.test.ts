@@ -3,6 +3,7 @@ import { startAllInOne, type AllInOne } from '../../cli/src/all-in-one';
 import { waitFor } from '../support/free-port';
 import { e2eConfig, portalFixture, testLogger, type PortalFixture } from '../support/e2e';
 import { startRedis, type RedisServer } from '../support/redis-server';
+import { reportRow } from '../chaos/report';
 
 /**
  * Redis restarts EMPTY (no persistence, a new server, a promotion that lost writes). Before #8 every check stopped
@@ -77,4 +78,13 @@ it('after an empty Redis: checks resume within 2 intervals, the leader adopts wh
   await fx.standby.setMode({ kind: 'refuse' });
   await waitFor(async () => (await fx.answer())[0] === fx.primaryAddress, { timeoutMs: 40_000, what: 'traffic moved back to the healthy primary' });
   await waitFor(() => app!.controller.state(fx.id)?.phase === 'healthy', { timeoutMs: 20_000, what: 'healthy on the primary' });
+  reportRow({
+    case: 'Redis restarted empty (no persistence), under a running and under a fresh service',
+    trials: 1,
+    falseFailovers: 0,
+    doubleExecutions: 0,
+    leftFailingOver: 0,
+    cutSwitchedAfter: 'yes',
+    recovery: `checks resumed ${resumedMs} ms after Redis answered (interval ${INTERVAL} ms); fresh leader adopted the standby from DNS`,
+  });
 });
