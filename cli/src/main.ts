@@ -5,11 +5,7 @@ import { DEMO_PORTS, parsePorts, type DemoPorts } from './demo/ports';
 import { registerOnCallCommands } from './commands';
 import { registerLiveness } from './commands/liveness';
 import { registerStatusPage } from './commands/status-page';
-<<<<<<< HEAD
 import { registerEvidence } from './commands/evidence';
-import { firstStartLine } from './first-start';
-=======
->>>>>>> e6ca05f (Entry points that load only what they use: @portal-failover/shared/<part> and @portal-failover/api/<module> subpaths (exports + typesVersions, jest maps them); provider SDKs (@aws-sdk/*, cloudflare) load when a step of their kind is created (lazySdk), and test/entry-points/lazy-sdk.test.ts spawns the checker and controller to assert it; the CLI imports a command's modules when it runs (--help loads commander and the CLI only). CONTRIBUTING.md: architecture map, entry points, where a check/provider/route goes, test layout and tiers.)
 import { cliVersion } from './version';
 
 // Each command loads what it runs when it runs (dynamic import): printing --help, or running an on-call command,
