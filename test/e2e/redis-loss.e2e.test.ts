@@ -57,8 +57,10 @@ it('after an empty Redis: checks resume within 2 intervals, the leader adopts wh
   expect(resumedMs).toBeLessThanOrEqual(2 * INTERVAL);
   expect(await counter(metrics1, 'schedulersRecreated')).toBeGreaterThanOrEqual(2);
   // The surviving leader wrote back what it remembered: it still knows traffic is on the standby.
-  await waitFor(() => app!.controller.isLeader, { timeoutMs: 20_000, what: 'leader again' });
-  expect(app.controller.state(fx.id)?.activeSite).toBe('standby');
+  await waitFor(() => app!.controller.isLeader && app!.controller.state(fx.id)?.activeSite === 'standby' && app!.controller.state(fx.id)?.unknownRouting === undefined, {
+    timeoutMs: 20_000,
+    what: 'leader again, with traffic known to be on the standby',
+  });
 
   // 2. A fresh controller on an empty Redis: no record, so it reads DNS and adopts the standby.
   await app.stop();

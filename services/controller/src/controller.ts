@@ -463,8 +463,10 @@ export class Controller extends EventEmitter<ControllerEvents> {
     const id = rt.state.inflight!.operationId;
     const op = await this.store.loadOperation(id);
     if (!op) {
-      this.log.error(`operation ${id} is marked in flight but was never stored; clearing it`, { portal: rt.model.id });
-      rt.state = { ...rt.state, inflight: undefined };
+      // Never stored, or Redis lost it mid-switch: its steps may or may not have been applied, so where traffic
+      // goes is not known from memory any more. The reconciliation that follows reads it from the providers.
+      this.log.error(`operation ${id} is marked in flight but its record is missing; clearing it and reading the traffic steps`, { portal: rt.model.id });
+      rt.state = { ...rt.state, inflight: undefined, unknownRouting: `operation ${id} was in flight and its record is missing` };
       return;
     }
     if (op.status !== 'running') {
