@@ -13,3 +13,4 @@ export * from './entries/audit';
 export * from './entries/hooks';
 export * from './entries/status';
 export * from './entries/evidence';
+export * from './entries/security';

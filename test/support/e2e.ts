@@ -48,6 +48,8 @@ export interface ConfigOptions {
   controller?: Record<string, unknown>;
   redisUrl?: string;
   vantage?: string;
+  /** Declared vantages, keys as ${ENV} references. */
+  vantages?: { name: string; key: string; canary?: string }[];
 }
 
 /** The config document for the fixtures, as a user would write it (secrets as ${ENV} references). */
@@ -66,6 +68,7 @@ export function e2eRawConfig(portals: PortalFixture[], o: ConfigOptions = {}): R
     redis: { url: o.redisUrl ?? sharedRedisUrl(), prefix: `e2e${randomBytes(4).toString('hex')}` },
     api: { listen: '127.0.0.1:0' },
     checker: { vantage: o.vantage ?? 'v1', concurrency: 32 },
+    ...(o.vantages ? { vantages: o.vantages } : {}),
     controller: { leaseTtl: '3s', renewEvery: '1s', evaluateEvery: '250ms', stepAttempts: 3, stepBackoff: '200ms', ...o.controller },
     portals: portals.map((p) => ({
       id: p.id,

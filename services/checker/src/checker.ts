@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
 import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import {
   checkName,
@@ -14,14 +15,16 @@ import {
   type Metrics,
 } from '@portal-failover/shared';
 import { CaptureStore, createRedis, zeroCheckerMetrics } from '@portal-failover/shared';
-import type { Redis } from 'ioredis';
 import { SchedulerGuard } from './scheduler-guard';
 import { CaptureOnFailure } from './capture';
+import { VantageIdentity } from './vantage-identity';
 
 export interface CheckerOptions {
   config: Config;
   vantage?: string;
   bullConnection: ConnectionOptions;
+  /** Command connection for the implied vantage key; defaults to bullConnection when that is a client. */
+  redis?: Pick<Redis, 'set' | 'get'>;
   logger: Logger;
   metrics: Metrics;
   now?: () => number;
@@ -56,6 +59,7 @@ export class Checker {
   /** Keeps the failing response when a check turns from up to down (evidence bundles). */
   private readonly capture: CaptureOnFailure;
   private captureRedis: Redis | undefined;
+  private identity: VantageIdentity | undefined;
   private readonly now: () => number;
 
   constructor(private readonly opts: CheckerOptions) {
@@ -93,6 +97,7 @@ export class Checker {
   }
 
   async start(): Promise<void> {
+    this.identity = await VantageIdentity.start(this.opts.config, this.vantage, this.keyStore(), this.log);
     this.guard = new SchedulerGuard({
       queue: this.queue,
       connection: this.opts.bullConnection instanceof EventEmitter ? this.opts.bullConnection : undefined,
@@ -111,6 +116,14 @@ export class Checker {
     });
     this.worker.on('error', (err) => this.warn.warn('worker', `probe worker error: ${err.message}`));
     this.log.info(`checking ${this.checks.size} checks from vantage ${this.vantage}`);
+  }
+
+  /** Where the implied vantage key lives: the given command connection, or the BullMQ one when it is a client. */
+  private keyStore(): Pick<Redis, 'set' | 'get'> {
+    if (this.opts.redis) return this.opts.redis;
+    const conn = this.opts.bullConnection as Partial<Pick<Redis, 'set' | 'get'>>;
+    if (typeof conn.set === 'function' && typeof conn.get === 'function') return conn as Pick<Redis, 'set' | 'get'>;
+    throw new Error('the checker needs a Redis client (redis option) to read its vantage key');
   }
 
   /** Verifies the job schedulers now and recreates missing ones (the guard also does this on its own timer). */
@@ -143,7 +156,9 @@ export class Checker {
     }
     this.capture.observe(c.config, result)?.catch((err: Error) => this.warn.warn(`capture.${c.schedulerId}`, `cannot keep the failing response of ${c.schedulerId}: ${err.message}`));
     const slot = Math.floor(scheduledAt / interval);
-    await this.results.add('result', result, {
+    // Signed where it is built: the controller takes results only from declared vantages, with their key.
+    if (!this.identity) throw new Error('checker not started');
+    await this.results.add('result', this.identity.sign(result), {
       jobId: `${this.vantage}.${c.schedulerId}.${slot}`,
       removeOnComplete: { count: 0 },
       removeOnFail: { count: 1000 },
@@ -152,6 +167,7 @@ export class Checker {
 
   async stop(): Promise<void> {
     this.guard?.stop();
+    this.identity?.stop();
     await this.worker?.close(true);
     await Promise.allSettled([this.queue.close(), this.results.close(), this.captureRedis?.quit()]);
   }

@@ -42,6 +42,7 @@ import { executeOperation, StaleWriteError } from './executor';
 import { Lease, type LeaseHold } from './lease';
 import { parseCheckResult } from './result-validation';
 import { applyReadings, readSteps } from './reconcile';
+import { ResultAdmission } from './result-admission';
 
 export interface ControllerOptions {
   config: Config;
@@ -247,6 +248,8 @@ export class Controller extends EventEmitter<ControllerEvents> {
       rt.state = saved;
       rt.persisted = JSON.stringify(saved);
     }
+    // The vantage keys (the implied one lives in Redis) before the first result is taken.
+    this.admission ??= await ResultAdmission.forConfig(this.opts.config, this.opts.redis);
     this.hold = hold;
     this.opts.metrics.controllerLeader.set(1);
     this.log.info(`became leader with fencing token ${hold.token}`, { owner: this.lease.owner });
@@ -325,11 +328,21 @@ export class Controller extends EventEmitter<ControllerEvents> {
   }
 
   private onResult(data: unknown): void {
-    const r = parseCheckResult(data);
-    if (typeof r === 'string') {
-      this.warn.warn('bad-result', `ignoring malformed check result: ${r}`);
+    const parsed = parseCheckResult(data);
+    if (typeof parsed === 'string') {
+      this.opts.metrics.resultsRejected.inc({ reason: 'malformed' });
+      this.warn.warn('bad-result', `ignoring malformed check result: ${parsed}`);
       return;
     }
+    // Only declared vantages vote, each only with its own key, each result once (result-admission.ts).
+    const admitted = this.admission?.admit(parsed, this.now());
+    if (!admitted?.ok) {
+      const reason = admitted?.reason ?? 'undeclared_vantage';
+      this.opts.metrics.resultsRejected.inc({ reason });
+      this.warn.warn(`rejected:${reason}:${parsed.vantage}`, `refused check result: ${admitted?.detail ?? 'no vantage keys loaded'}`);
+      return;
+    }
+    const r = admitted.result;
     const rt = this.portals.get(r.portal);
     if (!rt || !rt.sites.has(r.site)) {
       this.warn.warn(`unknown:${r.portal}/${r.site}`, `ignoring result for unknown portal/site ${r.portal}/${r.site}`);
@@ -342,6 +355,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
 
   private evaluating = false;
   private auditCountedAt = 0;
+  private admission: ResultAdmission | undefined;
 
   private async evaluateAll(): Promise<void> {
     // A slow Redis must not stack up overlapping ticks (each would try to take the same request).

@@ -1,5 +1,6 @@
 import { ConfigError, parseConfig, parseConfigText } from './load';
 import { parseDuration } from './duration';
+import { WithheldSecret } from './secret';
 
 const env = { PDNS_API_KEY: 'sekret-key-value' };
 
@@ -71,7 +72,7 @@ describe('config validation', () => {
       want: 'portals[0].sites[1].checks[0].timeout: must be shorter than interval',
     },
     { name: 'bad duration', raw: { portals: [portal({ policy: { cooldown: '10 minutes' } })] }, want: 'portals[0].policy.cooldown: "10 minutes" is not a duration' },
-    { name: 'wrong type', raw: { portals: [portal({ policy: { quorum: 'two' } })] }, want: 'portals[0].policy.quorum: must be a number, got string' },
+    { name: 'wrong type', raw: { portals: [portal({ policy: { quorum: 'two' } })] }, want: 'portals[0].policy.quorum: must be a number of vantages (1 to 64) or "majority"' },
     { name: 'missing field', raw: { portals: [portal({ name: undefined })] }, want: 'portals[0].name: is required' },
     {
       name: 'unknown provider kind',
@@ -127,5 +128,41 @@ describe('provider time limits fit in the leader lease', () => {
     expect(problems({ controller: { leaseTtl: '3s', renewEvery: '1s' }, portals: [portal({ traffic: [zonefile] })] })).toEqual([
       'portals[0].traffic[0].reloadTimeout: must fit in the leader lease: at most 1400ms (controller.leaseTtl × 0.8 − controller.renewEvery), got 5s',
     ]);
+  });
+});
+
+describe('declared vantages and quorum', () => {
+  const vEnv = { ...env, KEY_HN: 'hn-key-123456', KEY_HCM: 'hcm-key-123456', KEY_DN: 'dn-key-123456' };
+  const three = [
+    { name: 'hn-1', key: '${KEY_HN}' },
+    { name: 'hcm-1', key: '${KEY_HCM}', canary: 'https://canary.example/' },
+    { name: 'dn-1', key: '${KEY_DN}' },
+  ];
+  it('without vantages, checker.vantage is implied and majority of one is 1', () => {
+    const c = parseConfig({ checker: { vantage: 'solo' }, portals: [portal()] }, 't', env);
+    expect(c.vantages).toEqual([{ name: 'solo', implied: true }]);
+    expect(c.portals[0].policy.quorum).toBe(1);
+  });
+  it('majority (the default) of three declared vantages is 2; a number is kept', () => {
+    const c = parseConfig({ vantages: three, portals: [portal(), portal({ id: 'p2', policy: { quorum: 3 } })] }, 't', vEnv);
+    expect(c.vantages.map((v) => [v.name, v.implied, v.canary])).toEqual([['hn-1', false, undefined], ['hcm-1', false, 'https://canary.example/'], ['dn-1', false, undefined]]);
+    expect(c.vantages[0].key?.reveal()).toBe('hn-key-123456');
+    expect(c.portals.map((p) => p.policy.quorum)).toEqual([2, 3]);
+  });
+  it.each([
+    [{ vantages: three, portals: [portal({ policy: { quorum: 4 } })] }, 'portals[0].policy.quorum: must be at most the number of declared vantages (3)'],
+    [{ portals: [portal({ policy: { quorum: 2 } })] }, 'portals[0].policy.quorum: must be 1 without a vantages list (only checker.vantage "local" is implied); declare the vantages to use a larger quorum'],
+    [{ vantages: [three[0], { ...three[1], name: 'hn-1' }], portals: [portal()] }, 'vantages[1].name: duplicate vantage "hn-1"'],
+    [{ vantages: [{ name: 'hn-1', key: 'literal-key' }], portals: [portal()] }, 'vantages[0].key: secrets must be a ${ENV_VAR} reference or a file:/path, never the literal value'],
+    [{ vantages: [{ name: 'hn-1', key: '${KEY_HN}', canary: 'not a url' }], portals: [portal()] }, 'vantages[0].canary'],
+  ])('refuses %j', (raw, want) => {
+    expect(problems(raw, vEnv).join('\n')).toContain(want);
+  });
+  it('a checker process validates provider secrets but leaves them withheld, and fails only when one is used', () => {
+    const c = parseConfig({ portals: [portal()] }, 't', {}, undefined, { withholdSecrets: 'checker' });
+    const key = c.portals[0].traffic[0].apiKey;
+    if (!(key instanceof WithheldSecret)) throw new Error('the provider key should be withheld');
+    expect(() => key.reveal()).toThrow('secret env:PDNS_API_KEY is not available in this process: checker');
+    expect(problems({ portals: [portal()] }, {})).toEqual(['portals[0].traffic[0].apiKey: environment variable PDNS_API_KEY is not set']);
   });
 });

@@ -2,13 +2,19 @@ import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration';
-import { expandEnv, resolveSecretRef, Secret } from './secret';
+import { expandEnv, resolveSecretRef, Secret, WithheldSecret } from './secret';
+
+/** How a process loads its config: a checker validates every field but resolves no secret it will not use. */
+export interface ConfigLoadOptions {
+  /** Leave secrets that cannot be resolved here withheld instead of failing (for least-privilege roles). */
+  withholdSecrets?: string;
+}
 
 /**
  * Field types shared by the core schema and every provider's schema piece. They are built per load so that
  * `${ENV}` references resolve against the environment the loader was given (tests pass their own).
  */
-export function makeFields(env: NodeJS.ProcessEnv, baseDir: string = process.cwd()) {
+export function makeFields(env: NodeJS.ProcessEnv, baseDir: string = process.cwd(), opts: ConfigLoadOptions = {}) {
   const str = () =>
     z.string().transform((text, ctx) => {
       const r = expandEnv(text, env);
@@ -22,6 +28,7 @@ export function makeFields(env: NodeJS.ProcessEnv, baseDir: string = process.cwd
   const secret = () =>
     z.string().transform((ref, ctx): Secret => {
       const r = resolveSecretRef(ref, env);
+      if (!r.ok && opts.withholdSecrets && /^(\$\{|file:)/.test(ref)) return new WithheldSecret(ref.startsWith('file:') ? ref : `env:${ref.slice(2, -1)}`, opts.withholdSecrets);
       if (!r.ok) {
         ctx.addIssue({ code: 'custom', message: r.error });
         return z.NEVER;

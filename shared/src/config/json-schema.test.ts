@@ -7,7 +7,7 @@ import { ConfigError, parseConfig } from './load';
 
 const root = join(__dirname, '..', '..', '..');
 const shippedPath = join(root, 'config', 'failover.yaml');
-const env = { PDNS_API_KEY: 'test-key' };
+const env = { PDNS_API_KEY: 'test-key', VANTAGE_HN1_KEY: 'hn1-key', VANTAGE_HCM1_KEY: 'hcm1-key' };
 
 // strict: keywords ajv does not know, or types that do not fit a keyword, fail compilation instead of being
 // ignored, so a generator change that produces a meaningless schema is caught here. strictRequired is off because
@@ -39,6 +39,10 @@ function full(): Record<string, unknown> {
     redis: { url: 'redis://127.0.0.1:6379', prefix: 'pf' },
     api: { listen: '127.0.0.1:8080', tokens: [{ name: 'oncall', role: 'operator', sha256: 'a'.repeat(64) }] },
     checker: { vantage: 'hn-1', concurrency: 8 },
+    vantages: [
+      { name: 'hn-1', key: '${VANTAGE_HN1_KEY}', canary: 'https://canary.example/' },
+      { name: 'hcm-1', key: '${VANTAGE_HCM1_KEY}' },
+    ],
     controller: { leaseTtl: '9s', renewEvery: '3s', evaluateEvery: '250ms', stepAttempts: 2, stepBackoff: '1s' },
     portals: [
       {

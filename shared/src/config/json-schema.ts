@@ -63,11 +63,7 @@ function annotations(): Record<string, JsonSchema> {
     'portals[].policy': d('When to call a site down or up and when to switch automatically.'),
     'portals[].policy.failureThreshold': d('Consecutive failed results before a vantage calls a check down.'),
     'portals[].policy.recoveryThreshold': d('Consecutive good results before a vantage calls a check up again.'),
-    'portals[].policy.quorum': {
-      description: 'Vantages that must agree before a site counts as down (or up).',
-      // The validator's "must be at most 64", a refinement zod cannot carry over.
-      maximum: 64,
-    },
+    'portals[].policy.quorum': d('Declared vantages that must agree before a site counts as down (or up): a number, or majority (the default) of the declared vantages. At most the number of declared vantages.'),
     'portals[].policy.cooldown': d('No second automatic switch within this time of the last one, unless it was acknowledged.'),
     'portals[].policy.autoFailover': d('Switch away from a site that is down by quorum to a site that is up.'),
     'portals[].policy.autoFailback': d('Switch back to a more preferred site once it is up again. Off: failback is a manual switchover.'),

@@ -1,4 +1,5 @@
 import { DEFAULT_CONFIG_PATH } from './paths';
+import type { ConfigLoadOptions } from './fields';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -48,8 +49,8 @@ function issueMessage(issue: z.core.$ZodIssue): string {
 }
 
 /** Validates an already-parsed document (the API and tests use this directly). */
-export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env, baseDir?: string): Config {
-  const result = buildConfigSchema(env, baseDir).safeParse(raw, { reportInput: true });
+export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env, baseDir?: string, opts: ConfigLoadOptions = {}): Config {
+  const result = buildConfigSchema(env, baseDir, opts).safeParse(raw, { reportInput: true });
   if (!result.success) {
     const problems = result.error.issues.map((i) => ({ path: formatPath(i.path), message: issueMessage(i) }));
     throw new ConfigError(source, problems);
@@ -75,7 +76,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
   return config;
 }
 
-export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = process.env, baseDir?: string): Config {
+export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = process.env, baseDir?: string, opts: ConfigLoadOptions = {}): Config {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) {
     throw new ConfigError(
@@ -83,15 +84,15 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
       doc.errors.map((e) => ({ path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(yaml)', message: e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '') })),
     );
   }
-  return parseConfig(doc.toJS(), source, env, baseDir);
+  return parseConfig(doc.toJS(), source, env, baseDir, opts);
 }
 
-export function loadConfig(path = process.env.FAILOVER_CONFIG ?? DEFAULT_CONFIG_PATH, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(path = process.env.FAILOVER_CONFIG ?? DEFAULT_CONFIG_PATH, env: NodeJS.ProcessEnv = process.env, opts: ConfigLoadOptions = {}): Config {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError(path, [{ path: '(file)', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
   }
-  return parseConfigText(text, path, env, dirname(resolve(path)));
+  return parseConfigText(text, path, env, dirname(resolve(path)), opts);
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { makeFields, type Fields } from './fields';
+import { makeFields, type ConfigLoadOptions, type Fields } from './fields';
 import { providerDefinitions } from '../providers/registry';
 import type { StepConfigBase, TargetSite } from '../providers/provider';
 import { formatDuration } from './duration';
@@ -7,6 +7,7 @@ import { hooksSchema } from '../hooks/hooks';
 import { connectHost, spkiPins } from './tls-fields';
 import { livenessExpectation } from './liveness-fields';
 import { auditSchema, evidenceSchema, statusPageSchema, transparencyRules } from './transparency';
+import { declaredVantages, quorumSchema, resolveQuorum, vantageRules, vantagesSchema } from './vantages';
 import { LEASE_TRUST_FRACTION, providerCallBudget, stepTimeLimits } from './lease-budget';
 import { redisSchema } from './redis-schema';
 
@@ -111,7 +112,7 @@ function policySchema(f: Fields) {
     .strictObject({
       failureThreshold: z.int().min(1).max(100).default(3),
       recoveryThreshold: z.int().min(1).max(100).default(5),
-      quorum: z.int().min(1).max(64).default(1),
+      quorum: quorumSchema,
       cooldown: f.duration().prefault('10m'),
       autoFailover: z.boolean().default(true),
       autoFailback: z.boolean().default(false),
@@ -136,8 +137,8 @@ function stepSchema(f: Fields) {
   }) as unknown as z.ZodType<StepConfigBase & Record<string, unknown>, unknown>;
 }
 
-export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?: string) {
-  const f = makeFields(env, baseDir);
+export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?: string, opts: ConfigLoadOptions = {}) {
+  const f = makeFields(env, baseDir, opts);
   const check = checkSchemas(f);
   const site = z.strictObject({
     name: idField('site name'),
@@ -208,6 +209,7 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
           concurrency: z.int().min(1).max(1024).default(64),
         })
       .prefault({}),
+      vantages: vantagesSchema(f),
       controller: z
         .strictObject({
           leaseTtl: f.duration(1000).prefault('10s'),
@@ -253,6 +255,16 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
         });
       });
       transparencyRules(c, ctx);
+      vantageRules(c, ctx);
+    })
+    .transform(({ vantages, ...c }) => {
+      // Consumers see the vantages that vote and each portal's quorum as a number of them.
+      const declared = declaredVantages(vantages, c.checker.vantage);
+      return {
+        ...c,
+        vantages: declared,
+        portals: c.portals.map((p) => ({ ...p, policy: { ...p.policy, quorum: resolveQuorum(p.policy.quorum, declared.length) } })),
+      };
     });
 }
 

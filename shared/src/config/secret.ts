@@ -23,6 +23,19 @@ export class Secret {
   }
 }
 
+/**
+ * A secret this process was not given, because its role does not need it (a checker holds no provider key). The
+ * config still validates; using it is a programming error that names the reference, never a value.
+ */
+export class WithheldSecret extends Secret {
+  constructor(source: string, private readonly why: string) {
+    super('', source);
+  }
+  override reveal(): string {
+    throw new Error(`secret ${this.source} is not available in this process: ${this.why}`);
+  }
+}
+
 const ENV_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 const ENV_ANYWHERE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 

@@ -6,7 +6,7 @@ export function describeSite(s: SiteStatus): string {
   const parts: string[] = [];
   if (s.down.length) parts.push(`down on ${s.down.join(', ')}`);
   if (s.up.length) parts.push(`up on ${s.up.join(', ')}`);
-  const other = s.vantages.filter((v) => v.verdict === 'unknown' || v.verdict === 'stale');
+  const other = s.vantages.filter((v) => v.verdict === 'unknown' || v.verdict === 'stale' || v.verdict === 'blind');
   if (other.length) parts.push(`${other.map((v) => `${v.vantage} ${v.verdict}`).join(', ')}`);
   const why = s.vantages.find((v) => v.verdict === 'down')?.detail;
   return `${s.site} is ${s.status} (${parts.join('; ')})${why ? ` [${why}]` : ''}`;

@@ -14,6 +14,8 @@ export interface CheckHealth {
   intervalMs: number;
   lastOk: boolean;
   lastDetail?: string;
+  /** The newest result came from a vantage whose canary failed (see CheckResult.blind). */
+  blind?: boolean;
 }
 
 /** health[site][vantage][check] */
@@ -42,6 +44,7 @@ export function applyResult(health: PortalHealth, r: CheckResult, t: Thresholds)
     intervalMs: r.intervalMs,
     lastOk: r.ok,
     lastDetail: r.ok ? undefined : (r.detail ?? r.reason),
+    ...(r.blind ? { blind: true } : {}),
   };
   return {
     ...health,
@@ -49,7 +52,7 @@ export function applyResult(health: PortalHealth, r: CheckResult, t: Thresholds)
   };
 }
 
-export type VantageVerdict = Verdict | 'stale';
+export type VantageVerdict = Verdict | 'stale' | 'blind';
 
 export interface VantageView {
   vantage: string;
@@ -72,6 +75,8 @@ export function vantageVerdict(
     .map((name) => ({ name, h: checks?.[name] }))
     .filter((c): c is { name: string; h: CheckHealth } => c.h !== undefined && now - c.h.lastAt <= staleAfterIntervals * c.h.intervalMs);
   if (fresh.length === 0) return { verdict: 'stale' };
+  // A vantage that cannot reach its own canary cannot tell a dead site from its own dead network.
+  if (fresh.some((c) => c.h.blind)) return { verdict: 'blind', detail: 'the vantage\'s canary is unreachable' };
   const down = fresh.filter((c) => c.h.verdict === 'down');
   if (down.length > 0) {
     const failingSince = Math.min(...down.map((c) => c.h.failingSince ?? c.h.lastAt));
@@ -95,7 +100,12 @@ export interface SiteStatus {
   hasData: boolean;
 }
 
-/** Quorum over vantages: down when >= quorum say down, up when >= quorum say up (and not down), else unknown. */
+/**
+ * Quorum over vantages: down when at least `quorum` fresh vantages say down and more say down than up; up when at
+ * least `quorum` say up and more say up than down; otherwise unknown. Stale and blind vantages are no witnesses.
+ * (With `majority` both sides cannot reach quorum at once; with a small numeric quorum the larger side wins and a
+ * tie is unknown, so one vantage's local fault cannot outvote the others.)
+ */
 export function siteStatus(
   health: PortalHealth,
   site: string,
@@ -109,7 +119,8 @@ export function siteStatus(
     .map((vantage) => ({ vantage, ...vantageVerdict(byVantage[vantage], checkNames, policy.staleAfterIntervals, now) }));
   const down = vantages.filter((v) => v.verdict === 'down').map((v) => v.vantage);
   const up = vantages.filter((v) => v.verdict === 'up').map((v) => v.vantage);
-  const status: SiteHealth = down.length >= policy.quorum ? 'down' : up.length >= policy.quorum ? 'up' : 'unknown';
+  const status: SiteHealth =
+    down.length >= policy.quorum && down.length > up.length ? 'down' : up.length >= policy.quorum && up.length > down.length ? 'up' : 'unknown';
   const downSince = vantages.filter((v) => v.verdict === 'down').map((v) => v.failingSince ?? now);
   return {
     site,

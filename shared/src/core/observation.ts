@@ -37,4 +37,9 @@ export interface CheckResult extends ProbeOutcome {
   at: number;
   /** The check's interval, so the controller can tell when a vantage went stale. */
   intervalMs: number;
+  /**
+   * The vantage's own canary (a reference URL that should always answer) failed: this vantage cannot see out,
+   * so its failures say nothing about the site. A blind vantage is not a witness either way.
+   */
+  blind?: boolean;
 }

@@ -4,6 +4,7 @@ export * from '../config/secret';
 export * from '../config/fields';
 export * from '../config/schema';
 export * from '../config/lease-budget';
+export * from '../config/vantages';
 export * from '../config/load';
 export * from '../config/portal-model';
 export * from '../config/json-schema';

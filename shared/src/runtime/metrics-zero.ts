@@ -1,3 +1,4 @@
+import { RESULT_REJECTIONS } from '../security/result-signature';
 import { checkName, type Config } from '../config/schema';
 import type { TrafficProvider } from '../providers/provider';
 import type { Metrics } from './metrics';
@@ -14,6 +15,7 @@ const OUTCOMES = ['ok', 'error'] as const;
  * leader-only gauges must stay absent on a follower.
  */
 export function zeroControllerMetrics(m: Metrics, config: Config): void {
+  for (const reason of RESULT_REJECTIONS) m.resultsRejected.inc({ reason }, 0);
   for (const p of config.portals) {
     m.detection.zero({ portal: p.id });
     for (const trigger of TRIGGERS) {

@@ -23,6 +23,12 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
       registers,
     }),
+    resultsRejected: new Counter({
+      name: 'failover_results_rejected_total',
+      help: 'Check results the controller refused: undeclared vantage, unsigned, bad signature, future-dated, replayed, expired or malformed',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     checkFailures: new Counter({
       name: 'failover_check_failures_total',
       help: 'Failed probes by reason (timeout, refused, status, content, ...)',

@@ -1,3 +1,4 @@
+import type { ConfigLoadOptions } from '../config/fields';
 import http from 'node:http';
 import type { Redis } from 'ioredis';
 import { parseHostPort } from '../config/fields';
@@ -19,9 +20,9 @@ export interface ServiceContext {
 export type Stop = () => Promise<void>;
 
 /** Loads the config, or prints every problem and exits 2: an operator gets a list, not a stack trace. */
-export function loadConfigOrExit(path?: string): Config {
+export function loadConfigOrExit(path?: string, opts: ConfigLoadOptions = {}): Config {
   try {
-    return loadConfig(path);
+    return loadConfig(path, process.env, opts);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -64,10 +65,10 @@ export function logUnhandled(logger: Logger): void {
   });
 }
 
-export async function runService(name: string, start: (ctx: ServiceContext) => Promise<Stop>): Promise<void> {
+export async function runService(name: string, start: (ctx: ServiceContext) => Promise<Stop>, load: ConfigLoadOptions = {}): Promise<void> {
   const logger = createLogger().child({ component: name });
   logUnhandled(logger);
-  const config = loadConfigOrExit(process.env.FAILOVER_CONFIG);
+  const config = loadConfigOrExit(process.env.FAILOVER_CONFIG, load);
   let ctx: ServiceContext;
   try {
     ctx = await createServiceContext(config, logger);

@@ -89,6 +89,32 @@ describe('decide invariants (property-based)', () => {
     );
   });
 
+  it('never calls a site down while at least as many fresh vantages say up, nor up while as many say down', () => {
+    const verdicts = fc.array(fc.constantFrom<'ok' | 'fail' | 'missing' | 'blind-fail'>('ok', 'fail', 'missing', 'blind-fail'), { minLength: 1, maxLength: 5 });
+    fc.assert(
+      fc.property(verdicts, fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 3 }), (vs, quorum, rounds) => {
+        const m = model({ quorum, failureThreshold: 1, recoveryThreshold: 1 });
+        let s = initialState(m);
+        for (let i = 0; i < rounds; i++) {
+          const rs = vs.flatMap((o, v) =>
+            o === 'missing' ? [] : [{ ...result('primary', o === 'ok', T0 + i * INTERVAL, `v${v}`), ...(o === 'blind-fail' ? { blind: true } : {}) }],
+          );
+          s = feed(s, m, rs);
+        }
+        const st = siteStatus(s.health, 'primary', ['http-0'], m.policy, T0 + rounds * INTERVAL);
+        const down = vs.filter((o) => o === 'fail').length;
+        const up = vs.filter((o) => o === 'ok').length;
+        // Blind and missing vantages are no witnesses.
+        expect(st.down.length).toBe(down);
+        expect(st.up.length).toBe(up);
+        if (st.status === 'down') expect(down >= quorum && down > up).toBe(true);
+        if (st.status === 'up') expect(up >= quorum && up > down).toBe(true);
+        if (down >= quorum && down > up) expect(st.status).toBe('down');
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('makes at most one automatic switch per cooldown', () => {
     fc.assert(
       fc.property(scenario, ([p, ticks]) => {

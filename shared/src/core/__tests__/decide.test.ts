@@ -60,6 +60,49 @@ describe('vantage verdicts and quorum', () => {
   });
 });
 
+describe('honest quorum over three vantages', () => {
+  /** Three vantages with `ok` per vantage for three rounds; `blind` marks a vantage whose canary failed. */
+  function three(oks: boolean[], quorum: number, blind: boolean[] = [false, false, false]) {
+    const m3 = model({ quorum });
+    let s = initialState(m3);
+    for (let i = 0; i < 3; i++) {
+      s = feed(s, m3, oks.map((ok, v) => ({ ...result('primary', ok, T0 + i * INTERVAL, `v${v + 1}`), ...(blind[v] ? { blind: true } : {}) })));
+    }
+    return siteStatus(s.health, 'primary', ['http-0'], m3.policy, T0 + 3 * INTERVAL);
+  }
+  it.each([
+    // majority of three is 2
+    { oks: [false, true, true], quorum: 2, status: 'up' },
+    { oks: [false, false, true], quorum: 2, status: 'down' },
+    { oks: [false, false, false], quorum: 2, status: 'down' },
+    { oks: [true, true, true], quorum: 2, status: 'up' },
+    // a numeric quorum of 1: one vantage's fault no longer outvotes two that see the site up
+    { oks: [false, true, true], quorum: 1, status: 'up' },
+    { oks: [false, false, true], quorum: 1, status: 'down' },
+    // unanimity
+    { oks: [false, false, true], quorum: 3, status: 'unknown' },
+    { oks: [true, true, true], quorum: 3, status: 'up' },
+  ])('$oks with quorum $quorum -> $status', ({ oks, quorum, status }) => {
+    expect(three(oks, quorum).status).toBe(status);
+  });
+
+  it('a quorum-1 tie (one up, one down) is unknown, not down', () => {
+    const m2 = model({ quorum: 1 });
+    let s = initialState(m2);
+    for (let i = 0; i < 3; i++) s = feed(s, m2, [result('primary', false, T0 + i * INTERVAL, 'v1'), result('primary', true, T0 + i * INTERVAL, 'v2')]);
+    expect(siteStatus(s.health, 'primary', ['http-0'], m2.policy, T0 + 3 * INTERVAL).status).toBe('unknown');
+  });
+
+  it('a blind vantage (its canary unreachable) is no witness: two failing of which one is blind is not down', () => {
+    const st = three([false, false, true], 2, [true, false, false]);
+    expect(st.status).toBe('unknown');
+    expect(st.vantages.find((v) => v.vantage === 'v1')?.verdict).toBe('blind');
+    expect(st.down).toEqual(['v2']);
+    // and it does not count as up either
+    expect(three([true, true, false], 2, [true, false, false]).status).toBe('unknown');
+  });
+});
+
 describe('decide', () => {
   const m = model();
   const start = T0 + 10 * INTERVAL;
