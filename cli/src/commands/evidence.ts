@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { verifyEvidenceDir } from '@portal-failover/shared';
 import type { ApiEvidence } from '../api-client';
 import { apiCommand, client, enc, out, run, usageExitCodes, UsageError, type ConnectionOptions } from './common';
 
@@ -31,6 +30,8 @@ export function registerEvidence(program: Command): void {
     .argument('<dir>', 'bundle directory')
     .action(
       run(async (dir: string) => {
+        // Loaded when it runs: registering the command (and --help) must not load it (see CONTRIBUTING.md).
+        const { verifyEvidenceDir } = await import('@portal-failover/shared/evidence');
         const r = verifyEvidenceDir(dir);
         if (r.ok) out(`${dir}: ${r.files} files match manifest.json\n`);
         else out(`${dir}: bundle does NOT match its manifest\n${r.problems.map((p) => `  ${p}\n`).join('')}`);
