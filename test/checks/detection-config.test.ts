@@ -40,3 +40,28 @@ describe('tls expectations', () => {
     expect(c.portals[0].sites[0].checks[0]).toMatchObject({ type: 'tls', port: 443, expect: { minDaysLeft: 14, spkiSha256: [Buffer.from(HEX_PIN, 'hex').toString('base64'), Buffer.from(HEX_PIN, 'hex').toString('base64')] } });
   });
 });
+
+describe('readiness checks', () => {
+  const page = { type: 'http', url: 'https://192.0.2.1/', interval: '5s', timeout: '1s' };
+  const version = (sameVersionAs: Record<string, unknown>) => ({ ...page, url: 'https://192.0.2.1/version', expect: { sameVersionAs } });
+
+  it('accepts readiness checks with a version comparison and names them ready-<type>-<index> by default', () => {
+    const c = parseConfig(rawConfigWithChecks([page], { readiness: [version({ site: 'standby', header: 'x-content-version', maxLag: '1h' })] }), 'test', { TEST_KEY: 'k' });
+    expect(c.portals[0].sites[0].readiness).toEqual([expect.objectContaining({ type: 'http', expect: expect.objectContaining({ sameVersionAs: { site: 'standby', header: 'x-content-version', maxLag: 3_600_000 } }) })]);
+  });
+
+  it.each([
+    [{ readiness: [version({ site: 'primary', header: 'x-v', maxLag: '1h' })] }, `portals[0].sites[0].readiness[0].expect.sameVersionAs.site: must name another site of this portal (sites: primary, standby)`],
+    [{ readiness: [version({ site: 'standby', maxLag: '1h' })] }, `portals[0].sites[0].readiness[0].expect.sameVersionAs: give exactly one of header or jsonPointer`],
+    [{ readiness: [version({ site: 'standby', jsonPointer: 'version', maxLag: '1h' })] }, `portals[0].sites[0].readiness[0].expect.sameVersionAs.jsonPointer: must be a JSON pointer such as /version`],
+    [{ readiness: [{ ...page, name: 'http-0' }] }, `portals[0].sites[0].readiness[0].name: duplicate check name "http-0" (readiness and serving checks share one namespace per site)`],
+  ])('refuses %j', (site, problem) => {
+    expect(problems([page], site)).toEqual([problem]);
+  });
+
+  it('refuses sameVersionAs among the serving checks', () => {
+    expect(problems([version({ site: 'standby', header: 'x-v', maxLag: '1h' })])).toEqual([
+      `${check0}.expect.sameVersionAs: belongs in the site's readiness checks: a version lag makes a site not ready, never down`,
+    ]);
+  });
+});

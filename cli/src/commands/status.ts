@@ -30,9 +30,15 @@ function vantagesText(vs: ApiVantage[]): string {
 
 function sitesTable(portals: ApiPortal[], withPortal: boolean): string {
   const rows = portals.flatMap((p) =>
-    p.sites.map((s) => [...(withPortal ? [p.id] : []), `${s.name}${s.name === p.activeSite ? ' *' : ''}`, s.provider, s.status, vantagesText(s.vantages)]),
+    p.sites.map((s) => [...(withPortal ? [p.id] : []), `${s.name}${s.name === p.activeSite ? ' *' : ''}`, s.provider, s.status, readyText(s.readiness), vantagesText(s.vantages)]),
   );
-  return table([...(withPortal ? ['PORTAL'] : []), 'SITE', 'PROVIDER', 'STATUS', 'VANTAGES'], rows);
+  return table([...(withPortal ? ['PORTAL'] : []), 'SITE', 'PROVIDER', 'STATUS', 'READY', 'VANTAGES'], rows);
+}
+
+/** "not ready" carries its reason: it is what blocks a switch to that site. */
+function readyText(r: ApiPortal['sites'][number]['readiness']): string {
+  if (!r) return '-';
+  return r.ready ? 'ready' : `not ready (${r.reason})`;
 }
 
 function detail(p: ApiPortal): string {

@@ -1,4 +1,4 @@
-import { cooldownOf, overlayPhase, portalModel, siteStatus, type Operation, type PortalConfig } from '@portal-failover/shared';
+import { cooldownOf, overlayPhase, portalModel, siteReadiness, siteStatus, type Operation, type PortalConfig } from '@portal-failover/shared';
 import type { ApiContext } from './context';
 
 /** What operators see for one portal: state from the leader, freeze from the API's own record. */
@@ -17,7 +17,8 @@ export async function portalView(ctx: ApiContext, p: PortalConfig) {
     reason: state?.lastReason ?? 'no controller has reported on this portal yet',
     sites: model.sites.map((s, i) => {
       const st = siteStatus(state?.health ?? {}, s.name, s.checkNames, model.policy, t);
-      return { name: s.name, provider: p.sites[i].provider, status: st.status, vantages: st.vantages };
+      const r = siteReadiness(state?.health ?? {}, model, s.name, t);
+      return { name: s.name, provider: p.sites[i].provider, status: st.status, vantages: st.vantages, readiness: { ready: r.ready, reason: r.reason } };
     }),
     frozen: c.freeze ?? null,
     cooldown: cooldown

@@ -198,9 +198,9 @@ async function alertmanager(ctx: ApiContext, req: Request, res: Response): Promi
       results.push({ alert: name, portal: p.id, outcome: 'duplicate', detail: `operation ${busy} already handles this portal`, operationId: busy });
       continue;
     }
-    // The target's health is judged by the leader when it takes the request (admitSwitch runs the same checks):
+    // The target's health and readiness are judged by the leader when it takes the request (admitSwitch runs the same checks):
     // an alert is answered at once, and a standby briefly without fresh results must not drop it here.
-    const blocked = report.blocking.find((c) => c.check !== 'target healthy by quorum')?.detail;
+    const blocked = report.blocking.find((c) => c.check !== 'target healthy by quorum' && c.check !== 'target ready')?.detail;
     if (blocked) {
       results.push({ alert: name, portal: p.id, outcome: 'blocked', detail: blocked });
       await ctx.audit.append({ type: 'alert.received', portal: p.id, actor: `alertmanager(${caller.name})`, client: caller.client, reason: name, data: { outcome: 'blocked', detail: blocked, labels: a.labels } });

@@ -123,7 +123,16 @@ export const PortalResponse = z.object({
   activeSite: z.string(),
   phase: z.string(),
   reason: z.string(),
-  sites: z.array(z.object({ name: z.string(), provider: z.string(), status: z.enum(['up', 'down', 'unknown']), vantages: z.array(vantage) })),
+  sites: z.array(
+    z.object({
+      name: z.string(),
+      provider: z.string(),
+      status: z.enum(['up', 'down', 'unknown']),
+      vantages: z.array(vantage),
+      /** Whether the site may become the switch target (readiness checks up by quorum, content version current). */
+      readiness: z.object({ ready: z.boolean(), reason: z.string() }).optional(),
+    }),
+  ),
   frozen: z.object({ reason: z.string(), actor: z.string(), at: z.number(), until: z.number().optional() }).nullable(),
   cooldown: z.object({ lastAutoSwitchAt: z.string(), until: z.string(), active: z.boolean(), acknowledged: z.boolean() }).nullable(),
   operationInFlight: z.object({ operationId: z.string(), from: z.string(), to: z.string(), trigger: z.string(), since: z.number() }).nullable(),

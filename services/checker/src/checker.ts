@@ -4,6 +4,9 @@ import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } f
 import {
   checkName,
   checksQueueName,
+  readinessCheckName,
+  type PortalConfig,
+  type VersionSource,
   keys,
   probe,
   RateLimitedLog,
@@ -39,6 +42,20 @@ interface ProbeJob {
 interface ScheduledCheck extends ProbeJob {
   schedulerId: string;
   config: CheckConfig;
+  /** Set when another site's readiness compares its content version against this site's. */
+  version?: VersionSource;
+}
+
+/** Per site, where its content version is read, when another site's readiness check compares against it. */
+function versionSources(p: PortalConfig): Map<string, VersionSource> {
+  const out = new Map<string, VersionSource>();
+  for (const s of p.sites) {
+    for (const c of s.readiness) {
+      const ref = c.type === 'http' ? c.expect.sameVersionAs : undefined;
+      if (ref && !out.has(ref.site)) out.set(ref.site, ref.header !== undefined ? { header: ref.header } : { jsonPointer: ref.jsonPointer });
+    }
+  }
+  return out;
 }
 
 /**
@@ -84,14 +101,16 @@ export class Checker {
       },
     });
     for (const p of opts.config.portals) {
+      const versions = versionSources(p);
       for (const s of p.sites) {
-        s.checks.forEach((c, i) => {
-          const check = checkName(c, i);
+        // Readiness checks are scheduled and probed exactly like serving checks; only the controller tells them apart.
+        const all = [...s.checks.map((c, i) => ({ c, check: checkName(c, i) })), ...s.readiness.map((c, i) => ({ c, check: readinessCheckName(c, i) }))];
+        for (const { c, check } of all) {
           const schedulerId = `${p.id}.${s.name}.${check}`;
           // The vantage header lets site operators (and the simulated sites) tell the vantages apart.
           const config: CheckConfig = c.type === 'http' ? { ...c, headers: { 'x-portal-failover-vantage': this.vantage, ...c.headers } } : c;
-          this.checks.set(schedulerId, { portal: p.id, site: s.name, check, schedulerId, config });
-        });
+          this.checks.set(schedulerId, { portal: p.id, site: s.name, check, schedulerId, config, version: c.type === 'http' ? versions.get(s.name) : undefined });
+        }
       }
     }
   }
@@ -140,7 +159,7 @@ export class Checker {
     const scheduledAt = job.timestamp + (job.opts.delay ?? 0);
     if (this.now() - scheduledAt > interval) return;
     const at = this.now();
-    const outcome = await probe(c.config, { portal: c.portal });
+    const outcome = await probe(c.config, { portal: c.portal, version: c.version });
     const result: CheckResult = { ...outcome, portal: c.portal, site: c.site, check: c.check, vantage: this.vantage, at, intervalMs: interval };
     const labels = { portal: c.portal, site: c.site, check: c.check, vantage: this.vantage };
     this.opts.metrics.checkUp.set(labels, outcome.ok ? 1 : 0);

@@ -410,7 +410,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
     if (!hold) return undefined;
     const d = decide(rt.state, rt.model, this.now());
     rt.state = d.next;
-    this.publish(rt, d.statuses);
+    this.publish(rt, d.statuses, d.readiness);
     const logKey = `${d.analysis}|${d.phase}|${d.reason}`;
     if (logKey !== rt.lastLogged || d.actions.length) {
       rt.lastLogged = logKey;
@@ -421,13 +421,14 @@ export class Controller extends EventEmitter<ControllerEvents> {
     return d;
   }
 
-  private publish(rt: PortalRuntime, statuses: Record<string, { status: string }>): void {
+  private publish(rt: PortalRuntime, statuses: Record<string, { status: string }>, readiness: Decision['readiness']): void {
     const m = this.opts.metrics;
     const portal = rt.model.id;
     for (const s of rt.model.sites) {
       const st = statuses[s.name]?.status;
       m.siteHealthy.set({ portal, site: s.name }, st === 'up' ? 1 : st === 'down' ? 0 : -1);
       m.activeSite.set({ portal, site: s.name }, s.name === rt.state.activeSite ? 1 : 0);
+      m.siteReady.set({ portal, site: s.name }, readiness[s.name]?.ready ? 1 : 0);
     }
     for (const phase of PHASES) m.portalPhase.set({ portal, phase }, phase === rt.state.phase ? 1 : 0);
     m.automationFrozen.set({ portal }, rt.state.frozen ? 1 : 0);

@@ -12,5 +12,6 @@ export function parseCheckResult(data: unknown): CheckResult | string {
     if (typeof r[f] !== 'number' || !Number.isFinite(r[f])) return `${f}: must be a finite number`;
   }
   if ((r.intervalMs as number) <= 0) return 'intervalMs: must be positive';
+  if (r.version !== undefined && (typeof r.version !== 'string' || r.version.length > 200)) return 'version: must be a string of at most 200 characters';
   return r as unknown as CheckResult;
 }

@@ -8,6 +8,7 @@ import { networkFailure, redact, type ProbeOptions, type Verdict } from './tcp.c
 import { identityProblem, peerIdentity, trustedCas, type PeerIdentity } from './tls-identity';
 import type { TLSSocket } from 'node:tls';
 import { LIVENESS_PATH, livenessProblem } from './liveness';
+import { readVersion, type VersionSource } from './content-version';
 
 export type { ProbeOptions } from './tcp.check';
 
@@ -30,7 +31,7 @@ export async function probeHttp(check: HttpCheckConfig, opts: ProbeOptions = {})
   if (opts.signal?.aborted) onAbort();
   let verdict: Verdict;
   try {
-    verdict = await run(check, stop.signal, started, opts.portal);
+    verdict = await run(check, stop.signal, started, opts.portal, opts.version);
   } catch (err) {
     verdict = stop.signal.aborted
       ? { ok: false, reason: 'timeout', detail: stop.signal.reason === 'aborted' ? 'aborted' : `no complete response within ${check.timeout} ms` }
@@ -42,8 +43,17 @@ export async function probeHttp(check: HttpCheckConfig, opts: ProbeOptions = {})
   return { ...verdict, detail: verdict.detail === undefined ? undefined : redact(verdict.detail), durationMs: performance.now() - started };
 }
 
-async function run(check: HttpCheckConfig, signal: AbortSignal, started: number, portal: string | undefined): Promise<Verdict> {
-  const verdict = await fetchAndJudge(check, signal, started);
+interface WantedVersion {
+  source: VersionSource;
+  required: boolean;
+}
+
+async function run(check: HttpCheckConfig, signal: AbortSignal, started: number, portal: string | undefined, versionSource: VersionSource | undefined): Promise<Verdict> {
+  // A sameVersionAs readiness check must read its version; other checks read one only when the controller
+  // compares another site against this one (opts.version), and do not fail without it.
+  const own = check.expect.sameVersionAs;
+  const wanted: WantedVersion | undefined = own ? { source: own, required: true } : versionSource ? { source: versionSource, required: false } : undefined;
+  const verdict = await fetchAndJudge(check, signal, started, wanted);
   if (!verdict.ok || check.expect.liveness === undefined) return verdict;
   const problem = await livenessOf(check, signal, portal);
   return problem === undefined ? verdict : { ...verdict, ok: false, reason: 'liveness', detail: problem };
@@ -69,7 +79,7 @@ async function livenessOf(check: HttpCheckConfig, signal: AbortSignal, portal: s
   }
 }
 
-async function fetchAndJudge(check: HttpCheckConfig, signal: AbortSignal, started: number): Promise<Verdict> {
+async function fetchAndJudge(check: HttpCheckConfig, signal: AbortSignal, started: number, wanted: WantedVersion | undefined): Promise<Verdict> {
   let url = new URL(check.url);
   const ca = url.protocol === 'https:' ? await trustedCas(check.tls.ca) : undefined;
   let certExpiresAt: number | undefined;
@@ -87,7 +97,7 @@ async function fetchAndJudge(check: HttpCheckConfig, signal: AbortSignal, starte
         if (bad) return withCert({ ok: false, reason: 'tls', status, detail: bad });
       }
       const location = REDIRECTS.has(status) ? reply.res.headers.location : undefined;
-      if (location === undefined) return withCert(await judge(reply, check, signal, started));
+      if (location === undefined) return withCert(await judge(reply, check, signal, started, undefined, wanted));
       let next: URL;
       try {
         next = new URL(location, url);
@@ -99,7 +109,7 @@ async function fetchAndJudge(check: HttpCheckConfig, signal: AbortSignal, starte
       if (!sameHost(url, next) && !check.redirects.allowOtherHost) {
         return withCert({ ok: false, reason: 'redirect', status, detail: `HTTP ${status} redirects to another host: ${safeUrl(next)}` });
       }
-      if (!check.redirects.follow) return withCert(await judge(reply, check, signal, started, next));
+      if (!check.redirects.follow) return withCert(await judge(reply, check, signal, started, next, wanted));
       if (hop >= check.redirects.max) {
         return withCert({ ok: false, reason: 'redirect', status, detail: `more than ${check.redirects.max} redirects, last to ${safeUrl(next)}` });
       }
@@ -125,7 +135,7 @@ function certificateProblem(id: PeerIdentity | undefined, check: HttpCheckConfig
 }
 
 /** Judges the final response: status, then body size and content, then latency. */
-async function judge(reply: Reply, check: HttpCheckConfig, signal: AbortSignal, started: number, location?: URL): Promise<Verdict> {
+async function judge(reply: Reply, check: HttpCheckConfig, signal: AbortSignal, started: number, location?: URL, wanted?: WantedVersion): Promise<Verdict> {
   const { status } = reply;
   const { expect } = check;
   if (!expect.status.includes(status)) {
@@ -133,10 +143,11 @@ async function judge(reply: Reply, check: HttpCheckConfig, signal: AbortSignal, 
     return { ok: false, reason: 'status', status, detail: `HTTP ${status}, expected ${expect.status.join(' or ')}${to}` };
   }
   const hasBodyRules = expect.bodyIncludes.length > 0 || expect.bodyExcludes.length > 0;
+  let versionBody: Buffer | undefined;
   if (check.method !== 'HEAD') {
     // Read even without body rules, so that a body that never finishes counts against the deadline.
     const { body, overLimit } = await readBody(reply.res, check.maxBodyBytes, signal);
-    if (hasBodyRules) {
+    if (hasBodyRules || wanted?.source.jsonPointer !== undefined) {
       if (overLimit) return { ok: false, reason: 'body_too_large', status, detail: `body larger than ${check.maxBodyBytes} bytes` };
       const encoding = reply.res.headers['content-encoding'];
       let decoded: Buffer;
@@ -150,13 +161,20 @@ async function judge(reply: Reply, check: HttpCheckConfig, signal: AbortSignal, 
       }
       const bad = contentProblem(decoded, check);
       if (bad) return { ok: false, reason: 'content', status, detail: bad };
+      versionBody = decoded;
     }
+  }
+  let version: string | undefined;
+  if (wanted) {
+    const v = readVersion(reply.res.headers, versionBody, wanted.source);
+    if (v.ok) version = v.version;
+    else if (wanted.required) return { ok: false, reason: 'content', status, detail: v.error };
   }
   const elapsed = performance.now() - started;
   if (expect.maxLatency !== undefined && elapsed > expect.maxLatency) {
-    return { ok: false, reason: 'latency', status, detail: `took ${Math.round(elapsed)} ms, limit ${expect.maxLatency} ms` };
+    return { ok: false, reason: 'latency', status, detail: `took ${Math.round(elapsed)} ms, limit ${expect.maxLatency} ms`, version };
   }
-  return { ok: true, status };
+  return { ok: true, status, version };
 }
 
 function contentProblem(body: Buffer, check: HttpCheckConfig): string | undefined {

@@ -2,12 +2,15 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { TcpCheckConfig } from '../config/schema';
 import type { FailureReason, ProbeOutcome } from '../core/observation';
+import type { VersionSource } from './content-version';
 
 export interface ProbeOptions {
   /** Aborting ends the probe at once, reported like a timeout with detail 'aborted'. */
   signal?: AbortSignal;
   /** The portal the check belongs to: a liveness token must name it. */
   portal?: string;
+  /** Read the site's content version from the response (another site's readiness compares against it). */
+  version?: VersionSource;
 }
 
 export type Verdict = Omit<ProbeOutcome, 'durationMs'>;

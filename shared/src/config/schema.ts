@@ -38,6 +38,11 @@ function checkSchemas(f: Fields) {
         spkiSha256: spkiPins().optional(),
         /** The signed token at /.well-known/portal-liveness on the same origin must be fresh and valid. */
         liveness: livenessExpectation(f).optional(),
+        /** Readiness only: the content version this check reads may lag `site`'s newest version by at most maxLag. */
+        sameVersionAs: z
+          .strictObject({ site: idField('site name'), header: f.nonEmpty().optional(), jsonPointer: z.string().regex(/^(\/[^/]*)+$/, 'must be a JSON pointer such as /version').optional(), maxLag: f.duration() })
+          .refine((v) => (v.header === undefined) !== (v.jsonPointer === undefined), 'give exactly one of header or jsonPointer')
+          .optional(),
       })
       .prefault({}),
     tls: z
@@ -147,6 +152,8 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
       .strictObject({ address: f.ipAddress().optional(), target: f.dnsName().optional() })
       .refine((r) => r.address !== undefined || r.target !== undefined, 'needs address or target'),
     checks: z.array(check).min(1, 'a site needs at least one check'),
+    /** Checks that make the site eligible as a switch target (content current, database caught up), never serving. */
+    readiness: z.array(check).default([]),
   });
   const portal = z
     .strictObject({
@@ -170,6 +177,19 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
           const name = c.name ?? `${c.type}-${j}`;
           if (checkNames.has(name)) ctx.addIssue({ code: 'custom', path: [...path, 'name'], message: `duplicate check name "${name}"` });
           checkNames.add(name);
+          if (c.type === 'http' && c.expect.sameVersionAs) {
+            ctx.addIssue({ code: 'custom', path: [...path, 'expect', 'sameVersionAs'], message: 'belongs in the site\'s readiness checks: a version lag makes a site not ready, never down' });
+          }
+        });
+        s.readiness.forEach((c, j) => {
+          const path = ['sites', i, 'readiness', j];
+          const name = readinessCheckName(c, j);
+          if (checkNames.has(name)) ctx.addIssue({ code: 'custom', path: [...path, 'name'], message: `duplicate check name "${name}" (readiness and serving checks share one namespace per site)` });
+          checkNames.add(name);
+          const ref = c.type === 'http' ? c.expect.sameVersionAs : undefined;
+          if (ref && (ref.site === s.name || !p.sites.some((o) => o.name === ref.site))) {
+            ctx.addIssue({ code: 'custom', path: [...path, 'expect', 'sameVersionAs', 'site'], message: `must name another site of this portal (sites: ${p.sites.map((o) => o.name).join(', ')})` });
+          }
         });
       });
       const sites: TargetSite[] = p.sites.map((s) => ({ name: s.name, routing: s.routing }));
@@ -281,4 +301,9 @@ export type TrafficStepConfig = PortalConfig['traffic'][number];
 
 export function checkName(check: CheckConfig, index: number): string {
   return check.name ?? `${check.type}-${index}`;
+}
+
+/** Readiness checks default to `ready-<type>-<index>`, so they never collide with the serving checks' defaults. */
+export function readinessCheckName(check: CheckConfig, index: number): string {
+  return check.name ?? `ready-${check.type}-${index}`;
 }

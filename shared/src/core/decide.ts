@@ -4,6 +4,7 @@ import { describeSite as describe, iso } from './describe';
 import { overlayPhase } from './phase';
 import { preconditions, refusal, type SwitchRequest } from './preconditions';
 import type { SiteStatus } from './health';
+import type { Readiness } from './readiness';
 import type { Phase, PortalModel, PortalState, Trigger } from './state';
 
 export interface SwitchAction {
@@ -27,6 +28,7 @@ export interface Decision {
   /** One human sentence, logged once per decision and stored with every operation. */
   reason: string;
   statuses: Record<string, SiteStatus>;
+  readiness: Record<string, Readiness>;
 }
 
 /** Deterministic so that the same decision replayed after a crash names the same operation. */
@@ -116,6 +118,14 @@ export function decide(state: PortalState, model: PortalModel, now: number): Dec
           .join('; ')}); not switching to an unhealthy site`;
         phase = 'both_down';
         break;
+      case 'NoReadyTarget':
+        // No eligible target, like AllDown: the healthy standby is not ready (stale content, lagging data).
+        reason = `${active}; no healthy site is ready (${model.sites
+          .filter((s) => s.name !== c.active.site && c.statuses[s.name].status === 'up')
+          .map((s) => c.readiness[s.name].reason)
+          .join('; ')}); not switching to a site that is not ready (a person can force)`;
+        phase = 'both_down';
+        break;
       case 'ActiveDownOnSomeVantages':
         reason = `${active}; quorum is ${model.policy.quorum}, so not switching`;
         phase = 'degraded';
@@ -132,7 +142,7 @@ export function decide(state: PortalState, model: PortalModel, now: number): Dec
     phase = overlayPhase(phase, { inflight: next.inflight !== undefined, frozen: next.frozen !== undefined });
   }
   next = { ...next, phase, lastReason: reason };
-  return { next, actions, analysis: c.analysis, phase, reason, statuses: c.statuses };
+  return { next, actions, analysis: c.analysis, phase, reason, statuses: c.statuses, readiness: c.readiness };
 }
 
 /** Marks an operation as started (manual and alert switches enter here; auto ones through decide). */

@@ -16,6 +16,9 @@ export interface CheckHealth {
   lastDetail?: string;
   /** The newest result came from a vantage whose canary failed (see CheckResult.blind). */
   blind?: boolean;
+  /** Newest content version a probe of this check reported, and when (kept across results that carry none). */
+  version?: string;
+  versionAt?: number;
 }
 
 /** health[site][vantage][check] */
@@ -45,6 +48,7 @@ export function applyResult(health: PortalHealth, r: CheckResult, t: Thresholds)
     lastOk: r.ok,
     lastDetail: r.ok ? undefined : (r.detail ?? r.reason),
     ...(r.blind ? { blind: true } : {}),
+    ...(r.version !== undefined ? { version: r.version, versionAt: r.at } : prev?.version !== undefined ? { version: prev.version, versionAt: prev.versionAt } : {}),
   };
   return {
     ...health,

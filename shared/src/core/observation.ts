@@ -25,6 +25,8 @@ export interface ProbeOutcome {
   certExpiresAt?: number;
   /** Something to fix that is no reason to move traffic (a certificate close to expiry); logged, never a failure. */
   warning?: string;
+  /** Content version the probe read (a header or a JSON pointer), for readiness `sameVersionAs`. */
+  version?: string;
 }
 
 /** One check result as it travels from a checker to the controller. */

@@ -2,6 +2,7 @@ import { classify } from './classify';
 import { cooldownUntil } from './cooldown';
 import { describeSite, iso } from './describe';
 import type { SiteStatus } from './health';
+import type { Readiness } from './readiness';
 import type { PortalModel, PortalState, Trigger } from './state';
 
 /**
@@ -28,7 +29,8 @@ export type PreconditionName =
   | 'target is not the active site'
   | 'automation not frozen'
   | 'anti-flap cooldown over'
-  | 'target healthy by quorum';
+  | 'target healthy by quorum'
+  | 'target ready';
 
 export interface Precondition {
   check: PreconditionName;
@@ -57,9 +59,10 @@ export interface PreconditionReport {
   statuses: Record<string, SiteStatus>;
 }
 
-function pickTarget(model: PortalModel, from: string, statuses: Record<string, SiteStatus>): string | undefined {
+function pickTarget(model: PortalModel, from: string, statuses: Record<string, SiteStatus>, readiness: Record<string, Readiness>): string | undefined {
   const others = model.sites.filter((s) => s.name !== from);
-  return (others.find((s) => statuses[s.name]?.status === 'up') ?? others[0])?.name;
+  const healthy = others.filter((s) => statuses[s.name]?.status === 'up');
+  return (healthy.find((s) => readiness[s.name]?.ready) ?? healthy[0] ?? others[0])?.name;
 }
 
 function healthDetail(s: SiteStatus): string {
@@ -72,9 +75,9 @@ function healthDetail(s: SiteStatus): string {
  * never force, and they obey the anti-flap cooldown (people are not held by it).
  */
 export function preconditions(state: PreconditionState, model: PortalModel, request: SwitchRequest, now: number): PreconditionReport {
-  const statuses = classify({ ...state, portal: model.id, phase: 'no_data', lastReason: '' }, model, now).statuses;
+  const { statuses, readiness } = classify({ ...state, portal: model.id, phase: 'no_data', lastReason: '' }, model, now);
   const from = state.activeSite;
-  const to = request.to ?? pickTarget(model, from, statuses);
+  const to = request.to ?? pickTarget(model, from, statuses, readiness);
   const known = to !== undefined && model.sites.some((s) => s.name === to);
   const checks: Precondition[] = [];
   const add = (check: PreconditionName, ok: boolean, detail: string, forceable = false) => checks.push({ check, ok, detail, forceable });
@@ -96,6 +99,8 @@ export function preconditions(state: PreconditionState, model: PortalModel, requ
     );
   }
   if (known) add('target healthy by quorum', statuses[to].status === 'up', healthDetail(statuses[to]), true);
+  // A standby that serves stale content or lags its data is no target for automation; a person may still force.
+  if (known) add('target ready', readiness[to].ready, readiness[to].reason, true);
 
   const force = request.force && request.trigger === 'manual';
   const failing = checks.filter((c) => !c.ok);

@@ -32,11 +32,18 @@ export interface PortalState {
   unknownRouting?: string;
 }
 
+/** A site's readiness checks: they make it eligible as a switch target, never decide whether it serves. */
+export interface ReadinessModel {
+  checkNames: string[];
+  /** Readiness checks whose reported content version may lag the other site's newest version by at most maxLagMs. */
+  sameVersion: { check: string; site: string; maxLagMs: number }[];
+}
+
 /** The slice of a portal's configuration the decision needs. */
 export interface PortalModel {
   id: string;
   /** In priority order: the first is the preferred (primary) site. */
-  sites: { name: string; checkNames: string[] }[];
+  sites: { name: string; checkNames: string[]; readiness?: ReadinessModel }[];
   policy: {
     failureThreshold: number;
     recoveryThreshold: number;

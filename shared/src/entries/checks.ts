@@ -2,3 +2,4 @@
 export * from '../checks/probe';
 export * from '../checks/liveness';
 export { spkiSha256, parsePin } from '../checks/tls-identity';
+export type { VersionSource } from '../checks/content-version';

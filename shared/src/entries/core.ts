@@ -8,3 +8,4 @@ export * from '../core/cooldown';
 export * from '../core/phase';
 export * from '../core/preconditions';
 export * from '../core/routing';
+export * from '../core/readiness';

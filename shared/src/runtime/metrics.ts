@@ -47,6 +47,12 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       labelNames: ['portal', 'site'] as const,
       registers,
     }),
+    siteReady: new Gauge({
+      name: 'failover_site_ready',
+      help: '1 when the site passes its readiness checks (or has none) and may become the switch target, 0 when not',
+      labelNames: ['portal', 'site'] as const,
+      registers,
+    }),
     activeSite: new Gauge({
       name: 'failover_active_site',
       help: '1 for the site that currently receives the portal traffic',

@@ -20,6 +20,7 @@ describe('preconditions: the runbook checks, named', () => {
       ['target is not the active site', true, false],
       ['automation not frozen', true, true],
       ['target healthy by quorum', true, true],
+      ['target ready', true, true],
     ]);
     expect(r).toMatchObject({ blocking: [], forcedPast: [], from: 'primary', to: 'standby' });
     expect(refusal(r, req())).toBeUndefined();
@@ -35,6 +36,7 @@ describe('preconditions: the runbook checks, named', () => {
       'automation not frozen',
       'anti-flap cooldown over',
       'target healthy by quorum',
+      'target ready',
     ]);
     expect(r.blocking).toEqual([]);
   });
