@@ -3,6 +3,7 @@ import type { ProbeOutcome } from '../core/observation';
 import { probeHttp } from './http.check';
 import { probeTcp, type ProbeOptions } from './tcp.check';
 import { probeTls } from './tls.check';
+import { probeDns } from './dns.check';
 
 export type { ProbeOptions } from './tcp.check';
 
@@ -15,6 +16,8 @@ export function probe(check: CheckConfig, opts: ProbeOptions = {}): Promise<Prob
       return probeTcp(check, opts);
     case 'tls':
       return probeTls(check, opts);
+    case 'dns':
+      return probeDns(check, opts);
     default: {
       // Unreachable for validated config; guards hand-built objects from JavaScript callers.
       const type: unknown = (check as { type?: unknown }).type;

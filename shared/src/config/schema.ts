@@ -84,12 +84,29 @@ function checkSchemas(f: Fields) {
       })
       .prefault({}),
   });
+  const dns = z.strictObject({
+    type: z.literal('dns'),
+    ...common,
+    /** The nameserver to ask (usually one of the zone's authoritative servers). */
+    server: f.hostPort(),
+    name: f.dnsName(),
+    recordType: z.enum(['A', 'AAAA', 'CNAME', 'NS', 'SOA', 'MX', 'TXT']),
+    expect: z
+      .strictObject({
+        rcode: z.enum(['NOERROR', 'NXDOMAIN', 'SERVFAIL', 'REFUSED', 'NOTAUTH', 'NOTZONE']).default('NOERROR'),
+        authoritative: z.boolean().optional(),
+        /** The exact set of records of recordType in the answer, in any order. */
+        answers: z.array(f.nonEmpty()).optional(),
+        nonEmpty: z.boolean().optional(),
+      })
+      .prefault({}),
+  });
   // Rules inside one check live on the check, so they are reported even when another part of the file is broken.
   return z
-    .discriminatedUnion('type', [http, tcp, tls], {
+    .discriminatedUnion('type', [http, tcp, tls, dns], {
       error: (iss) =>
         iss.code === 'invalid_union' && iss.input && typeof iss.input === 'object'
-          ? `unknown check type ${JSON.stringify((iss.input as { type?: unknown }).type)} (known: http, tcp, tls)`
+          ? `unknown check type ${JSON.stringify((iss.input as { type?: unknown }).type)} (known: http, tcp, tls, dns)`
           : undefined,
     })
     .superRefine((c, ctx) => {
@@ -296,6 +313,7 @@ export type CheckConfig = SiteConfig['checks'][number];
 export type HttpCheckConfig = Extract<CheckConfig, { type: 'http' }>;
 export type TcpCheckConfig = Extract<CheckConfig, { type: 'tcp' }>;
 export type TlsCheckConfig = Extract<CheckConfig, { type: 'tls' }>;
+export type DnsCheckConfig = Extract<CheckConfig, { type: 'dns' }>;
 export type PolicyConfig = PortalConfig['policy'];
 export type TrafficStepConfig = PortalConfig['traffic'][number];
 
