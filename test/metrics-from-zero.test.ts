@@ -68,6 +68,7 @@ it('right after start: failover_switchovers_total 0 for every portal, failover_b
     expect(text).not.toMatch(/^failover_active_site\{/m);
     expect(text).not.toMatch(/^failover_portal_phase\{/m);
     expect(text).not.toMatch(/^failover_site_healthy\{/m);
+    expect(text).not.toMatch(/^failover_site_ready\{/m);
     // Counters still exist at zero on the follower: it may become the leader and count from there.
     expect(sample(text, 'failover_switchovers_total', { portal: fx[0].id, from: 'primary', to: 'standby', trigger: 'auto', result: 'success' })).toBe(0);
   }

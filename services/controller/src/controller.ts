@@ -277,7 +277,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
     const m = this.opts.metrics;
     m.controllerLeader.set(0);
     // A deposed controller must not keep exporting its last view as if it were current.
-    for (const g of [m.portalPhase, m.activeSite, m.siteHealthy, m.automationFrozen, m.queueJobs, m.trafficInSync]) g.reset();
+    for (const g of [m.portalPhase, m.activeSite, m.siteHealthy, m.siteReady, m.automationFrozen, m.queueJobs, m.trafficInSync]) g.reset();
     const w = this.worker;
     this.worker = undefined;
     // close(true) does not wait for active jobs: their effect on memory is discarded anyway. It still talks to
