@@ -69,7 +69,7 @@ export function decide(state: PortalState, model: PortalModel, now: number): Dec
     // Health is meaningless without knowing which site serves: nothing moves until the routing is known again.
     const reason = `traffic routing is unknown (${next.unknownRouting}); not switching automatically: switch by hand to the site that should serve`;
     next = { ...next, phase: 'unknown_routing', lastReason: reason };
-    return { next, actions: [], analysis: c.analysis, phase: 'unknown_routing', reason, statuses: c.statuses };
+    return { next, actions: [], analysis: c.analysis, phase: 'unknown_routing', reason, statuses: c.statuses, readiness: c.readiness };
   }
   const active = describe(c.active);
   const entry = ANALYSIS_TABLE[c.analysis];
