@@ -2,6 +2,7 @@ import {
   createLogger,
   LeaseLostError,
   ProviderError,
+  runHooks,
   type FenceGuard,
   type Operation,
   type ProviderContext,
@@ -305,5 +306,17 @@ describe('lease-bounded provider calls', () => {
     expect(err).toBeInstanceOf(LeaseLostError);
     expect(err).not.toBeInstanceOf(StaleWriteError);
     expect(p.applies).toBe(0);
+  });
+});
+
+describe('hook isolation', () => {
+  it('a command hook sees only PATH, PF_* and the variables its config names', async () => {
+    process.env.PF_TEST_HOOK_ALLOWED = 'yes';
+    process.env.PF_TEST_HOOK_SECRET = 'provider-key-should-not-leak';
+    const [r] = await runHooks([{ name: 'env', command: ['/bin/sh', '-c', 'env | grep -v ^PATH= | sort'], env: ['PF_TEST_HOOK_ALLOWED'], timeoutMs: 5000 }], { portal: 'dvc', operationId: 'op', from: 'a', to: 'b', trigger: 'manual', reason: 'r', phase: 'pre' }, true);
+    expect(r.ok).toBe(true);
+    expect(r.detail).toContain('PF_TEST_HOOK_ALLOWED=yes');
+    expect(r.detail).not.toContain('PF_TEST_HOOK_SECRET');
+    expect(r.detail).not.toContain('provider-key-should-not-leak');
   });
 });

@@ -7,6 +7,8 @@ import type { Secret } from '../config/secret';
 export interface CommandHook {
   name: string;
   command: string[];
+  /** Names of environment variables the hook may see (besides PATH and PF_*); nothing else is passed. */
+  env?: string[];
   timeoutMs: number;
 }
 
@@ -39,7 +41,12 @@ export interface HookResult {
 /** Hooks of a portal: `preSwitch` may veto a switch (non-zero exit, non-2xx answer); `postSwitch` only reports. */
 export function hooksSchema(f: Fields) {
   const command = z
-    .strictObject({ name: z.string().min(1).max(64), command: z.array(f.nonEmpty()).min(1, 'needs at least the program to run'), timeout: f.duration(100).prefault('10s') })
+    .strictObject({
+      name: z.string().min(1).max(64),
+      command: z.array(f.nonEmpty()).min(1, 'needs at least the program to run'),
+      env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')).max(64).optional(),
+      timeout: f.duration(100).prefault('10s'),
+    })
     .transform(({ timeout, ...h }) => ({ ...h, timeoutMs: timeout }));
   const webhook = z
     .strictObject({ name: z.string().min(1).max(64), url: f.url(), secret: f.secret().optional(), timeout: f.duration(100).prefault('5s') })
@@ -50,11 +57,16 @@ export function hooksSchema(f: Fields) {
 
 const clip = (text: string) => (text.length > 300 ? `${text.slice(0, 300)}…` : text).trim();
 
-/** Runs a command hook without a shell; the switch facts arrive as PF_* environment variables. */
+/**
+ * Runs a command hook without a shell; the switch facts arrive as PF_* environment variables. The hook gets no
+ * other variable than PATH and the ones its config names (`env`): the controller's own environment holds Redis
+ * credentials and provider keys.
+ */
 function runCommand(h: CommandHook, ctx: HookContext): Promise<Omit<HookResult, 'ms'>> {
   return new Promise((resolve) => {
-    const env = {
-      ...process.env,
+    const env: NodeJS.ProcessEnv = {
+      ...(process.env.PATH !== undefined ? { PATH: process.env.PATH } : {}),
+      ...Object.fromEntries((h.env ?? []).filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]])),
       PF_PHASE: ctx.phase,
       PF_PORTAL: ctx.portal,
       PF_OPERATION: ctx.operationId,
