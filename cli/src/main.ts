@@ -6,6 +6,7 @@ import { registerOnCallCommands } from './commands';
 import { registerLiveness } from './commands/liveness';
 import { registerStatusPage } from './commands/status-page';
 import { registerEvidence } from './commands/evidence';
+import { registerDrill } from './commands/drill';
 import { cliVersion } from './version';
 
 // Each command loads what it runs when it runs (dynamic import): printing --help, or running an on-call command,
@@ -81,6 +82,7 @@ registerOnCallCommands(program);
 registerLiveness(program);
 registerStatusPage(program);
 registerEvidence(program);
+registerDrill(program);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`portal-failover: ${(err as Error).message}\n`);

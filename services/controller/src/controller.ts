@@ -7,6 +7,7 @@ import {
   AuditLog,
   AvailabilityRecorder,
   AvailabilityStore,
+  DrillStore,
   ProbeHistory,
   ControlStore,
   type ControlRecords,
@@ -40,6 +41,7 @@ import {
 import { instrumentProvider, zeroControllerMetrics } from '@portal-failover/shared';
 import { executeOperation, StaleWriteError } from './executor';
 import { Lease, type LeaseHold } from './lease';
+import { DrillRunner } from './drills';
 import { parseCheckResult } from './result-validation';
 import { applyReadings, readSteps } from './reconcile';
 import { ResultAdmission } from './result-admission';
@@ -91,6 +93,8 @@ export class Controller extends EventEmitter<ControllerEvents> {
   private readonly availability: AvailabilityRecorder;
   /** Recent probe results per portal, for evidence bundles (written by the leader only). */
   private readonly probes: ProbeHistory;
+  /** Scheduled drills (drills.ts); ticked by the leader only. */
+  readonly drills: DrillRunner;
   private readonly lease: Lease;
   private readonly portals = new Map<string, PortalRuntime>();
   private readonly running = new Map<string, Promise<void>>();
@@ -116,6 +120,17 @@ export class Controller extends EventEmitter<ControllerEvents> {
     this.control = new ControlStore(opts.redis, this.k);
     this.audit = new AuditLog(opts.redis, this.k.audit, opts.config.audit.retention, this.now, { maxEntries: opts.config.audit.maxEntries });
     this.probes = new ProbeHistory(opts.redis, opts.config.redis.prefix);
+    this.drills = new DrillRunner({
+      config: opts.config,
+      store: this.store,
+      control: this.control,
+      drills: new DrillStore(opts.redis, opts.config.redis.prefix),
+      audit: this.audit,
+      metrics: opts.metrics,
+      logger: this.log,
+      now: this.now,
+      state: (portal) => this.portals.get(portal)?.state,
+    });
     this.availability = new AvailabilityRecorder(new AvailabilityStore(opts.redis, opts.config.redis.prefix));
     this.lease = new Lease(opts.redis, this.k, opts.config.controller.leaseTtl, opts.owner, this.now);
     this.resultsQueue = new Queue(RESULTS_QUEUE, { connection: opts.bullConnection, prefix: this.k.bull });
@@ -145,6 +160,11 @@ export class Controller extends EventEmitter<ControllerEvents> {
 
   get owner(): string {
     return this.lease.owner;
+  }
+
+  /** An operation as stored (drills report the operations they ran by id). */
+  drillOperation(id: string): Promise<Operation | undefined> {
+    return this.store.loadOperation(id);
   }
 
   state(portal: string): PortalState | undefined {
@@ -387,6 +407,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
       if (c?.intent && this.hold) await this.takeRequest(rt, c.intent, this.hold);
     }
     await Promise.all([...this.portals.values()].map((rt) => this.persist(rt)));
+    if (this.opts.config.drills.length) await this.drills.tick().catch((err: Error) => this.warn.warn('drills', `cannot start drills: ${err.message}`));
     await this.probes.flush().catch((err: Error) => this.warn.warn('probe-history', `cannot record probe results: ${err.message}`));
     await this.availability.flush(this.now()).catch((err: Error) => this.warn.warn('availability', `cannot record availability: ${err.message}`));
     if (this.now() - this.auditCountedAt >= 30_000) {

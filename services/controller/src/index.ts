@@ -1,3 +1,4 @@
 export * from './controller';
 export * from './lease';
 export * from './executor';
+export { DrillRunner } from './drills';

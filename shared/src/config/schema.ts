@@ -6,7 +6,7 @@ import { formatDuration } from './duration';
 import { hooksSchema } from '../hooks/hooks';
 import { connectHost, spkiPins } from './tls-fields';
 import { livenessExpectation } from './liveness-fields';
-import { auditSchema, evidenceSchema, statusPageSchema, transparencyRules } from './transparency';
+import { auditSchema, drillSchema, evidenceSchema, statusPageSchema, transparencyRules } from './transparency';
 import { declaredVantages, quorumSchema, resolveQuorum, vantageRules, vantagesSchema } from './vantages';
 import { LEASE_TRUST_FRACTION, providerCallBudget, stepTimeLimits } from './lease-budget';
 import { redisSchema } from './redis-schema';
@@ -261,6 +261,7 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
       audit: auditSchema(f),
       statusPage: statusPageSchema(f),
       evidence: evidenceSchema(f),
+      drills: z.array(drillSchema(f)).default([]),
       portals: z.array(portal).min(1, 'configure at least one portal'),
     })
     .superRefine((c, ctx) => {

@@ -97,6 +97,12 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       labelNames: ['queue', 'state'] as const,
       registers,
     }),
+    drillLastSuccess: new Gauge({
+      name: 'failover_drill_last_success_timestamp_seconds',
+      help: 'Unix time of the last successful drill of the portal in this mode',
+      labelNames: ['portal', 'mode'] as const,
+      registers,
+    }),
     auditEntries: new Gauge({
       name: 'failover_audit_entries',
       help: 'Entries in the audit stream, read by the leader controller (at most every 30 s)',
