@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { DrillRunner } from '@portal-failover/controller';
-import { AuditLog, ControlStore, createLogger, createMetrics, createRedis, DEFAULT_CONFIG_PATH, DrillStore, keys, loadConfigOrExit, StateStore } from '@portal-failover/shared';
+import { DEFAULT_CONFIG_PATH } from '@portal-failover/shared/paths';
 import { out, run, usageExitCodes, UsageError } from './common';
 
 /**
@@ -18,6 +17,11 @@ export function registerDrill(program: Command): void {
     .action(
       run(async (portal: string, opts: { mode: string; config: string }) => {
         if (opts.mode !== 'dryRun' && opts.mode !== 'roundTrip') throw new UsageError(`--mode: "${opts.mode}" is neither dryRun nor roundTrip`);
+        // Loaded only when a drill runs: --help and the other commands must not load the service stack.
+        const [{ DrillRunner }, { AuditLog, ControlStore, createLogger, createMetrics, createRedis, DrillStore, keys, loadConfigOrExit, StateStore }] = await Promise.all([
+          import('@portal-failover/controller'),
+          import('@portal-failover/shared'),
+        ]);
         const config = loadConfigOrExit(opts.config);
         if (!config.portals.some((p) => p.id === portal)) throw new UsageError(`unknown portal "${portal}" (known: ${config.portals.map((p) => p.id).join(', ')})`);
         const defined = config.drills.find((d) => d.portal === portal && d.mode === 'roundTrip' && d.allowTrafficMove);
