@@ -7,11 +7,11 @@ export type JsonSchema = z.core.JSONSchema.BaseSchema;
 export const CONFIG_SCHEMA_ID = 'https://portal-failover.dev/schema/failover.schema.json';
 
 /** Same grammar as parseDuration (duration.ts), which also trims surrounding blanks; the schema asks for none. */
-export const DURATION_PATTERN = '^\\d+(\\.\\d+)?(ms|s|m|h)$';
+export const DURATION_PATTERN = '^\\d+(\\.\\d+)?(ms|s|m|h|d)$';
 /** Same grammar as resolveSecretRef (secret.ts): exactly one `${ENV}` reference, or a file: path. */
 export const SECRET_PATTERN = '^(\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}|file:.+)$';
 
-const DURATION_NOTE = 'A duration: a number and a unit (ms, s, m or h), e.g. 500ms, 10s, 1.5m, 2h.';
+const DURATION_NOTE = 'A duration: a number and a unit (ms, s, m, h or d), e.g. 500ms, 10s, 1.5m, 2h, 90d.';
 const SECRET_NOTE = 'A secret reference: ${ENV_VAR} or file:/path/to/file (the file content, trimmed). Literal values are rejected.';
 
 /**
@@ -219,6 +219,21 @@ export function configJsonSchema(): JsonSchema {
     description: 'config/failover.yaml of portal-failover. Rules that span fields are checked by `portal-failover validate`; see docs/configuration.md.',
     ...body,
   };
+}
+
+/**
+ * Every property path of the config schema in the readable notation of annotations() (`portals[].sites[].
+ * checks[type=http].url`), for tests that hold the documentation to the schema.
+ */
+export function configSchemaPaths(): { path: string; leaf: boolean }[] {
+  const out: { path: string; leaf: boolean }[] = [];
+  walk(configJsonSchema(), '', (path, node) => {
+    if (!path || path.endsWith(']')) return;
+    const items = isSchema(node.items) ? node.items : undefined;
+    const nested = node.properties !== undefined || (items !== undefined && (items.properties !== undefined || items.oneOf !== undefined));
+    out.push({ path, leaf: !nested });
+  });
+  return out;
 }
 
 /** The committed form of docs/failover.schema.json: 2-space JSON and a final newline, so diffs stay readable. */

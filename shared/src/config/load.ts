@@ -77,7 +77,8 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
 }
 
 export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = process.env, baseDir?: string, opts: ConfigLoadOptions = {}): Config {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  // merge: YAML 1.1 merge keys (`<<: *defaults`), which compose files and hand-written configs use to share blocks.
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, merge: true });
   if (doc.errors.length) {
     throw new ConfigError(
       source,
