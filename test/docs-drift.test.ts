@@ -231,8 +231,9 @@ describe('docs/configuration.md and the config schema', () => {
   it('every environment variable the services read is in its environment table', () => {
     const table = doc.split(/^## Environment variables$/m)[1]?.split(/^## /m)[0] ?? '';
     const documented = new Set([...table.matchAll(/^\|\s*`([A-Z][A-Z0-9_]+)`/gm)].map((m) => m[1]));
-    // Read only by the test harness to inject faults; not a setting.
-    const internal = new Set(['FAILOVER_FAILPOINTS']);
+    // FAILOVER_FAILPOINTS is read only by the test harness to inject faults; PATH is passed through to command
+    // hooks (their minimal environment). Neither is a setting of the service.
+    const internal = new Set(['FAILOVER_FAILPOINTS', 'PATH']);
     const read = new Set<string>();
     const walk = (dir: string) => {
       for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
