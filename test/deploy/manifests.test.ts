@@ -252,7 +252,7 @@ describe('deploy/k8s', () => {
   it('ships a ConfigMap whose failover.yaml passes the real config validator', () => {
     const cm = find('ConfigMap', 'portal-failover-config');
     const text = str(obj(cm.data, 'data')['failover.yaml'], 'failover.yaml');
-    const config = parseConfigText(text, 'deploy/k8s/configmap.yaml', { PDNS_API_KEY: 'test-only' });
+    const config = parseConfigText(text, 'deploy/k8s/configmap.yaml', { PDNS_API_KEY: 'test-only', VANTAGE_HN1_KEY: 'test-only-hn-1-key-0123456789abcdef', VANTAGE_HCM1_KEY: 'test-only-hcm-1-key-0123456789abcdef' });
     expect(config.portals.map((p) => p.id)).toEqual(['dvc-hanoi']);
     expect(config.api.tokenFile).toBe('/etc/portal-failover/tokens/tokens');
     const mounted = arr(containers(find('Deployment', 'portal-failover-api'))[0].volumeMounts, 'mounts').map((m) => obj(m, 'mount'));

@@ -295,7 +295,7 @@ describe('cloudflare: configuration', () => {
       type: 'A',
       ttl: 60,
       proxied: false,
-      timeoutMs: 10000,
+      timeoutMs: 5000, // fits the default 10 s lease (leaseTtl × 0.8 − renewEvery)
       maxRetries: 0,
     });
     const proxied = parse({ proxied: true });

@@ -367,7 +367,7 @@ describe('route53: configuration', () => {
       ttl: 60,
       region: 'us-east-1',
       fencing: true,
-      timeoutMs: 10000,
+      timeoutMs: 5000, // fits the default 10 s lease (leaseTtl × 0.8 − renewEvery)
       syncTimeoutMs: 120000,
       syncPollMs: 250,
     });

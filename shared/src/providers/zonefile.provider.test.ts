@@ -102,7 +102,7 @@ describe('zonefile schema and site checks', () => {
       record: 'www',
       type: 'A',
       ttl: 30,
-      reloadTimeout: 10_000,
+      reloadTimeout: 5_000, // fits the default 10 s lease (leaseTtl × 0.8 − renewEvery)
     });
   });
 
