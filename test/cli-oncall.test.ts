@@ -92,7 +92,13 @@ async function slowWriteProxy(target: string, delayMs: number): Promise<{ url: s
 let proxy: Awaited<ReturnType<typeof slowWriteProxy>>;
 
 function configWithTokens(portals: PortalFixture[]): Config {
-  const raw = e2eRawConfig(portals, { apiUrl: proxy.url });
+  // The proxy holds each write for 1.5 s (so progress can be watched): the step's time limit must outlast it, and
+  // a step's limit must fit in the lease (validation refuses one longer than leaseTtl x 0.8 - renewEvery).
+  const raw = e2eRawConfig(portals, { apiUrl: proxy.url, controller: { leaseTtl: '6s' } });
+  raw.portals = (raw.portals as Record<string, unknown>[]).map((p) => ({
+    ...p,
+    traffic: (p.traffic as Record<string, unknown>[]).map((step) => ({ ...step, timeout: '3s' })),
+  }));
   raw.api = { ...(raw.api as Record<string, unknown>), tokens: [operator.record, viewer.record] };
   const { REDIS_URL: _ignored, ...env } = process.env;
   return parseConfig(raw, 'cli-oncall', env);
@@ -119,8 +125,8 @@ describe('portal-failover on-call commands', () => {
     expect(all).toMatchObject({ code: 0, err: '' });
     expect(all.out).toMatch(/^PORTAL\s+ACTIVE\s+PHASE\s+FROZEN\s+COOLDOWN\s+IN FLIGHT\s+REASON/);
     expect(all.out).toMatch(new RegExp(`^oncall\\s+primary\\s+healthy\\s+no\\s+no\\s+none\\s+\\S`, 'm'));
-    expect(all.out).toMatch(/^oncall\s+primary \*\s+hosting-a\s+up\s+v1 up$/m);
-    expect(all.out).toMatch(/^oncall\s+standby\s+hosting-b\s+up\s+v1 up$/m);
+    expect(all.out).toMatch(/^oncall\s+primary \*\s+hosting-a\s+up\s+ready\s+v1 up$/m);
+    expect(all.out).toMatch(/^oncall\s+standby\s+hosting-b\s+up\s+ready\s+v1 up$/m);
 
     const one = await cli(['status', 'oncall']);
     expect(one.code).toBe(0);

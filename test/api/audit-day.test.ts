@@ -100,7 +100,7 @@ describe('the audit log of that day', () => {
 
   beforeAll(async () => {
     // operation.finished is written just after the operation is stored: give it a moment.
-    await waitFor(async () => (await auditPages(api, { portal: p.id }, 1000)).entries.length >= 8, { timeoutMs: 5_000, what: 'eight audit entries' });
+    await waitFor(async () => (await auditPages(api, { portal: p.id }, 1000)).entries.length >= 9, { timeoutMs: 5_000, what: 'nine audit entries' });
     const paged = await auditPages(api, { portal: p.id }, 2);
     all = paged.entries;
     expect(paged.pages).toBeGreaterThanOrEqual(4);
@@ -108,6 +108,8 @@ describe('the audit log of that day', () => {
 
   it('paged with limit 2 and the cursor: every event, once, in order', async () => {
     expect(all.map((e) => `${e.type}${e.operation ? ` ${e.operation}` : ''}`)).toEqual([
+      // The leader read the traffic steps when it took the lease, with nothing recorded yet.
+      'routing.adopted',
       `operation.started ${autoOp.id}`,
       `operation.finished ${autoOp.id}`,
       'ack',
@@ -130,13 +132,14 @@ describe('the audit log of that day', () => {
     // The type filter pages too (operation matches operation.*).
     expect((await auditPages(api, { portal: p.id, type: 'operation' }, 2)).entries).toEqual(all.filter((e) => e.type.startsWith('operation.')));
     // A time window: since the ack, inclusive.
-    const ackAt = Date.parse(all[2].at);
+    const ackAt = Date.parse(all[3].at);
     const since = (await auditPages(api, { portal: p.id, since: String(ackAt) }, 2)).entries;
     expect(since.map((e) => e.type)).toEqual(['ack', 'operation.requested', 'operation.started', 'operation.finished', 'freeze', 'unfreeze']);
   });
 
   it('the automatic switch: the decision reason and the evidence per vantage, then steps and timings', () => {
-    const [started, finished] = all;
+    const [adopted, started, finished] = all;
+    expect(adopted).toMatchObject({ type: 'routing.adopted', portal: p.id });
     const actor = `controller:${stack.app.controller.owner}`;
     expect(started).toMatchObject({ portal: p.id, actor, reason: autoOp.reason });
     expect(started.reason).toMatch(/^primary is down \(down on v1\).*standby is up \(up on v1\).*switching primary -> standby$/);
@@ -161,11 +164,11 @@ describe('the audit log of that day', () => {
   });
 
   it('the ack: who and why', () => {
-    expect(all[2]).toMatchObject({ type: 'ack', actor: TOKEN_NAMES.operator, reason: ACK_REASON, client: expect.stringMatching(/127\.0\.0\.1$/), data: { lastAutoSwitchAt: expect.any(Number) } });
+    expect(all[3]).toMatchObject({ type: 'ack', actor: TOKEN_NAMES.operator, reason: ACK_REASON, client: expect.stringMatching(/127\.0\.0\.1$/), data: { lastAutoSwitchAt: expect.any(Number) } });
   });
 
   it('the manual switch back: requested, started and finished with the actor name and the reason', () => {
-    const [requested, started, finished] = all.slice(3, 6);
+    const [requested, started, finished] = all.slice(4, 7);
     for (const e of [requested, started, finished]) expect(e).toMatchObject({ actor: TOKEN_NAMES.operator, reason: BACK_REASON, operation: manualOp.id });
     expect(requested).toMatchObject({ client: expect.stringMatching(/127\.0\.0\.1$/), data: { from: 'standby', to: 'primary', trigger: 'manual', force: false, forcedPast: [] } });
     expect(started.data).toMatchObject({ trigger: 'manual', force: false, decision: expect.stringMatching(/^manual switchover standby -> primary; /), evidence: { sites: { primary: { status: 'up' } } } });
@@ -177,7 +180,7 @@ describe('the audit log of that day', () => {
   });
 
   it('freeze (with its until) and unfreeze: who and why', () => {
-    const [freeze, unfreeze] = all.slice(6);
+    const [freeze, unfreeze] = all.slice(7);
     expect(freeze).toMatchObject({ actor: TOKEN_NAMES.admin, reason: FREEZE_REASON, data: { until: freezeUntil } });
     expect(unfreeze).toMatchObject({ actor: TOKEN_NAMES.admin, reason: UNFREEZE_REASON, data: { wasFrozen: true, freeze: { until: Date.parse(freezeUntil), actor: TOKEN_NAMES.admin } } });
   });
