@@ -12,9 +12,9 @@ import { reportRow } from './report';
  * Two controller processes; a switchover is requested and the leader is SIGKILLed at a random point of it
  * (before it took the request, between apply and verify, after). Every trial: the operation succeeds exactly once
  * (the recording proxy counts the writes PowerDNS accepted), none is lost, no portal stays failing_over, and DNS
- * ends on the requested site. CHAOS_TRIALS trials (npm test: 10; npm run chaos: 50).
+ * ends on the requested site. CHAOS_TRIALS trials (npm test: 5; npm run chaos: 50).
  */
-const TRIALS = Number(process.env.CHAOS_TRIALS ?? 10);
+const TRIALS = Number(process.env.CHAOS_TRIALS ?? 5);
 jest.setTimeout(60_000 + TRIALS * 30_000);
 
 let proxy: Awaited<ReturnType<typeof startRecordingProxy>>;

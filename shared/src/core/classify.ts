@@ -40,7 +40,7 @@ export function classify(state: PortalState, model: PortalModel, now: number): C
   for (const s of model.sites) statuses[s.name] = siteStatus(state.health, s.name, s.checkNames, model.policy, now);
   const readiness = portalReadiness(state.health, model, now);
   const active = statuses[state.activeSite] ?? statuses[model.sites[0].name];
-  const healthyOthers = model.sites.filter((s) => s.name !== active.site && statuses[s.name].status === 'up').map((s) => s.name);
+  const healthyOthers = model.sites.filter((s) => s.name !== active.site && statuses[s.name].status === 'up' && statuses[s.name].steady).map((s) => s.name);
   const eligible = healthyOthers.filter((name) => readiness[name].ready);
   const base = { statuses, active, readiness };
 
@@ -52,7 +52,7 @@ export function classify(state: PortalState, model: PortalModel, now: number): C
   if (active.down.length > 0) return { analysis: 'ActiveDownOnSomeVantages', ...base };
   if (active.status === 'unknown') return { analysis: 'ActiveUnconfirmed', ...base };
   const activeRank = model.sites.findIndex((s) => s.name === active.site);
-  const preferred = model.sites.slice(0, Math.max(activeRank, 0)).find((s) => statuses[s.name].status === 'up' && readiness[s.name].ready);
+  const preferred = model.sites.slice(0, Math.max(activeRank, 0)).find((s) => statuses[s.name].status === 'up' && statuses[s.name].steady && readiness[s.name].ready);
   if (preferred) return { analysis: 'PreferredRecovered', ...base, target: preferred.name };
   return { analysis: 'ActiveHealthy', ...base };
 }

@@ -9,7 +9,9 @@ export function describeSite(s: SiteStatus): string {
   const other = s.vantages.filter((v) => v.verdict === 'unknown' || v.verdict === 'stale' || v.verdict === 'blind');
   if (other.length) parts.push(`${other.map((v) => `${v.vantage} ${v.verdict}`).join(', ')}`);
   const why = s.vantages.find((v) => v.verdict === 'down')?.detail;
-  return `${s.site} is ${s.status} (${parts.join('; ')})${why ? ` [${why}]` : ''}`;
+  const wavering = s.status === 'up' && !s.steady ? s.vantages.filter((v) => v.failingNow) : [];
+  const newest = wavering.length ? `; its newest probe failed on ${wavering.map((v) => v.vantage).join(', ')} [${wavering[0].detail}]` : '';
+  return `${s.site} is ${s.status} (${parts.join('; ')})${why ? ` [${why}]` : ''}${newest}`;
 }
 
 export function iso(ms: number): string {

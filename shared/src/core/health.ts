@@ -63,6 +63,8 @@ export interface VantageView {
   verdict: VantageVerdict;
   failingSince?: number;
   detail?: string;
+  /** Up by hysteresis, but the newest probe of some check failed: a failure streak may be starting. */
+  failingNow?: boolean;
 }
 
 /**
@@ -86,7 +88,10 @@ export function vantageVerdict(
     const failingSince = Math.min(...down.map((c) => c.h.failingSince ?? c.h.lastAt));
     return { verdict: 'down', failingSince, detail: down.map((c) => `${c.name}: ${c.h.lastDetail ?? 'failing'}`).join('; ') };
   }
-  if (fresh.length === checkNames.length && fresh.every((c) => c.h.verdict === 'up')) return { verdict: 'up' };
+  if (fresh.length === checkNames.length && fresh.every((c) => c.h.verdict === 'up')) {
+    const failing = fresh.filter((c) => !c.h.lastOk);
+    return failing.length ? { verdict: 'up', failingNow: true, detail: failing.map((c) => `${c.name}: ${c.h.lastDetail ?? 'failing'}`).join('; ') } : { verdict: 'up' };
+  }
   return { verdict: 'unknown' };
 }
 
@@ -102,6 +107,12 @@ export interface SiteStatus {
   failingSince?: number;
   /** True when at least one vantage has a fresh result. */
   hasData: boolean;
+  /**
+   * Up, and the newest probe passed on at least `quorum` of the vantages that say up. Only a steady site may become
+   * a switch target: when a primary and its standby fail together, the standby's hysteresis would otherwise keep it
+   * "up" for a few rounds and the primary's cut could move traffic onto a dead standby.
+   */
+  steady: boolean;
 }
 
 /**
@@ -126,6 +137,7 @@ export function siteStatus(
   const status: SiteHealth =
     down.length >= policy.quorum && down.length > up.length ? 'down' : up.length >= policy.quorum && up.length > down.length ? 'up' : 'unknown';
   const downSince = vantages.filter((v) => v.verdict === 'down').map((v) => v.failingSince ?? now);
+  const upNow = vantages.filter((v) => v.verdict === 'up' && !v.failingNow).length;
   return {
     site,
     status,
@@ -134,5 +146,6 @@ export function siteStatus(
     up,
     failingSince: downSince.length ? Math.min(...downSince) : undefined,
     hasData: vantages.some((v) => v.verdict !== 'stale'),
+    steady: status === 'up' && upNow >= policy.quorum && upNow > down.length,
   };
 }

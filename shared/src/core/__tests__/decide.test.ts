@@ -132,6 +132,21 @@ describe('decide', () => {
     expect(d).toMatchObject({ analysis: 'AllDown', phase: 'both_down', actions: [] });
   });
 
+  it.each([1, 2])('does not switch to a standby still up by hysteresis whose newest %i probe(s) failed (cut together)', (failed) => {
+    // The primary's third failure lands while the standby, cut at the same moment, has failed only 1 or 2 rounds.
+    let s = cut(undefined, 3 - failed, true);
+    const rs = [];
+    for (let i = 3 - failed; i < 3; i++) rs.push(result('primary', false, start + i * INTERVAL), result('standby', false, start + i * INTERVAL));
+    s = feed(s, m, rs);
+    expect(s.health.standby.v1['http-0'].verdict).toBe('up');
+    const d = decide(s, m, at);
+    expect(d).toMatchObject({ analysis: 'AllDown', phase: 'both_down', actions: [] });
+    expect(d.reason).toMatch(/standby is up \(up on v1\); its newest probe failed on v1/);
+    // One good probe later the standby is steady again and the switch goes ahead.
+    const d2 = decide(feed(s, m, [result('standby', true, at)]), m, at);
+    expect(d2.actions).toEqual([expect.objectContaining({ from: 'primary', to: 'standby' })]);
+  });
+
   it('does not switch to a standby whose health is not confirmed', () => {
     const fresh = feed(initialState(m), m, [0, 1, 2].flatMap((i) => [result('primary', false, start + i * INTERVAL), result('standby', i > 1, start + i * INTERVAL)]));
     expect(decide(fresh, m, at).actions).toEqual([]);
