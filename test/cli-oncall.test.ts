@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { CLI, runCli } from './support/cli';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -19,7 +19,6 @@ import { e2eRawConfig, portalFixture, testLogger, type PortalFixture } from './s
 jest.setTimeout(120_000);
 
 const ROOT = path.resolve(__dirname, '..');
-const CLI = path.join(ROOT, 'cli', 'dist', 'main.js');
 
 const operator = createToken('ops-alice', 'operator');
 const viewer = createToken('watcher', 'viewer');
@@ -38,15 +37,7 @@ function cli(args: string[], o: { token?: string | null; url?: string } = {}): P
   const { PORTAL_FAILOVER_URL: _u, PORTAL_FAILOVER_TOKEN: _t, ...base } = process.env;
   const env: NodeJS.ProcessEnv = { ...base, PORTAL_FAILOVER_URL: o.url ?? app.apiUrl };
   if (o.token !== null) env.PORTAL_FAILOVER_TOKEN = o.token ?? operator.token;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, out, err }));
-  });
+  return runCli(args, env);
 }
 
 /**

@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
+import { runCli } from '../support/cli';
 import { Redis } from 'ioredis';
 import { startApi } from '@portal-failover/api';
 import { createMetrics, keys } from '@portal-failover/shared';
@@ -10,7 +9,6 @@ import { apiConfig, bearer, TOKENS } from './support';
 /** `GET /api/v1/audit/verify` and `portal-failover audit verify` over real API calls that wrote the chain. */
 jest.setTimeout(60_000);
 
-const CLI = path.resolve(__dirname, '..', '..', 'cli', 'dist', 'main.js');
 let fx: PortalFixture;
 let redis: Redis;
 let api: Awaited<ReturnType<typeof startApi>>;
@@ -18,15 +16,7 @@ let auditKey: string;
 
 function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   const env = { ...process.env, PORTAL_FAILOVER_URL: api.url, PORTAL_FAILOVER_TOKEN: TOKENS.viewer };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, out, err }));
-  });
+  return runCli(args, env);
 }
 
 beforeAll(async () => {

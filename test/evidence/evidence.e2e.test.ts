@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { CLI, runCli } from '../support/cli';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +16,6 @@ import { e2eRawConfig, portalFixture, testLogger, type PortalFixture } from '../
  */
 jest.setTimeout(120_000);
 
-const CLI = path.resolve(__dirname, '..', '..', 'cli', 'dist', 'main.js');
 const viewer = createToken('evidence-reader', 'viewer');
 let fx: PortalFixture;
 let app: AllInOne;
@@ -24,15 +23,7 @@ let dir: string;
 
 function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   const env = { ...process.env, PORTAL_FAILOVER_URL: app.apiUrl, PORTAL_FAILOVER_TOKEN: viewer.token };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, out, err }));
-  });
+  return runCli(args, env);
 }
 
 beforeAll(async () => {
