@@ -35,7 +35,7 @@ afterAll(async () => {
 
 it(`SIGKILL of the leader at random points of an operation, ${TRIALS} trials: each operation executed exactly once, none lost`, async () => {
   fx = await portalFixture('sigkill');
-  const raw = e2eRawConfig([fx], { apiUrl: proxy.url, controller: { leaseTtl: '2s', renewEvery: '500ms', evaluateEvery: '100ms' } });
+  const raw = e2eRawConfig([fx], { apiUrl: proxy.url, controller: { leaseTtl: '2s', renewEvery: '500ms', evaluateEvery: '100ms', stepAttempts: 6 } });
   const k = keys((raw.redis as { prefix: string }).prefix);
   const store = new StateStore(redis, k);
   const control = new ControlStore(redis, k);
@@ -93,10 +93,15 @@ it(`SIGKILL of the leader at random points of an operation, ${TRIALS} trials: ea
     controllers = [...controllers.filter((c) => c !== victim), fresh];
 
     let done: Operation | undefined;
+    const terminal = ['succeeded', 'failed', 'rejected'];
     try {
-      await waitFor(async () => (done = await store.loadOperation(op.id))?.status === 'succeeded', { timeoutMs: 30_000, intervalMs: 50, what: `trial ${trial}: operation ${op.id} succeeded` });
+      await waitFor(async () => terminal.includes((done = await store.loadOperation(op.id))?.status ?? ''), { timeoutMs: 30_000, intervalMs: 50, what: `trial ${trial}: operation ${op.id} finished` });
+      if (done?.status !== 'succeeded') throw new Error(`trial ${trial}: operation ${op.id} ${done?.status}: ${done?.error}`);
     } catch (err) {
       lost++;
+      // What each controller did is the only way to tell a lost operation from a slow one after the fact.
+      const logs = [victim!, ...controllers].map((c) => `--- controller pid ${c.child.pid}${c === victim ? ' (killed)' : ''}\n${c.output().split('\n').slice(-60).join('\n')}`);
+      process.stdout.write(`${(err as Error).message}\nstored operation: ${JSON.stringify(done)}\nstored state: ${JSON.stringify(await store.loadState(fx.id))}\nlease: ${await redis.get(k.lease)}\n${logs.join('\n')}\n`);
       throw err;
     }
     recoveries.push(Date.now() - killedAt);

@@ -45,6 +45,7 @@ import { DrillRunner } from './drills';
 import { parseCheckResult } from './result-validation';
 import { applyReadings, readSteps } from './reconcile';
 import { ResultAdmission } from './result-admission';
+import { takeoverGraceMs, viewIsCurrent } from './takeover-view';
 
 export interface ControllerOptions {
   config: Config;
@@ -69,6 +70,8 @@ interface PortalRuntime {
   lastLogged: string;
   onDrift: 'alert' | 'repair';
   lastDrift?: string;
+  /** takeover-view.ts: how long a new leader waits for a current view before judging requests anyway. */
+  takeoverGraceMs: number;
 }
 
 /**
@@ -147,6 +150,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
         persisted: '',
         lastLogged: '',
         onDrift: p.policy.onDrift,
+        takeoverGraceMs: takeoverGraceMs(p),
       });
     }
     opts.metrics.controllerLeader.set(0);
@@ -271,6 +275,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
     // The vantage keys (the implied one lives in Redis) before the first result is taken.
     this.admission ??= await ResultAdmission.forConfig(this.opts.config, this.opts.redis);
     this.hold = hold;
+    this.leaderSince = this.now();
     this.opts.metrics.controllerLeader.set(1);
     this.log.info(`became leader with fencing token ${hold.token}`, { owner: this.lease.owner });
     for (const rt of restored) await this.restoreLost(rt);
@@ -374,6 +379,8 @@ export class Controller extends EventEmitter<ControllerEvents> {
   }
 
   private evaluating = false;
+  /** When this process last took the lease (takeover-view.ts). */
+  private leaderSince = 0;
   private auditCountedAt = 0;
   private admission: ResultAdmission | undefined;
 
@@ -404,7 +411,10 @@ export class Controller extends EventEmitter<ControllerEvents> {
       }
       const d = this.evaluate(rt);
       if (d) this.availability.sample(id, d.statuses[rt.state.activeSite]?.status, this.now());
-      if (c?.intent && this.hold) await this.takeRequest(rt, c.intent, this.hold);
+      // Right after a takeover the loaded health predates the handover: requests wait until it is current.
+      if (c?.intent && this.hold && d && viewIsCurrent(d.statuses, rt.model.sites.map((s) => s.name), this.now() - this.leaderSince, rt.takeoverGraceMs)) {
+        await this.takeRequest(rt, c.intent, this.hold);
+      }
     }
     await Promise.all([...this.portals.values()].map((rt) => this.persist(rt)));
     if (this.opts.config.drills.length) await this.drills.tick().catch((err: Error) => this.warn.warn('drills', `cannot start drills: ${err.message}`));

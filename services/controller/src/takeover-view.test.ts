@@ -1,0 +1,26 @@
+import type { SiteStatus } from '@portal-failover/shared';
+import { takeoverGraceMs, viewIsCurrent } from './takeover-view';
+
+const site = (name: string, verdicts: string[]): SiteStatus =>
+  ({ site: name, status: 'unknown', vantages: verdicts.map((verdict, i) => ({ vantage: `v${i}`, verdict })), down: [], up: [], hasData: false, steady: false }) as unknown as SiteStatus;
+const SITES = ['primary', 'standby'];
+const GRACE = 3_000;
+
+describe('a new leader judges switchover requests only on a current view', () => {
+  it.each([
+    ['every vantage of every site fresh', { primary: ['up', 'up'], standby: ['up', 'down'] }, 0, true],
+    ['blind vantages are current, not stale', { primary: ['blind'], standby: ['up'] }, 0, true],
+    ['a stale vantage right after the takeover', { primary: ['up', 'stale'], standby: ['up', 'up'] }, 100, false],
+    ['all stale (the saved health predates the handover gap)', { primary: ['stale'], standby: ['stale'] }, 80, false],
+    ['a site with no result at all', { primary: ['up'], standby: [] }, 100, false],
+    ['still stale once the grace has passed: judged anyway', { primary: ['stale'], standby: ['stale'] }, GRACE, true],
+  ])('%s', (_what, verdicts, since, current) => {
+    const statuses = Object.fromEntries(Object.entries(verdicts).map(([n, v]) => [n, site(n, v)]));
+    expect(viewIsCurrent(statuses, SITES, since, GRACE)).toBe(current);
+  });
+
+  it('the grace is staleAfterIntervals of the longest check or readiness interval', () => {
+    const check = (interval: number) => ({ interval }) as never;
+    expect(takeoverGraceMs({ policy: { staleAfterIntervals: 3 } as never, sites: [{ checks: [check(1_000)], readiness: [check(5_000)] }, { checks: [check(2_000)], readiness: [] }] as never })).toBe(15_000);
+  });
+});
