@@ -99,12 +99,10 @@ function annotations(): Record<string, JsonSchema> {
     'portals[].traffic[kind=powerdns].serverId': d('PowerDNS server id.'),
     'portals[].traffic[kind=powerdns].zone': d('Zone that holds the record.'),
     'portals[].traffic[kind=powerdns].record': d('Record name, inside zone.'),
-    'portals[].traffic[kind=powerdns].type': d('A and AAAA take routing.address, CNAME takes routing.target.'),
     'portals[].traffic[kind=powerdns].timeout': d('Time limit of one API call.'),
     'portals[].traffic[kind=zonefile].path': d('BIND-format zone file; a relative path is taken from the config file\'s folder.'),
     'portals[].traffic[kind=zonefile].zone': d('Origin of the zone file.'),
     'portals[].traffic[kind=zonefile].record': d('Owner name: absolute with the trailing dot, or relative to zone without it.'),
-    'portals[].traffic[kind=zonefile].type': d('A and AAAA take routing.address, CNAME takes routing.target.'),
     'portals[].traffic[kind=zonefile].reloadCommand': d('argv of the command that makes the DNS server load the file (run without a shell).'),
     'portals[].traffic[kind=zonefile].reloadTimeout': d('Time limit of reloadCommand.'),
   };
@@ -113,7 +111,6 @@ function annotations(): Record<string, JsonSchema> {
     a[`portals[].sites[].checks[type=${type}].interval`] = d('Time between probes.');
     a[`portals[].sites[].checks[type=${type}].timeout`] = d('Time limit of one probe; shorter than interval.');
   }
-  for (const kind of ['powerdns', 'zonefile']) a[`portals[].traffic[kind=${kind}].ttl`] = d('TTL written with the record, in seconds.');
   return a;
 }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { makeFields, type ConfigLoadOptions, type Fields } from './fields';
-import { providerDefinitions } from '../providers/registry';
-import type { StepConfigBase, TargetSite } from '../providers/provider';
+import { providerDefinition, providerDefinitions } from '../providers/registry';
+import type { TargetSite } from '../providers/provider';
 import { formatDuration } from './duration';
 import { hooksSchema } from '../hooks/hooks';
 import { connectHost, spkiPins } from './tls-fields';
@@ -149,14 +149,14 @@ function policySchema(f: Fields) {
 }
 
 function stepSchema(f: Fields) {
-  const pieces = providerDefinitions.map((d) => d.schema(f));
+  const [first, ...rest] = providerDefinitions.map((d) => d.schema(f));
   const known = providerDefinitions.map((d) => d.kind).join(', ');
-  return z.discriminatedUnion('kind', pieces as unknown as [z.ZodObject, ...z.ZodObject[]], {
+  return z.discriminatedUnion('kind', [first, ...rest], {
     error: (iss) =>
       iss.code === 'invalid_union' && iss.input && typeof iss.input === 'object'
         ? `unknown provider kind ${JSON.stringify((iss.input as { kind?: unknown }).kind)} (known: ${known})`
         : undefined,
-  }) as unknown as z.ZodType<StepConfigBase & Record<string, unknown>, unknown>;
+  });
 }
 
 export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?: string, opts: ConfigLoadOptions = {}) {
@@ -211,8 +211,7 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
       });
       const sites: TargetSite[] = p.sites.map((s) => ({ name: s.name, routing: s.routing }));
       p.traffic.forEach((step, i) => {
-        const def = providerDefinitions.find((d) => d.kind === step.kind);
-        for (const issue of def?.checkSites(step as never, sites) ?? []) {
+        for (const issue of providerDefinition(step.kind)?.checkSites(step, sites) ?? []) {
           ctx.addIssue({ code: 'custom', path: ['traffic', i, ...issue.path], message: issue.message });
         }
       });

@@ -2,6 +2,7 @@
 export * from '../providers/provider';
 export * from '../providers/http-client';
 export * from '../providers/registry';
+export * from '../providers/dns-record';
 export * from '../providers/powerdns.provider';
 export * from '../providers/zonefile.provider';
 export * from '../providers/rfc2136.provider';

@@ -3,13 +3,13 @@ import type { APIError } from 'cloudflare';
 import { FENCING_TOKEN_HEADER } from './http-client';
 import { z } from 'zod';
 import type { Fields } from '../config/fields';
-import type { Secret } from '../config/secret';
 import {
   dnsValueFor,
   normaliseDnsValue,
   ProviderError,
   type ProviderContext,
-  type ProviderDefinition,
+  defineProvider,
+  type StepOf,
   type StepPlan,
   type StepState,
   type TargetSite,
@@ -17,6 +17,7 @@ import {
   type VerifyResult,
 } from './provider';
 import { lazySdk } from './lazy-sdk';
+import { dnsRecordFields, dnsSiteIssues, type DnsRecordType } from './dns-record';
 
 // Loaded when the first step of this kind is created (see lazy-sdk.ts).
 const cloudflareSdk = lazySdk(() => require('cloudflare') as typeof CloudflareSdk);
@@ -32,24 +33,6 @@ const cloudflareSdk = lazySdk(() => require('cloudflare') as typeof CloudflareSd
  * apply checks the controller's lease right before every write, and the lease TTL and renewal margin are what
  * keep a deposed leader from writing.
  */
-
-export type CloudflareRecordType = 'A' | 'AAAA' | 'CNAME';
-
-export interface CloudflareStepConfig {
-  kind: 'cloudflare';
-  apiToken: Secret;
-  zoneId: string;
-  /** Lower case, without the trailing dot: the form Cloudflare's API uses. */
-  record: string;
-  type: CloudflareRecordType;
-  /** 1 means "automatic" (and is what Cloudflare keeps for proxied records). */
-  ttl: number;
-  proxied: boolean;
-  baseUrl?: string;
-  timeoutMs: number;
-  /** Retries inside the SDK, per request; 0 leaves retrying to the controller (stepAttempts, stepBackoff). */
-  maxRetries: number;
-}
 
 export const CLOUDFLARE_DEFAULT_TTL = 60;
 /** The permission the token needs, as Cloudflare's token editor names it. */
@@ -67,8 +50,8 @@ function schema(f: Fields) {
         .nonEmpty()
         .pipe(z.string().regex(/^[0-9a-f]{32}$/, 'must be the 32-character hex zone id (dashboard → Overview → API)'))
         .describe('Zone id (32 hex characters), shown on the zone\'s Overview page.'),
-      record: f.dnsName().describe('Full record name, e.g. www.portal.example (a trailing dot is allowed).'),
-      type: z.enum(['A', 'AAAA', 'CNAME']).describe('A and AAAA take routing.address, CNAME takes routing.target.'),
+      ...dnsRecordFields(f, 'Full record name, e.g. www.portal.example (a trailing dot is allowed).'),
+      // Not dnsTtlField: 1 means "automatic", and the default depends on proxied.
       ttl: z
         .int()
         .min(1)
@@ -86,13 +69,16 @@ function schema(f: Fields) {
         ctx.addIssue({ code: 'custom', path: ['ttl'], message: 'proxied records always have automatic TTL: write ttl: 1 or leave it out' });
       }
     })
-    .transform(({ timeout, ttl, record, ...rest }): CloudflareStepConfig => ({
+    .transform(({ timeout, ttl, record, ...rest }) => ({
       ...rest,
+      /** Lower case, without the trailing dot: the form Cloudflare's API uses. */
       record: record.toLowerCase().replace(/\.$/, ''),
       ttl: ttl ?? (rest.proxied ? 1 : CLOUDFLARE_DEFAULT_TTL),
       timeoutMs: timeout,
     }));
 }
+
+export type CloudflareStepConfig = StepOf<ReturnType<typeof schema>>;
 
 /** One record as read: what plan needs to edit or delete it. */
 export interface CloudflareRecord {
@@ -111,7 +97,7 @@ const recordSchema = z.object({ id: z.string(), content: z.string(), ttl: z.numb
 const stateRecords = z.object({ records: z.array(recordSchema) });
 
 interface RecordBody {
-  type: CloudflareRecordType;
+  type: DnsRecordType;
   name: string;
   content: string;
   ttl: number;
@@ -330,13 +316,9 @@ class CloudflareProvider implements TrafficProvider {
   }
 }
 
-export const cloudflareProvider: ProviderDefinition<CloudflareStepConfig> = {
+export const cloudflareProvider = defineProvider({
   kind: 'cloudflare',
-  schema: (f) => schema(f) as unknown as z.ZodType<CloudflareStepConfig, unknown>,
-  checkSites: (step, sites) =>
-    sites.flatMap((s) => {
-      const { error } = dnsValueFor(step.type, s);
-      return error ? [{ path: ['type'], message: `site ${s.name} ${error}` }] : [];
-    }),
+  schema,
+  checkSites: dnsSiteIssues,
   create: (step) => new CloudflareProvider(step),
-};
+});

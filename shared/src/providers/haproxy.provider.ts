@@ -16,7 +16,8 @@ import {
 import {
   ProviderError,
   type ProviderContext,
-  type ProviderDefinition,
+  defineProvider,
+  type StepOf,
   type StepPlan,
   type StepState,
   type TargetSite,
@@ -38,18 +39,6 @@ import {
  * The runtime API has no authentication: `set server` needs `level admin`, so the socket must be a unix socket
  * with tight file permissions or a TCP socket bound to loopback (see docs/providers.md).
  */
-
-export interface HaproxyStepConfig {
-  kind: 'haproxy';
-  /** `unix:/path` or `tcp:host:port`. */
-  socket: string;
-  backend: string;
-  /** Site name -> server name in the backend. */
-  servers: Record<string, string>;
-  /** Absolute path of the server-state file HAProxy loads on reload. */
-  stateFile?: string;
-  timeoutMs: number;
-}
 
 /**
  * HAProxy proxy and server names are identifiers; ';' would start a second runtime command and a space a new
@@ -84,8 +73,10 @@ function schema(f: Fields) {
         seen.set(server, site);
       }
     })
-    .transform(({ timeout, ...rest }): HaproxyStepConfig => ({ ...rest, timeoutMs: timeout }));
+    .transform(({ timeout, ...rest }) => ({ ...rest, timeoutMs: timeout }));
 }
+
+export type HaproxyStepConfig = StepOf<ReturnType<typeof schema>>;
 
 const requestSchema = z.strictObject({
   socket: z.string(),
@@ -266,9 +257,9 @@ class HaproxyProvider implements TrafficProvider {
   }
 }
 
-export const haproxyProvider: ProviderDefinition<HaproxyStepConfig> = {
+export const haproxyProvider = defineProvider({
   kind: 'haproxy',
-  schema: (f) => schema(f) as unknown as z.ZodType<HaproxyStepConfig, unknown>,
+  schema,
   checkSites: (step, sites) => {
     const names = new Set(sites.map((s) => s.name));
     return [
@@ -277,4 +268,4 @@ export const haproxyProvider: ProviderDefinition<HaproxyStepConfig> = {
     ];
   },
   create: (step) => new HaproxyProvider(step),
-};
+});

@@ -461,8 +461,13 @@ describe('powerdns provider: checkSites and schema', () => {
     for (const record of ['www.other.example.', 'www.evilportal.example.', 'example.']) {
       const r = schema.safeParse(rawStep('portal.example.', { record }));
       expect(r.success).toBe(false);
-      expect(r.error?.issues).toEqual([expect.objectContaining({ path: ['record'], message: 'must be inside zone' })]);
+      expect(r.error?.issues).toEqual([expect.objectContaining({ path: ['record'], message: `${record} is not inside zone portal.example.` })]);
     }
+  });
+
+  it('rejects a CNAME at the zone apex, like every DNS provider', () => {
+    const r = powerdnsProvider.schema(makeFields({ KEY })).safeParse(rawStep('portal.example.', { record: 'portal.example.', type: 'CNAME' }));
+    expect(r.error?.issues).toEqual([expect.objectContaining({ path: ['record'], message: 'a CNAME cannot be at the zone apex' })]);
   });
 
   it('rejects a literal apiKey without echoing it', () => {

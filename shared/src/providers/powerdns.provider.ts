@@ -1,30 +1,19 @@
 import { z } from 'zod';
 import { canonicalName, type Fields } from '../config/fields';
-import type { Secret } from '../config/secret';
 import {
   dnsValueFor,
   normaliseDnsValue,
   ProviderError,
   type ProviderContext,
-  type ProviderDefinition,
+  defineProvider,
+  type StepOf,
   type StepPlan,
   type StepState,
   type TargetSite,
   type TrafficProvider,
 } from './provider';
+import { dnsRecordFields, dnsSiteIssues, dnsTtlField, recordInZoneIssues } from './dns-record';
 import { HttpRequestError, ProviderHttp, type ProviderResponse } from './http-client';
-
-export interface PowerDnsStepConfig {
-  kind: 'powerdns';
-  apiUrl: string;
-  apiKey: Secret;
-  serverId: string;
-  zone: string;
-  record: string;
-  type: 'A' | 'AAAA' | 'CNAME';
-  ttl: number;
-  timeoutMs: number;
-}
 
 interface RRset {
   name: string;
@@ -41,14 +30,17 @@ function schema(f: Fields) {
       apiKey: f.secret(),
       serverId: f.nonEmpty().default('localhost'),
       zone: f.dnsName(),
-      record: f.dnsName(),
-      type: z.enum(['A', 'AAAA', 'CNAME']),
-      ttl: z.int().min(1).max(86400).default(30),
+      ...dnsRecordFields(f),
+      ttl: dnsTtlField({ min: 1, max: 86400, default: 30 }),
       timeout: f.duration().prefault('5s'),
     })
-    .transform(({ timeout, ...rest }) => ({ ...rest, zone: canonicalName(rest.zone), record: canonicalName(rest.record), timeoutMs: timeout }))
-    .refine((s) => s.record === s.zone || s.record.endsWith(`.${s.zone}`), { path: ['record'], message: 'must be inside zone' });
+    .superRefine((s, ctx) => {
+      for (const issue of recordInZoneIssues(canonicalName(s.record), canonicalName(s.zone), s.type)) ctx.addIssue({ code: 'custom', ...issue });
+    })
+    .transform(({ timeout, ...rest }) => ({ ...rest, zone: canonicalName(rest.zone), record: canonicalName(rest.record), timeoutMs: timeout }));
 }
+
+export type PowerDnsStepConfig = StepOf<ReturnType<typeof schema>>;
 
 /** PowerDNS Authoritative HTTP API: REPLACE the RRset with PATCH, read it back with GET. */
 class PowerDnsProvider implements TrafficProvider {
@@ -147,13 +139,9 @@ class PowerDnsProvider implements TrafficProvider {
   }
 }
 
-export const powerdnsProvider: ProviderDefinition<PowerDnsStepConfig> = {
+export const powerdnsProvider = defineProvider({
   kind: 'powerdns',
-  schema: (f) => schema(f) as unknown as z.ZodType<PowerDnsStepConfig, unknown>,
-  checkSites: (step, sites) =>
-    sites.flatMap((s) => {
-      const { error } = dnsValueFor(step.type, s);
-      return error ? [{ path: ['type'], message: `site ${s.name} ${error}` }] : [];
-    }),
+  schema,
+  checkSites: dnsSiteIssues,
   create: (step) => new PowerDnsProvider(step),
-};
+});

@@ -74,17 +74,46 @@ export interface ProviderDeps {
   logger: Logger;
 }
 
-export interface StepConfigBase {
-  kind: string;
+/**
+ * What every parsed step has in common. The index signature is what a step is to code that handles every kind
+ * (the config's cross-field rules, the executor): fields it may look at, typed only by the step's own provider.
+ */
+export type StepConfigBase = { kind: string } & Record<string, unknown>;
+
+/**
+ * A provider's piece of the config schema: it parses a raw step into the step the provider runs with (defaults
+ * filled, durations in ms, secrets resolved). Discriminable, so the config joins every piece into one union on kind.
+ */
+export type StepSchema<C extends StepConfigBase = StepConfigBase> = z.ZodType<C, unknown> & z.core.$ZodTypeDiscriminable;
+
+/** The step a schema piece produces: the one type a provider's code sees. */
+export type StepOf<S extends StepSchema> = z.output<S>;
+
+/** A rule between a step and the portal's sites that failed, with the path of the step field it is about. */
+export interface SiteIssue {
+  path: (string | number)[];
+  message: string;
 }
 
-export interface ProviderDefinition<C extends StepConfigBase> {
-  kind: C['kind'];
+/**
+ * One traffic provider: its schema piece and what it does with the steps that piece produces. The step type is
+ * the schema's output, never written by hand. Methods (not function-valued properties) on purpose: TypeScript
+ * compares method parameters both ways, which is what lets the registry hold every provider as a
+ * `ProviderDefinition` of the base step; the registry and the config dispatch on `kind`, so a provider is only
+ * ever handed steps its own schema produced.
+ */
+export interface ProviderDefinition<S extends StepSchema = StepSchema> {
+  readonly kind: StepOf<S>['kind'];
   /** This provider's piece of the config schema. */
-  schema(fields: Fields): z.ZodType<C, unknown>;
+  schema(fields: Fields): S;
   /** Cross-field rules between the step and the portal's sites, as messages for the step's path. */
-  checkSites(step: C, sites: TargetSite[]): { path: (string | number)[]; message: string }[];
-  create(step: C, deps: ProviderDeps): TrafficProvider;
+  checkSites(step: StepOf<S>, sites: readonly TargetSite[]): SiteIssue[];
+  create(step: StepOf<S>, deps: ProviderDeps): TrafficProvider;
+}
+
+/** Declares a provider; the step type its methods see is inferred from `schema`, so no step type is written twice. */
+export function defineProvider<S extends StepSchema>(definition: ProviderDefinition<S>): ProviderDefinition<S> {
+  return definition;
 }
 
 /** A failure a provider reports; `retryable` says whether backing off and trying again can help. */

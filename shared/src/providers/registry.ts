@@ -7,19 +7,26 @@ import { cloudflareProvider } from './cloudflare.provider';
 import { route53Provider } from './route53.provider';
 import type { ProviderDefinition, ProviderDeps, StepConfigBase, TrafficProvider } from './provider';
 
-/** Every traffic provider, in one list: adding one touches its own file and this line. */
-export const providerDefinitions: readonly ProviderDefinition<never>[] = [
-  powerdnsProvider as unknown as ProviderDefinition<never>,
-  zonefileProvider as unknown as ProviderDefinition<never>,
-  rfc2136Provider as unknown as ProviderDefinition<never>,
-  haproxyProvider as unknown as ProviderDefinition<never>,
-  webhookProvider as unknown as ProviderDefinition<never>,
-  cloudflareProvider as unknown as ProviderDefinition<never>,
-  route53Provider as unknown as ProviderDefinition<never>,
+/**
+ * Every traffic provider, in one list: adding one touches its own file and this list. The config schema, its
+ * cross-field rules, createProvider and the conformance suite all read it.
+ */
+export const providerDefinitions: readonly ProviderDefinition[] = [
+  powerdnsProvider,
+  zonefileProvider,
+  rfc2136Provider,
+  haproxyProvider,
+  webhookProvider,
+  cloudflareProvider,
+  route53Provider,
 ];
 
+export function providerDefinition(kind: string): ProviderDefinition | undefined {
+  return providerDefinitions.find((d) => d.kind === kind);
+}
+
 export function createProvider(step: StepConfigBase, deps: ProviderDeps): TrafficProvider {
-  const def = providerDefinitions.find((d) => d.kind === step.kind);
+  const def = providerDefinition(step.kind);
   if (!def) throw new Error(`unknown provider kind "${step.kind}"`);
-  return def.create(step as never, deps);
+  return def.create(step, deps);
 }

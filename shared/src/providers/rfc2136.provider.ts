@@ -2,22 +2,23 @@ import { randomInt } from 'node:crypto';
 import * as dnsPacket from 'dns-packet';
 import { z } from 'zod';
 import { canonicalName, parseHostPort, type Fields } from '../config/fields';
-import type { Secret } from '../config/secret';
 import { DnsTransportError, signedExchange, type DnsEndpoint, type SignedAnswer } from './dns/client';
-import { decodeTsigSecret, type TsigAlgorithm, type TsigKey } from './dns/tsig';
+import { decodeTsigSecret, type TsigKey } from './dns/tsig';
 import { MalformedMessageError, OPCODE_UPDATE, rcodeName } from './dns/wire';
 import {
   dnsValueFor,
   normaliseDnsValue,
   ProviderError,
   type ProviderContext,
-  type ProviderDefinition,
+  defineProvider,
+  type StepOf,
   type StepPlan,
   type StepState,
   type TargetSite,
   type TrafficProvider,
   type VerifyResult,
 } from './provider';
+import { dnsRecordFields, dnsSiteIssues, dnsTtlField, MAX_DNS_TTL, recordInZoneIssues, type DnsRecordType } from './dns-record';
 
 /**
  * Dynamic DNS UPDATE (RFC 2136) signed with TSIG (RFC 8945), for BIND, Knot, PowerDNS with dnsupdate=yes, and
@@ -27,23 +28,7 @@ import {
  * ordinary query to the same server, signed with the same key so the answer's origin is checked as well.
  */
 
-export type RecordType = 'A' | 'AAAA' | 'CNAME';
-
-export interface Rfc2136StepConfig {
-  kind: 'rfc2136';
-  /** host:port of the primary server that accepts updates. */
-  server: string;
-  zone: string;
-  record: string;
-  type: RecordType;
-  ttl: number;
-  tsig: { name: string; algorithm: TsigAlgorithm; secret: Secret };
-  timeoutMs: number;
-}
-
-const TYPE_CODE: Record<RecordType, number> = { A: 1, AAAA: 28, CNAME: 5 };
-/** RFC 2181 §8. */
-const MAX_TTL = 2 ** 31 - 1;
+const TYPE_CODE: Record<DnsRecordType, number> = { A: 1, AAAA: 28, CNAME: 5 };
 
 function schema(f: Fields) {
   return z
@@ -51,9 +36,8 @@ function schema(f: Fields) {
       kind: z.literal('rfc2136'),
       server: f.hostPort().describe('host:port of the primary name server that accepts dynamic updates for zone.'),
       zone: f.dnsName().describe('Zone the update is addressed to (the zone section of the UPDATE).'),
-      record: f.dnsName().describe('Record name, inside zone.'),
-      type: z.enum(['A', 'AAAA', 'CNAME']).describe('A and AAAA take routing.address, CNAME takes routing.target.'),
-      ttl: z.int().min(0).max(MAX_TTL).default(30).describe('TTL written with the record, in seconds.'),
+      ...dnsRecordFields(f, 'Record name, inside zone.'),
+      ttl: dnsTtlField({ min: 0, max: MAX_DNS_TTL, default: 30 }),
       tsig: z
         .strictObject({
           name: f.dnsName().describe('Key name as the server knows it (the name given to tsig-keygen).'),
@@ -64,19 +48,13 @@ function schema(f: Fields) {
       timeout: f.duration(1).prefault('5s').describe('Time limit of one exchange with the server.'),
     })
     .superRefine((s, ctx) => {
-      const zone = canonicalName(s.zone);
-      const record = canonicalName(s.record);
-      if (record !== zone && !record.endsWith(`.${zone}`)) {
-        ctx.addIssue({ code: 'custom', path: ['record'], message: `${record} is not inside zone ${zone}` });
-      } else if (s.type === 'CNAME' && record === zone) {
-        ctx.addIssue({ code: 'custom', path: ['record'], message: 'a CNAME cannot be at the zone apex' });
-      }
+      for (const issue of recordInZoneIssues(canonicalName(s.record), canonicalName(s.zone), s.type)) ctx.addIssue({ code: 'custom', ...issue });
       // The message names the rule, never the value: this is a secret.
       if (decodeTsigSecret(s.tsig.secret.reveal()) === undefined) {
         ctx.addIssue({ code: 'custom', path: ['tsig', 'secret'], message: 'must be the base64 secret tsig-keygen prints (at least 16 bytes)' });
       }
     })
-    .transform(({ timeout, ...rest }): Rfc2136StepConfig => ({
+    .transform(({ timeout, ...rest }) => ({
       ...rest,
       zone: canonicalName(rest.zone),
       record: canonicalName(rest.record),
@@ -84,6 +62,8 @@ function schema(f: Fields) {
       timeoutMs: timeout,
     }));
 }
+
+export type Rfc2136StepConfig = StepOf<ReturnType<typeof schema>>;
 
 /** plan.request as JSON: exactly what goes into the UPDATE message, minus the id and the signature. */
 const requestSchema = z.strictObject({
@@ -94,7 +74,7 @@ const requestSchema = z.strictObject({
   prerequisites: z.array(z.never()).length(0),
   updates: z.tuple([
     z.strictObject({ action: z.literal('delete-rrset'), name: z.string(), type: z.enum(['A', 'AAAA', 'CNAME']) }),
-    z.strictObject({ action: z.literal('add'), name: z.string(), type: z.enum(['A', 'AAAA', 'CNAME']), ttl: z.int().min(0).max(MAX_TTL), value: z.string().min(1) }),
+    z.strictObject({ action: z.literal('add'), name: z.string(), type: z.enum(['A', 'AAAA', 'CNAME']), ttl: z.int().min(0).max(MAX_DNS_TTL), value: z.string().min(1) }),
   ]),
   tsig: z.strictObject({ key: z.string(), algorithm: z.enum(['hmac-sha256', 'hmac-sha512']) }),
 });
@@ -105,7 +85,7 @@ type UpdateRequest = z.infer<typeof requestSchema>;
  * what its decoder produces for unknown types). A delete-RRset entry (class ANY, no data, RFC 2136 §2.5.2) is
  * exactly that; its typings only list named types, hence the cast.
  */
-function deleteRRset(name: string, type: RecordType): dnsPacket.Answer {
+function deleteRRset(name: string, type: DnsRecordType): dnsPacket.Answer {
   const raw = { name, type: `UNKNOWN_${TYPE_CODE[type]}`, class: 'ANY', ttl: 0, data: Buffer.alloc(0) };
   return raw as unknown as dnsPacket.Answer;
 }
@@ -303,13 +283,9 @@ class Rfc2136Provider implements TrafficProvider {
   }
 }
 
-export const rfc2136Provider: ProviderDefinition<Rfc2136StepConfig> = {
+export const rfc2136Provider = defineProvider({
   kind: 'rfc2136',
-  schema: (f) => schema(f) as unknown as z.ZodType<Rfc2136StepConfig, unknown>,
-  checkSites: (step, sites) =>
-    sites.flatMap((s) => {
-      const { error } = dnsValueFor(step.type, s);
-      return error ? [{ path: ['type'], message: `site ${s.name} ${error}` }] : [];
-    }),
+  schema,
+  checkSites: dnsSiteIssues,
   create: (step) => new Rfc2136Provider(step),
-};
+});

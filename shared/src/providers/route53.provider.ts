@@ -7,7 +7,8 @@ import {
   normaliseDnsValue,
   ProviderError,
   type ProviderContext,
-  type ProviderDefinition,
+  defineProvider,
+  type StepOf,
   type StepPlan,
   type StepState,
   type TargetSite,
@@ -16,6 +17,7 @@ import {
   requestSignal,
 } from './provider';
 import { lazySdk } from './lazy-sdk';
+import { dnsRecordFields, dnsSiteIssues, dnsTtlField, MAX_DNS_TTL, type DnsRecordType } from './dns-record';
 
 // Loaded when the first step of this kind is created (see lazy-sdk.ts).
 const route53Sdk = lazySdk(() => require('@aws-sdk/client-route-53') as typeof Route53Sdk);
@@ -37,24 +39,6 @@ const route53Sdk = lazySdk(() => require('@aws-sdk/client-route-53') as typeof R
  * DELETE that no longer matches, and Route 53 refuses the whole batch: nothing changes.
  */
 
-export type Route53RecordType = 'A' | 'AAAA' | 'CNAME';
-
-export interface Route53StepConfig {
-  kind: 'route53';
-  /** Bare id, e.g. Z0123456789ABCDEFGHIJ (a "/hostedzone/" prefix is removed). */
-  hostedZoneId: string;
-  /** Canonical: lower case with the trailing dot. */
-  record: string;
-  type: Route53RecordType;
-  ttl: number;
-  region: string;
-  endpoint?: string;
-  fencing: boolean;
-  timeoutMs: number;
-  syncTimeoutMs: number;
-  syncPollMs: number;
-}
-
 export const EPOCH_PREFIX = '_pf-epoch.';
 /** TTL of the epoch TXT record; nobody resolves it, it only has to exist. */
 export const EPOCH_TTL = 60;
@@ -62,7 +46,6 @@ export const EPOCH_TTL = 60;
 export const FENCE_TOKEN_PLACEHOLDER = '"<fence token>"';
 /** The IAM actions this provider calls, named in every access-denied error. */
 export const ROUTE53_ACTIONS = ['route53:ChangeResourceRecordSets', 'route53:GetChange', 'route53:ListResourceRecordSets'];
-const MAX_TTL = 2 ** 31 - 1;
 /** GetChange is limited to 5 requests per second per account: throttled polls back off up to this. */
 const MAX_POLL_MS = 2000;
 
@@ -79,9 +62,8 @@ function schema(f: Fields) {
         .transform((id) => id.replace(/^\/?hostedzone\//, ''))
         .pipe(z.string().regex(/^[A-Z0-9]{1,32}$/, 'must be a hosted zone id such as Z0123456789ABCDEFGHIJ'))
         .describe('Hosted zone id, e.g. Z0123456789ABCDEFGHIJ (a /hostedzone/ prefix is accepted).'),
-      record: f.dnsName().describe('Full record name, e.g. www.portal.example. (the trailing dot is optional).'),
-      type: z.enum(['A', 'AAAA', 'CNAME']).describe('A and AAAA take routing.address, CNAME takes routing.target.'),
-      ttl: z.int().min(0).max(MAX_TTL).default(60).describe('TTL written with the record, in seconds.'),
+      ...dnsRecordFields(f, 'Full record name, e.g. www.portal.example. (the trailing dot is optional).'),
+      ttl: dnsTtlField({ min: 0, max: MAX_DNS_TTL, default: 60 }),
       region: f.nonEmpty().default('us-east-1').describe('AWS region for signing; Route 53 is global and signs in us-east-1.'),
       endpoint: f.url().optional().describe('API endpoint; only to point at a test double.'),
       fencing: z
@@ -92,7 +74,7 @@ function schema(f: Fields) {
       syncTimeout: f.duration(1).prefault('2m').describe('How long to wait for the change to become INSYNC.'),
       syncPoll: f.duration(50).prefault('250ms').describe('Time between two GetChange calls while the change is PENDING.'),
     })
-    .transform(({ timeout, syncTimeout, syncPoll, record, ...rest }): Route53StepConfig => ({
+    .transform(({ timeout, syncTimeout, syncPoll, record, ...rest }) => ({
       ...rest,
       record: canonicalName(record),
       timeoutMs: timeout,
@@ -100,6 +82,8 @@ function schema(f: Fields) {
       syncPollMs: syncPoll,
     }));
 }
+
+export type Route53StepConfig = StepOf<ReturnType<typeof schema>>;
 
 /** A record set as read, exactly (a DELETE must repeat TTL and values as Route 53 has them). */
 export interface Route53RecordSet {
@@ -410,13 +394,9 @@ class Route53Provider implements TrafficProvider {
   }
 }
 
-export const route53Provider: ProviderDefinition<Route53StepConfig> = {
+export const route53Provider = defineProvider({
   kind: 'route53',
-  schema: (f) => schema(f) as unknown as z.ZodType<Route53StepConfig, unknown>,
-  checkSites: (step, sites) =>
-    sites.flatMap((s) => {
-      const { error } = dnsValueFor(step.type, s);
-      return error ? [{ path: ['type'], message: `site ${s.name} ${error}` }] : [];
-    }),
+  schema,
+  checkSites: dnsSiteIssues,
   create: (step) => new Route53Provider(step),
-};
+});

@@ -1,11 +1,11 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { Fields } from '../config/fields';
-import type { Secret } from '../config/secret';
 import {
   ProviderError,
   type ProviderContext,
-  type ProviderDefinition,
+  defineProvider,
+  type StepOf,
   type SiteRouting,
   type StepPlan,
   type StepState,
@@ -25,20 +25,6 @@ import { HttpRequestError, ProviderHttp } from './http-client';
  * Receivers should compare the signature in constant time and reject bodies whose `at` is old, which makes a
  * captured request useless for a replay.
  */
-
-export interface WebhookStepConfig {
-  kind: 'webhook';
-  url: string;
-  secret: Secret;
-  timeoutMs: number;
-  verifyUrl?: string;
-  /**
-   * The portal id written into the payload. Traffic steps are built without knowing their portal (create() gets
-   * only the step), so the receiver's most important field has to be stated here; an executor that passes the
-   * running operation (see OperationFacts) has it checked against the operation's portal.
-   */
-  portal: string;
-}
 
 export const SIGNATURE_HEADER = 'X-Portal-Failover-Signature';
 
@@ -86,10 +72,15 @@ function schema(f: Fields) {
       secret: f.secret().describe('HMAC-SHA256 key of the X-Portal-Failover-Signature header.'),
       timeout: f.duration(1).prefault('5s').describe('Time limit of one request.'),
       verifyUrl: f.url().optional().describe('GET it to read the active site: JSON {"site": "<name>"} or {"active": "<name>"}.'),
+      // Traffic steps are built without knowing their portal (create() gets only the step), so the receiver's most
+      // important field has to be stated here; an executor that passes the running operation (see OperationFacts)
+      // has it checked against the operation's portal.
       portal: f.nonEmpty().describe('Portal id written into the payload (repeat the portal\'s id).'),
     })
-    .transform(({ timeout, ...rest }): WebhookStepConfig => ({ ...rest, timeoutMs: timeout }));
+    .transform(({ timeout, ...rest }) => ({ ...rest, timeoutMs: timeout }));
 }
+
+export type WebhookStepConfig = StepOf<ReturnType<typeof schema>>;
 
 const routingSchema = z.strictObject({ address: z.string().optional(), target: z.string().optional() });
 const bodySchema = z.strictObject({ portal: z.string(), from: z.string().optional(), to: z.string(), routing: routingSchema });
@@ -253,10 +244,10 @@ function displayUrlSafe(location: string): string {
   }
 }
 
-export const webhookProvider: ProviderDefinition<WebhookStepConfig> = {
+export const webhookProvider = defineProvider({
   kind: 'webhook',
-  schema: (f) => schema(f) as unknown as z.ZodType<WebhookStepConfig, unknown>,
+  schema,
   // The receiver maps site names itself; every site can be announced.
   checkSites: () => [],
   create: (step) => new WebhookProvider(step),
-};
+});

@@ -127,8 +127,8 @@ describe('zonefile schema and site checks', () => {
   it('checkSites names every site that cannot be written to the record type', () => {
     const step = config({ path: '/z', type: 'AAAA' });
     expect(zonefileProvider.checkSites(step, [primary, v6, { name: 'nowhere', routing: {} }])).toEqual([
-      { path: ['record'], message: 'site primary routing.address 192.0.2.10 is IPv4 but the record type is AAAA' },
-      { path: ['record'], message: 'site nowhere needs routing.address for an AAAA record' },
+      { path: ['type'], message: 'site primary routing.address 192.0.2.10 is IPv4 but the record type is AAAA' },
+      { path: ['type'], message: 'site nowhere needs routing.address for an AAAA record' },
     ]);
     expect(zonefileProvider.checkSites(config({ path: '/z', type: 'CNAME' }), [primary, standby])).toEqual([]);
   });

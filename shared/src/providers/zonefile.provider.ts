@@ -10,31 +10,16 @@ import {
   dnsValueFor,
   ProviderError,
   type ProviderContext,
-  type ProviderDefinition,
+  defineProvider,
+  type StepOf,
   type StepPlan,
   type StepState,
   type TargetSite,
   type TrafficProvider,
   type VerifyResult,
 } from './provider';
+import { dnsRecordFields, dnsSiteIssues, dnsTtlField, MAX_DNS_TTL, recordInZoneIssues } from './dns-record';
 
-export interface ZonefileStepConfig {
-  kind: 'zonefile';
-  /** Absolute path of the BIND-format zone file. */
-  path: string;
-  zone: string;
-  /** Owner name, absolute ("www.portal.example.") or relative to the zone ("www"). */
-  record: string;
-  type: 'A' | 'AAAA' | 'CNAME';
-  ttl: number;
-  /** argv of a command that makes the DNS server load the file (e.g. rndc reload zone); run without a shell. */
-  reloadCommand?: string[];
-  /** Milliseconds. */
-  reloadTimeout: number;
-}
-
-/** RFC 2181 §8: TTLs are unsigned 31-bit. */
-const MAX_TTL = 2 ** 31 - 1;
 const SERIAL_SPACE = 2 ** 32;
 const CLASSES = new Set(['IN', 'CH', 'HS', 'CS']);
 const TTL_UNITS: Record<string, number> = { w: 604_800, d: 86_400, h: 3_600, m: 60, s: 1 };
@@ -180,7 +165,7 @@ export function parseTtl(text: string): number | undefined {
   } else {
     return undefined;
   }
-  return seconds <= MAX_TTL ? seconds : undefined;
+  return seconds <= MAX_DNS_TTL ? seconds : undefined;
 }
 
 /** A trailing dot makes a name absolute unless a backslash escapes it. */
@@ -196,10 +181,6 @@ function resolveName(name: string, origin: string): string {
   const lower = name.toLowerCase();
   if (isAbsoluteName(lower)) return lower;
   return origin === '.' ? `${lower}.` : `${lower}.${origin}`;
-}
-
-function inZone(name: string, zone: string): boolean {
-  return zone === '.' || name === zone || name.endsWith(`.${zone}`);
 }
 
 /**
@@ -545,7 +526,7 @@ const requestSchema = z.strictObject({
   path: z.string(),
   record: z.string(),
   type: z.enum(['A', 'AAAA', 'CNAME']),
-  ttl: z.int().min(0).max(MAX_TTL),
+  ttl: z.int().min(0).max(MAX_DNS_TTL),
   value: z.string().min(1),
   serialBump: z.literal(true),
 });
@@ -767,30 +748,24 @@ function schema(f: Fields) {
       // Relative paths are resolved against the config file's folder by f.path().
       path: f.path(),
       zone: f.dnsName(),
-      record: f.dnsName(),
-      type: z.enum(['A', 'AAAA', 'CNAME']),
-      ttl: z.int().min(0).max(MAX_TTL).default(30),
+      // Owner name, absolute ("www.portal.example.") or relative to the zone ("www").
+      ...dnsRecordFields(f),
+      ttl: dnsTtlField({ min: 0, max: MAX_DNS_TTL, default: 30 }),
+      // argv of a command that makes the DNS server load the file (e.g. rndc reload zone); run without a shell.
       reloadCommand: z.array(f.nonEmpty()).min(1, 'needs at least the program to run').optional(),
       reloadTimeout: f.duration().pipe(z.number().positive('must be longer than 0')).prefault('5s'),
     })
     .superRefine((s, ctx) => {
       const zone = canonicalName(s.zone);
-      const owner = ownerName(s.record, zone);
-      if (!inZone(owner, zone)) {
-        ctx.addIssue({ code: 'custom', path: ['record'], message: `${owner} is not inside zone ${zone}` });
-      } else if (s.type === 'CNAME' && owner === zone) {
-        ctx.addIssue({ code: 'custom', path: ['record'], message: 'a CNAME cannot be at the zone apex' });
-      }
+      for (const issue of recordInZoneIssues(ownerName(s.record, zone), zone, s.type)) ctx.addIssue({ code: 'custom', ...issue });
     });
 }
 
-export const zonefileProvider: ProviderDefinition<ZonefileStepConfig> = {
+export type ZonefileStepConfig = StepOf<ReturnType<typeof schema>>;
+
+export const zonefileProvider = defineProvider({
   kind: 'zonefile',
-  schema: (f) => schema(f),
-  checkSites: (step, sites) =>
-    sites.flatMap((s) => {
-      const { error } = dnsValueFor(step.type, s);
-      return error ? [{ path: ['record'], message: `site ${s.name} ${error}` }] : [];
-    }),
+  schema,
+  checkSites: dnsSiteIssues,
   create: (step) => new ZonefileProvider(step),
-};
+});
