@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { LeaseLostError, ProviderError, type FenceGuard, type Logger, type ProviderContext, type StepPlan } from '@portal-failover/shared';
+import { LeaseLostError, ProviderError, providerDefinitions, type FenceGuard, type Logger, type ProviderContext, type StepPlan } from '@portal-failover/shared';
 import { captureLogger } from '../support/capture-logger';
 import { haproxyHarness, powerdnsHarness, rfc2136Harness, rfc2136KnotHarness, webhookHarness, zonefileHarness, type Case, type Harness } from './harnesses';
 import { cloudflareHarness, route53Harness } from './cloud-harnesses';
@@ -27,6 +27,12 @@ const factories: [string, () => Promise<Harness>][] = [
   ['cloudflare', cloudflareHarness],
   ['route53', route53Harness],
 ];
+
+// The registry is the list of providers; a provider without a harness here would ship untested.
+it('runs every registered provider', () => {
+  const covered = new Set(factories.map(([title]) => title.replace(/ \(.*\)$/, '')));
+  expect([...covered].sort()).toEqual(providerDefinitions.map((d) => d.kind).sort());
+});
 
 const lostFence: FenceGuard = { token: 9, assertHeld: () => Promise.reject(new LeaseLostError('lease with fencing token 9 is no longer held')) };
 
