@@ -333,6 +333,6 @@ describe('portal-failover on-call commands', () => {
     expect(parseConfig(raw, 'check', env).api.tokens[0].sha256).toBe(sha);
 
     const bad = await cli(['token', 'create', '--name', 'ops-bob', '--role', 'root'], { token: null });
-    expect(bad).toMatchObject({ code: 2, out: '', err: 'portal-failover: --role: "root" must be one of viewer, operator, admin\n' });
+    expect(bad).toMatchObject({ code: 2, out: '', err: 'portal-failover: --role: "root" must be one of viewer, automation, operator, admin\n' });
   });
 });

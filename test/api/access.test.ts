@@ -54,6 +54,8 @@ function sample(d: RouteDef): { body?: unknown; query?: Record<string, string> }
       return { body: { version: '4', status: 'resolved', alerts: [] } };
     case 'GET /api/v1/audit':
       return { query: { limit: '5' } };
+    case 'POST /api/v1/tokens/reload':
+      return { body: { reason: 'access matrix reload' } };
     default:
       return {};
   }
@@ -89,10 +91,16 @@ afterAll(async () => {
   await fx?.standby.close();
 });
 
-it('the route table follows the role model: reads need viewer, changes need at least operator', () => {
+/** Admin-only reads: the token listing. Every other read is open to every role. */
+const ADMIN_READS = ['GET /api/v1/tokens'];
+/** The one change the automation role (Alertmanager) may make: send alerts. */
+const AUTOMATION_CHANGES = ['POST /api/v1/hooks/alertmanager'];
+
+it('the route table follows the role model: reads need viewer, alerts need automation, other changes at least operator', () => {
   expect(guarded.length).toBeGreaterThan(0);
   for (const d of guarded) {
-    if (d.method === 'get') expect({ route: label(d), role: d.role }).toEqual({ route: label(d), role: 'viewer' });
+    if (d.method === 'get') expect({ route: label(d), role: d.role }).toEqual({ route: label(d), role: ADMIN_READS.includes(label(d)) ? 'admin' : 'viewer' });
+    else if (AUTOMATION_CHANGES.includes(label(d))) expect({ route: label(d), role: d.role }).toEqual({ route: label(d), role: 'automation' });
     else expect({ route: label(d), operatorOrMore: rank(d.role) >= rank('operator') }).toEqual({ route: label(d), operatorOrMore: true });
     if (d.method !== 'get') expect({ route: label(d), mutates: d.mutates }).toEqual({ route: label(d), mutates: true });
   }

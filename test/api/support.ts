@@ -24,17 +24,18 @@ export type AuditBody = z.infer<typeof S.AuditResponse>;
 export type ErrorBody = z.infer<typeof S.ErrorResponse>;
 export type AlertmanagerResultBody = z.infer<typeof S.AlertmanagerResponse>;
 
-export const ROLE_ORDER: readonly Role[] = ['viewer', 'operator', 'admin'];
+export const ROLE_ORDER: readonly Role[] = ['viewer', 'automation', 'operator', 'admin'];
 
 /** One token per role; fresh random values per test file, so a leak of one is recognisable anywhere. */
 export const TOKENS: Record<Role, string> = {
   viewer: `pf_view_${randomBytes(18).toString('base64url')}`,
+  automation: `pf_auto_${randomBytes(18).toString('base64url')}`,
   operator: `pf_oper_${randomBytes(18).toString('base64url')}`,
   admin: `pf_admn_${randomBytes(18).toString('base64url')}`,
 };
 
 /** Token names as they appear in audit entries (`actor`). */
-export const TOKEN_NAMES: Record<Role, string> = { viewer: 'vera-viewer', operator: 'olga-operator', admin: 'adam-admin' };
+export const TOKEN_NAMES: Record<Role, string> = { viewer: 'vera-viewer', automation: 'alma-alertmanager', operator: 'olga-operator', admin: 'adam-admin' };
 
 export function bearer(role: Role): string {
   return `Bearer ${TOKENS[role]}`;

@@ -9,11 +9,12 @@ import { closeApp, createApp } from '@portal-failover/api';
 import { hashToken, type Role } from '../../services/api/src/auth';
 import { sharedRedisUrl } from '../support/redis-server';
 
-export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
+export const ROLES: readonly Role[] = ['viewer', 'automation', 'operator', 'admin'];
 
 /** One random token per role for this test file. */
 export const TOKENS: Record<Role, string> = {
   viewer: `pf_qv_${randomBytes(18).toString('base64url')}`,
+  automation: `pf_qu_${randomBytes(18).toString('base64url')}`,
   operator: `pf_qo_${randomBytes(18).toString('base64url')}`,
   admin: `pf_qa_${randomBytes(18).toString('base64url')}`,
 };

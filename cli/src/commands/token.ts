@@ -35,7 +35,7 @@ export function registerToken(program: Command): void {
             '',
             `  ${fileLine}`,
             '',
-            `The user sets it with: export PORTAL_FAILOVER_TOKEN=<token>  (never as a command-line flag). Restart the API to load it.`,
+            `The user sets it with: export PORTAL_FAILOVER_TOKEN=<token>  (never as a command-line flag). The API re-reads the token file when it changes; a token in the config needs a restart.`,
             '',
           ].join('\n'),
         );

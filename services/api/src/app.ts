@@ -2,9 +2,10 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import rateLimit from 'express-rate-limit';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
-import { attachRedisUpMetric, type Config, type Logger, type Metrics } from '@portal-failover/shared';
-import { clientOf, readTokenFile, requireRole, TokenRegistry, type TokenRecord } from './auth';
-import { createContext } from './context';
+import { unwatchFile, watchFile } from 'node:fs';
+import { attachRedisUpMetric, createLogger, type Config, type Logger, type Metrics } from '@portal-failover/shared';
+import { clientOf, requireRole, TokenRegistry, type Refusal } from './auth';
+import { createContext, type ApiContext } from './context';
 import { HttpError } from './http-errors';
 import { idempotency } from './idempotency';
 import { openApiDocument } from './openapi';
@@ -23,9 +24,8 @@ export interface ApiOptions {
 
 const BODY_LIMIT = '16kb';
 
-export function tokenRecords(config: Config): TokenRecord[] {
-  return [...config.api.tokens, ...(config.api.tokenFile ? readTokenFile(config.api.tokenFile) : [])];
-}
+/** How often the token file's status is polled: stat follows symlinks, so a Kubernetes Secret update is seen too. */
+const TOKEN_FILE_POLL_MS = 1000;
 
 /** JSON only: a body with any other content type is refused before parsing, with the reason. */
 function jsonOnly(req: Request, _res: Response, next: NextFunction): void {
@@ -38,6 +38,21 @@ function jsonOnly(req: Request, _res: Response, next: NextFunction): void {
 
 /** What createApp opened beside the routes (queue handles, the queue metrics collector), closed by closeApp. */
 const closers = new WeakMap<express.Express, () => Promise<void>>();
+const contexts = new WeakMap<express.Express, ApiContext>();
+
+/** Re-reads the token file now (SIGHUP, the admin route, the file watcher), audited as `tokens.reloaded`. */
+export async function reloadTokens(app: express.Express, why: string, actor = 'api'): Promise<ReturnType<TokenRegistry['reload']>> {
+  const ctx = contexts.get(app);
+  if (!ctx) throw new Error('reloadTokens: not an app made by createApp');
+  return reloadWith(ctx, why, actor);
+}
+
+async function reloadWith(ctx: ApiContext, why: string, actor: string, client?: string): Promise<ReturnType<TokenRegistry['reload']>> {
+  const r = ctx.tokens.reload();
+  const data = r.ok ? { added: r.added, removed: r.removed, changed: r.changed, file: ctx.config.api.tokenFile } : { refused: r.error, file: ctx.config.api.tokenFile };
+  await ctx.audit.append({ type: 'tokens.reloaded', actor, ...(client ? { client } : {}), reason: why, data });
+  return r;
+}
 
 /** Releases what createApp opened; the Redis connection stays the caller's. */
 export async function closeApp(app: express.Express): Promise<void> {
@@ -47,8 +62,18 @@ export async function closeApp(app: express.Express): Promise<void> {
 }
 
 export function createApp(opts: ApiOptions): express.Express {
-  const tokens = new TokenRegistry(tokenRecords(opts.config));
-  const ctx = createContext(opts.config, opts.redis, opts.metrics, tokens, opts.now);
+  const now = opts.now ?? Date.now;
+  const log = (opts.logger ?? createLogger({ silent: true })).child({ component: 'api' });
+  const tokens = new TokenRegistry(opts.config.api.tokens, opts.config.api.tokenFile, now);
+  const ctx = createContext(opts.config, opts.redis, opts.metrics, tokens, now, (e) => log.warn(`audit write failed: ${e.message}`));
+  const onRefusal = (r: Refusal) =>
+    ctx.repeats.note(`denied|${r.status}|${r.actor}|${r.client}|${r.method}|${r.route}|${r.reason}`, {
+      type: 'api.denied',
+      actor: r.actor,
+      client: r.client,
+      reason: r.reason,
+      data: { status: r.status, method: r.method, route: r.route },
+    });
   const defs = routes();
   const doc = openApiDocument(defs, '1.0.0');
   const app = express();
@@ -75,12 +100,25 @@ export function createApp(opts: ApiOptions): express.Express {
   // before the route table, whose GET /admin/queues entry documents it.
   const queues = queueSupport(opts);
   attachRedisUpMetric(opts.metrics, opts.redis);
-  app.use(QUEUE_BOARD_PATH, limiter, requireRole(tokens, 'viewer'), ...queues.board);
-  closers.set(app, queues.close);
+  app.use(QUEUE_BOARD_PATH, limiter, requireRole(tokens, 'viewer', onRefusal), ...queues.board);
+
+  const tokenFile = opts.config.api.tokenFile;
+  const onTokenFile = () =>
+    void reloadWith(ctx, 'token file changed', 'api').then(
+      (r) => (r.ok ? log.info(`token file re-read: ${r.added.length} added, ${r.removed.length} removed, ${r.changed.length} changed`) : log.error(`token file refused, previous tokens stay: ${r.error}`)),
+      (e: Error) => log.warn(`token file reload not audited: ${e.message}`),
+    );
+  if (tokenFile) watchFile(tokenFile, { interval: TOKEN_FILE_POLL_MS, persistent: false }, onTokenFile);
+  contexts.set(app, ctx);
+  closers.set(app, async () => {
+    if (tokenFile) unwatchFile(tokenFile, onTokenFile);
+    await ctx.repeats.flush();
+    await queues.close();
+  });
 
   for (const d of defs) {
     // Authentication first, then the body: a caller without a valid token learns nothing about the input rules.
-    const guards = d.role ? [requireRole(tokens, d.role)] : [];
+    const guards = d.role ? [requireRole(tokens, d.role, onRefusal)] : [];
     const body = d.body ? [jsonOnly, express.json({ limit: d.bodyLimit ?? BODY_LIMIT, strict: true })] : [];
     if (d.method === 'post') body.push(idempotency(opts.redis, opts.config.redis.prefix));
     const handler =

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { AuditLog, ControlStore, keys, StateStore, type Config, type Metrics } from '@portal-failover/shared';
 import type { TokenRegistry } from './auth';
+import { RepeatAudit } from './repeat-audit';
 import { StatusModel } from './status-page/status-model';
 
 /** Everything a handler needs, built once per app. */
@@ -12,13 +13,16 @@ export interface ApiContext {
   store: StateStore;
   control: ControlStore;
   audit: AuditLog;
+  /** Refusals and blocked alerts: identical ones within api.repeatWindow become one entry with a count. */
+  repeats: RepeatAudit;
   /** The public status document, built from Redis and cached briefly. */
   status: StatusModel;
   now: () => number;
 }
 
-export function createContext(config: Config, redis: Redis, metrics: Metrics, tokens: TokenRegistry, now: () => number = Date.now): ApiContext {
+export function createContext(config: Config, redis: Redis, metrics: Metrics, tokens: TokenRegistry, now: () => number = Date.now, onAuditError: (e: Error) => void = () => undefined): ApiContext {
   const k = keys(config.redis.prefix);
+  const audit = new AuditLog(redis, k.audit, config.audit.retention, now, { maxEntries: config.audit.maxEntries });
   return {
     config,
     redis,
@@ -26,7 +30,8 @@ export function createContext(config: Config, redis: Redis, metrics: Metrics, to
     tokens,
     store: new StateStore(redis, k),
     control: new ControlStore(redis, k),
-    audit: new AuditLog(redis, k.audit, config.audit.retention, now, { maxEntries: config.audit.maxEntries }),
+    audit,
+    repeats: new RepeatAudit(audit, config.api.repeatWindow, onAuditError, now),
     status: new StatusModel(config, redis, now),
     now,
   };

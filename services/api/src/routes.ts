@@ -169,10 +169,26 @@ async function acknowledge(ctx: ApiContext, req: Request, res: Response): Promis
   res.json({ portal: p.id, acknowledged: ack });
 }
 
+/** Free text from an alert (its summary) is cut to this many characters in the reason it leaves in the audit. */
+const ALERT_TEXT_MAX = 300;
+
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… [truncated ${text.length - max} characters]`;
+}
+
 async function alertmanager(ctx: ApiContext, req: Request, res: Response): Promise<void> {
   const body = parseOr400(S.AlertmanagerBody, req.body, 'body');
   const caller = callerOf(res);
+  const actor = `alertmanager(${caller.name})`;
   const results: z.infer<typeof S.AlertmanagerResponse>['results'] = [];
+  // One read of each portal's state per notification (a group may hold 1000 alerts for one portal), dropped once
+  // an alert of it asked for an operation.
+  const views = new Map<string, Promise<{ state: PreconditionState }>>();
+  const viewOf = (p: PortalConfig, model: PortalModel) => {
+    let v = views.get(p.id);
+    if (!v) views.set(p.id, (v = preconditionView(ctx, p, model)));
+    return v;
+  };
   for (const a of body.alerts) {
     const name = a.labels.alertname ?? a.fingerprint ?? 'alert';
     const portalId = a.labels.portal;
@@ -186,12 +202,13 @@ async function alertmanager(ctx: ApiContext, req: Request, res: Response): Promi
     }
     const p = ctx.config.portals.find((x) => x.id === portalId);
     if (!p) {
-      results.push({ alert: name, portal: portalId, outcome: 'ignored', detail: portalId ? `unknown portal "${portalId}"` : 'no portal label' });
+      results.push({ alert: name, portal: portalId, outcome: 'ignored', detail: portalId ? `unknown portal "${cut(portalId, 100)}"` : 'no portal label' });
       continue;
     }
-    const { state } = await preconditionView(ctx, p, portalModel(p));
+    const model = portalModel(p);
+    const { state } = await viewOf(p, model);
     const request = { operationId: '', trigger: 'alert' as const, to: a.labels.to, expectFrom: a.labels.site, force: false };
-    const report = preconditions(state, portalModel(p), request, ctx.now());
+    const report = preconditions(state, model, request, ctx.now());
     const active = report.from;
     const busy = state.inflight?.operationId ?? state.waiting;
     if (busy) {
@@ -203,7 +220,16 @@ async function alertmanager(ctx: ApiContext, req: Request, res: Response): Promi
     const blocked = report.blocking.find((c) => c.check !== 'target healthy by quorum' && c.check !== 'target ready')?.detail;
     if (blocked) {
       results.push({ alert: name, portal: p.id, outcome: 'blocked', detail: blocked });
-      await ctx.audit.append({ type: 'alert.received', portal: p.id, actor: `alertmanager(${caller.name})`, client: caller.client, reason: name, data: { outcome: 'blocked', detail: blocked, labels: a.labels } });
+      // Counted, not appended one by one: a sender repeating a blocked alert (with fresh labels each time) adds one
+      // entry per window and kind, holding the labels of the first.
+      ctx.repeats.note(`blocked|${p.id}|${actor}|${caller.client}|${name}|${blocked}`, {
+        type: 'alert.received',
+        portal: p.id,
+        actor,
+        client: caller.client,
+        reason: name,
+        data: { outcome: 'blocked', detail: blocked, labels: a.labels },
+      });
       continue;
     }
     const summary = a.annotations?.summary ?? a.annotations?.description;
@@ -211,13 +237,14 @@ async function alertmanager(ctx: ApiContext, req: Request, res: Response): Promi
       to: a.labels.to ?? '',
       from: active,
       trigger: 'alert',
-      reason: `alert ${name}${summary ? `: ${summary}` : ''}`,
-      actor: `alertmanager(${caller.name})`,
+      reason: cut(`alert ${name}${summary ? `: ${summary}` : ''}`, ALERT_TEXT_MAX),
+      actor,
       client: caller.client,
       force: false,
       expectFrom: a.labels.site,
       now: ctx.now(),
     });
+    views.delete(p.id);
     const entry = { type: 'alert.received', portal: p.id, actor: op.actor, client: caller.client, reason: op.reason, operation: op.id, data: { outcome: 'started', labels: a.labels } } as const;
     const r = await ctx.control.requestOperation(op, { log: ctx.audit, entry });
     if (!r.ok) {
@@ -228,6 +255,15 @@ async function alertmanager(ctx: ApiContext, req: Request, res: Response): Promi
     results.push({ alert: name, portal: p.id, outcome: 'started', detail: `switchover requested away from ${active}`, operationId: op.id });
   }
   res.json({ results });
+}
+
+async function reloadTokenFile(ctx: ApiContext, req: Request, res: Response): Promise<void> {
+  const body = parseOr400(S.TokenReloadBody, req.body, 'body');
+  const caller = callerOf(res);
+  const r = ctx.tokens.reload();
+  const data = r.ok ? { added: r.added, removed: r.removed, changed: r.changed, file: ctx.config.api.tokenFile } : { refused: r.error, file: ctx.config.api.tokenFile };
+  await ctx.audit.append({ type: 'tokens.reloaded', actor: caller.name, client: caller.client, reason: body.reason, data });
+  res.status(r.ok ? 200 : 422).json({ ...r, file: ctx.tokens.fileStatus() });
 }
 
 export function routes(): RouteDef[] {
@@ -433,13 +469,36 @@ export function routes(): RouteDef[] {
     {
       method: 'post',
       path: '/api/v1/hooks/alertmanager',
-      role: 'operator',
+      role: 'automation',
       mutates: true,
       summary: 'Alertmanager webhook (payload v4): firing alerts labelled portal and failover_action=switchover start a switch',
       body: S.AlertmanagerBody,
       bodyLimit: '1mb',
       responses: { 200: { description: 'what each alert did', schema: S.AlertmanagerResponse }, 400: err('invalid payload'), ...common },
       handler: alertmanager,
+    },
+    {
+      method: 'get',
+      path: '/api/v1/tokens',
+      role: 'admin',
+      summary: 'Every API token by name, role, source (config or token file) and expiry, never its hash; and the token file\'s last load',
+      responses: { 200: { description: 'tokens', schema: S.TokenListResponse }, ...common },
+      handler: async (ctx, _req, res) => void res.json({ tokens: ctx.tokens.list(), ...(ctx.tokens.fileStatus() ? { file: ctx.tokens.fileStatus() } : {}) }),
+    },
+    {
+      method: 'post',
+      path: '/api/v1/tokens/reload',
+      role: 'admin',
+      mutates: true,
+      summary: 'Re-read api.tokenFile now (it is also re-read when it changes and on SIGHUP; without one nothing changes: config tokens change with the config); a file that does not parse is refused and the previous tokens stay',
+      body: S.TokenReloadBody,
+      responses: {
+        200: { description: 'reloaded: the token names added, removed and changed', schema: S.TokenReloadResponse },
+        400: err('invalid body'),
+        ...common,
+        422: { description: 'the file does not parse; nothing changed', schema: S.TokenReloadResponse },
+      },
+      handler: reloadTokenFile,
     },
     {
       method: 'get',

@@ -44,6 +44,20 @@ export const AuditQuery = z.strictObject({
   limit: z.coerce.number({ error: 'must be a number' }).int().min(1).max(1000).optional(),
 });
 
+/**
+ * Limits on what an alert may carry into the audit log. Labels are identifiers in Prometheus (name, instance,
+ * job...), so these are generous; beyond them the payload is refused naming the label, never cut silently.
+ * Annotations are free text: they are accepted at any length and cut (marked) where they are used.
+ */
+export const ALERT_LIMITS = { labels: 64, labelName: 128, labelValue: 1024, fingerprint: 256 } as const;
+
+const labelSet = z
+  .record(
+    z.string().max(ALERT_LIMITS.labelName, `label names must be at most ${ALERT_LIMITS.labelName} characters`),
+    z.string().max(ALERT_LIMITS.labelValue, `must be at most ${ALERT_LIMITS.labelValue} characters`),
+  )
+  .refine((l) => Object.keys(l).length <= ALERT_LIMITS.labels, `must have at most ${ALERT_LIMITS.labels} labels`);
+
 /** Alertmanager webhook payload, version 4 (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config). */
 export const AlertmanagerBody = z.looseObject({
   version: z.literal('4', { error: 'must be "4" (Alertmanager webhook payload version)' }),
@@ -54,14 +68,35 @@ export const AlertmanagerBody = z.looseObject({
     .array(
       z.looseObject({
         status: z.enum(['firing', 'resolved']),
-        labels: z.record(z.string(), z.string()),
+        labels: labelSet,
         annotations: z.record(z.string(), z.string()).optional(),
         startsAt: z.string().optional(),
         endsAt: z.string().optional(),
-        fingerprint: z.string().optional(),
+        fingerprint: z.string().max(ALERT_LIMITS.fingerprint, `must be at most ${ALERT_LIMITS.fingerprint} characters`).optional(),
       }),
     )
     .max(1000),
+});
+
+/** Admin: re-read the token file now. */
+export const TokenReloadBody = z.strictObject({ reason });
+
+const tokenFileStatus = z.object({ path: z.string(), loadedAt: z.number().optional(), tokens: z.int(), error: z.string().optional() });
+
+export const TokenListResponse = z.object({
+  tokens: z.array(
+    z.object({ name: z.string(), role: z.enum(['viewer', 'automation', 'operator', 'admin']), source: z.enum(['config', 'file']), expires: z.string().optional(), expired: z.boolean() }),
+  ),
+  file: tokenFileStatus.optional(),
+});
+
+export const TokenReloadResponse = z.object({
+  ok: z.boolean(),
+  added: z.array(z.string()).optional(),
+  removed: z.array(z.string()).optional(),
+  changed: z.array(z.string()).optional(),
+  error: z.string().optional(),
+  file: tokenFileStatus.optional(),
 });
 
 // Response shapes: documented in the OpenAPI document and checked against real responses in the tests.

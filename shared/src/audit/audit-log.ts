@@ -13,7 +13,10 @@ export type AuditType =
   | 'unfreeze'
   | 'ack'
   | 'alert.received'
+  /** A refused API request (401/403), with `data.count` identical ones folded into one entry per window. */
   | 'api.denied'
+  /** The token file was re-read (on change, SIGHUP or an admin's request), or a re-read was refused. */
+  | 'tokens.reloaded'
   | 'audit.checkpoint'
   | 'drill'
   /** The traffic steps no longer route to the recorded active site (someone edited DNS, a stale write landed). */
@@ -81,6 +84,28 @@ function scrub(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/** Bounds on one entry, so the stream's size is at most about maxEntries × (MAX_DATA_BYTES + MAX_REASON_CHARS). */
+export const AUDIT_LIMITS = { reasonChars: 1000, dataBytes: 8192 } as const;
+
+/**
+ * Whatever a caller passes, an entry stays small: a longer reason is cut and marked, `data` whose JSON is larger
+ * than the limit is replaced by its beginning (as text) and a mark. Marked, not silent: a reader sees what was cut.
+ */
+function bounded(entry: NewAuditEntry): NewAuditEntry {
+  let out = entry;
+  if (entry.reason !== undefined && entry.reason.length > AUDIT_LIMITS.reasonChars) {
+    out = { ...out, reason: `${entry.reason.slice(0, AUDIT_LIMITS.reasonChars)}… [truncated ${entry.reason.length - AUDIT_LIMITS.reasonChars} characters]` };
+  }
+  if (entry.data !== undefined) {
+    const text = JSON.stringify(entry.data);
+    const bytes = Buffer.byteLength(text);
+    if (bytes > AUDIT_LIMITS.dataBytes) {
+      out = { ...out, data: { truncated: true, originalBytes: bytes, head: Buffer.from(text).subarray(0, AUDIT_LIMITS.dataBytes / 2).toString('utf8') } };
+    }
+  }
+  return out;
+}
+
 /**
  * Append-only, hash-chained audit trail in a Redis stream (see chain.ts for the chain itself).
  *
@@ -143,7 +168,7 @@ export class AuditLog {
   /** Canonical text and hash of an entry placed after the current head. Retry with a fresh one on contention. */
   async prepare(entry: NewAuditEntry): Promise<PreparedEntry> {
     const head = await this.head();
-    const body = scrub({ ...entry, at: new Date(this.now()).toISOString(), seq: (head?.seq ?? 0) + 1, prevHash: head?.hash ?? GENESIS });
+    const body = scrub({ ...bounded(scrub(entry) as NewAuditEntry), at: new Date(this.now()).toISOString(), seq: (head?.seq ?? 0) + 1, prevHash: head?.hash ?? GENESIS });
     const e = canonicalJson(body);
     return { expectHead: head?.hash ?? '', e, h: sha256Hex(e), seq: (head?.seq ?? 0) + 1 };
   }

@@ -219,8 +219,14 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
 
   const token = z.strictObject({
     name: idField('token name'),
-    role: z.enum(['viewer', 'operator', 'admin']),
+    role: z.enum(['viewer', 'automation', 'operator', 'admin']),
     sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the token'),
+    /** After this instant the token is refused with 401 naming the expiry. */
+    expires: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/, 'must be an ISO 8601 date-time such as 2027-01-31T00:00:00Z')
+      .refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 date-time such as 2027-01-31T00:00:00Z')
+      .optional(),
   });
 
   return z
@@ -230,8 +236,10 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
         .strictObject({
           listen: f.hostPort().default('127.0.0.1:8080'),
           tokens: z.array(token).default([]),
-          /** `name role sha256` lines, for tokens kept out of the config (e.g. mounted from a Secret). */
+          /** `name role sha256 [expires]` lines, for tokens kept out of the config (e.g. mounted from a Secret); re-read on change and SIGHUP. */
           tokenFile: f.path().optional(),
+          /** Identical refusals (401/403) and blocked alerts within this window are audited as one entry with a count. */
+          repeatWindow: f.duration(1000).prefault('1m'),
           /** Express "trust proxy": set when the API sits behind a reverse proxy, so audit entries get the real client. */
           trustProxy: z.union([z.boolean(), z.int().min(0), z.string()]).default(false),
           rateLimit: z

@@ -1,0 +1,90 @@
+import type { AuditLog, NewAuditEntry } from '@portal-failover/shared';
+
+/** Distinct kinds of repeat tracked at once; beyond it, repeats fold into one overflow entry per window. */
+const MAX_KINDS = 1000;
+
+interface Window {
+  entry: NewAuditEntry;
+  opened: number;
+  repeats: number;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Audits repeated identical events (refused requests, blocked alerts) as counts instead of one entry each, so a
+ * caller who repeats a refused request cannot grow the audit stream with it. The first of a kind is written at
+ * once (`data.count: 1`); identical ones within `windowMs` after it are written as one entry when the window
+ * closes (`data.count: n`, `data.repeated: true`, `data.firstAt`/`data.lastAt`). "Identical" is the `kind` key
+ * the caller gives: everything in the audit entry except the count.
+ */
+export class RepeatAudit {
+  private readonly open = new Map<string, Window>();
+  private overflow?: Window;
+  private readonly writes = new Set<Promise<void>>();
+
+  constructor(
+    private readonly audit: AuditLog,
+    private readonly windowMs: number,
+    private readonly onError: (e: Error) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  note(kind: string, entry: NewAuditEntry): void {
+    const w = this.open.get(kind);
+    if (w) {
+      w.repeats++;
+      w.entry = { ...w.entry, data: { ...w.entry.data, lastAt: new Date(this.now()).toISOString() } };
+      return;
+    }
+    if (this.open.size >= MAX_KINDS) {
+      if (this.overflow) this.overflow.repeats++;
+      else {
+        const o: NewAuditEntry = { type: entry.type, actor: 'api', reason: `more than ${MAX_KINDS} distinct kinds of ${entry.type} in one window; counted together` };
+        this.overflow = this.openWindow(o, () => (this.overflow = undefined));
+        this.overflow.repeats = 1;
+      }
+      return;
+    }
+    this.write({ ...entry, data: { ...entry.data, count: 1 } });
+    this.open.set(kind, this.openWindow(entry, () => this.open.delete(kind)));
+  }
+
+  private openWindow(entry: NewAuditEntry, forget: () => void): Window {
+    const w: Window = { entry, opened: this.now(), repeats: 0, timer: undefined as unknown as NodeJS.Timeout };
+    w.timer = setTimeout(() => {
+      forget();
+      this.close(w);
+    }, this.windowMs);
+    w.timer.unref();
+    return w;
+  }
+
+  private close(w: Window): void {
+    if (w.repeats === 0) return;
+    this.write({ ...w.entry, data: { ...w.entry.data, count: w.repeats, repeated: true, firstAt: new Date(w.opened).toISOString() } });
+  }
+
+  private write(entry: NewAuditEntry): void {
+    const p: Promise<void> = this.audit
+      .append(entry)
+      .then(() => undefined)
+      .catch((e: unknown) => this.onError(e as Error))
+      .finally(() => this.writes.delete(p));
+    this.writes.add(p);
+  }
+
+  /** Closes every open window now (writing its count) and waits for the writes: at shutdown, and in tests. */
+  async flush(): Promise<void> {
+    for (const w of this.open.values()) {
+      clearTimeout(w.timer);
+      this.close(w);
+    }
+    this.open.clear();
+    if (this.overflow) {
+      clearTimeout(this.overflow.timer);
+      this.close(this.overflow);
+      this.overflow = undefined;
+    }
+    await Promise.all([...this.writes]);
+  }
+}
