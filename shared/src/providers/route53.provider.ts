@@ -123,8 +123,11 @@ function unescapeName(name: string): string {
 /** The token an epoch TXT value carries: `"12"` -> 12; anything else is not ours. */
 export function epochToken(values: string[]): number | undefined {
   if (values.length !== 1) return undefined;
-  const m = /^"(\d{1,15})"$/.exec(values[0]);
-  return m ? Number(m[1]) : undefined;
+  // Tokens are floored by the clock in microseconds (lease.ts): 16 digits today. Reading them as "not ours" made
+  // the pre-send check pass for any stale leader, which then replaced the newer leader's epoch exactly as read.
+  const m = /^"(\d{1,16})"$/.exec(values[0]);
+  const token = m ? Number(m[1]) : undefined;
+  return token !== undefined && Number.isSafeInteger(token) ? token : undefined;
 }
 
 interface AwsErrorLike {
