@@ -4,7 +4,7 @@ export * from '../providers/http-client';
 export * from '../providers/registry';
 export * from '../providers/dns-record';
 export * from '../providers/powerdns.provider';
-export * from '../providers/zonefile.provider';
+export * from '../providers/zonefile';
 export * from '../providers/rfc2136.provider';
 export * from '../providers/haproxy.provider';
 export * from '../providers/webhook.provider';

@@ -1,8 +1,8 @@
-import { execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { Fields } from '../config/fields';
 import type { Secret } from '../config/secret';
+import { runCommand, type CommandEnd } from '../runtime/command-runner';
 
 export interface CommandHook {
   name: string;
@@ -57,31 +57,44 @@ export function hooksSchema(f: Fields) {
 
 const clip = (text: string) => (text.length > 300 ? `${text.slice(0, 300)}…` : text).trim();
 
+/** What a hook's end looks like in the audit log and the veto message. */
+function describeEnd(end: CommandEnd, timeoutMs: number): string {
+  switch (end.kind) {
+    case 'exited':
+      return `exit ${end.code}`;
+    case 'timeout':
+      return `timed out after ${timeoutMs}ms`;
+    case 'signal':
+      return `killed by ${end.signal}`;
+    case 'output-limit':
+      return `printed more than ${HOOK_OUTPUT_LIMIT / 1024} KiB`;
+    case 'not-started':
+      return end.code;
+  }
+}
+
+const HOOK_OUTPUT_LIMIT = 64 * 1024;
+
 /**
  * Runs a command hook without a shell; the switch facts arrive as PF_* environment variables. The hook gets no
  * other variable than PATH and the ones its config names (`env`): the controller's own environment holds Redis
- * credentials and provider keys.
+ * credentials and provider keys. At the time limit its whole process group is killed.
  */
-function runCommand(h: CommandHook, ctx: HookContext): Promise<Omit<HookResult, 'ms'>> {
-  return new Promise((resolve) => {
-    const env: NodeJS.ProcessEnv = {
-      ...(process.env.PATH !== undefined ? { PATH: process.env.PATH } : {}),
-      ...Object.fromEntries((h.env ?? []).filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]])),
-      PF_PHASE: ctx.phase,
-      PF_PORTAL: ctx.portal,
-      PF_OPERATION: ctx.operationId,
-      PF_FROM: ctx.from,
-      PF_TO: ctx.to,
-      PF_TRIGGER: ctx.trigger,
-      PF_REASON: ctx.reason,
-    };
-    execFile(h.command[0], h.command.slice(1), { env, timeout: h.timeoutMs, maxBuffer: 64 * 1024 }, (err, stdout, stderr) => {
-      if (!err) return resolve({ hook: h.name, ok: true, detail: clip(stdout) || 'exit 0' });
-      const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
-      const why = e.killed ? `timed out after ${h.timeoutMs}ms` : typeof e.code === 'number' ? `exit ${e.code}` : `${e.code ?? e.message}`;
-      resolve({ hook: h.name, ok: false, detail: `${why}${stderr ? `: ${clip(stderr)}` : ''}` });
-    });
-  });
+async function runCommandHook(h: CommandHook, ctx: HookContext): Promise<Omit<HookResult, 'ms'>> {
+  const env: NodeJS.ProcessEnv = {
+    ...(process.env.PATH !== undefined ? { PATH: process.env.PATH } : {}),
+    ...Object.fromEntries((h.env ?? []).filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]])),
+    PF_PHASE: ctx.phase,
+    PF_PORTAL: ctx.portal,
+    PF_OPERATION: ctx.operationId,
+    PF_FROM: ctx.from,
+    PF_TO: ctx.to,
+    PF_TRIGGER: ctx.trigger,
+    PF_REASON: ctx.reason,
+  };
+  const { end, stdout, stderr } = await runCommand({ argv: h.command, env, timeoutMs: h.timeoutMs, maxOutputBytes: HOOK_OUTPUT_LIMIT });
+  if (end.kind === 'exited' && end.code === 0) return { hook: h.name, ok: true, detail: clip(stdout) || 'exit 0' };
+  return { hook: h.name, ok: false, detail: `${describeEnd(end, h.timeoutMs)}${stderr ? `: ${clip(stderr)}` : ''}` };
 }
 
 async function runWebhook(h: WebhookHook, ctx: HookContext): Promise<Omit<HookResult, 'ms'>> {
@@ -103,7 +116,7 @@ export async function runHooks(hooks: SwitchHook[], ctx: HookContext, stopOnFail
   const out: HookResult[] = [];
   for (const h of hooks) {
     const started = Date.now();
-    const r = 'command' in h ? await runCommand(h, ctx) : await runWebhook(h, ctx);
+    const r = 'command' in h ? await runCommandHook(h, ctx) : await runWebhook(h, ctx);
     out.push({ ...r, ms: Date.now() - started });
     if (!r.ok && stopOnFailure) break;
   }

@@ -1,5 +1,5 @@
 import { powerdnsProvider } from './powerdns.provider';
-import { zonefileProvider } from './zonefile.provider';
+import { zonefileProvider } from './zonefile';
 import { rfc2136Provider } from './rfc2136.provider';
 import { haproxyProvider } from './haproxy.provider';
 import { webhookProvider } from './webhook.provider';

@@ -1,3 +1,5 @@
+// Over 350 lines on purpose: the record write, its compare-and-set on the epoch record (fencing) and the INSYNC wait
+// are one ChangeResourceRecordSets protocol; plan, apply and verify each need all three, so they stay in one class.
 import type * as Route53Sdk from '@aws-sdk/client-route-53';
 import type { Change, ResourceRecordSet, Route53Client } from '@aws-sdk/client-route-53';
 import { z } from 'zod';
