@@ -17,7 +17,7 @@ import {
   type VerifyResult,
 } from './provider';
 import { lazySdk } from './lazy-sdk';
-import { dnsRecordFields, dnsSiteIssues, type DnsRecordType } from './dns-record';
+import { DNS_RECORD_TYPES, dnsRecordFields, dnsSiteIssues, type DnsRecordType } from './dns-record';
 
 // Loaded when the first step of this kind is created (see lazy-sdk.ts).
 const cloudflareSdk = lazySdk(() => require('cloudflare') as typeof CloudflareSdk);
@@ -105,7 +105,7 @@ interface RecordBody {
 }
 
 const bodySchema = z.strictObject({
-  type: z.enum(['A', 'AAAA', 'CNAME']),
+  type: z.enum(DNS_RECORD_TYPES),
   name: z.string(),
   content: z.string(),
   ttl: z.number(),

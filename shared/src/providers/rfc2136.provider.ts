@@ -18,7 +18,7 @@ import {
   type TrafficProvider,
   type VerifyResult,
 } from './provider';
-import { dnsRecordFields, dnsSiteIssues, dnsTtlField, MAX_DNS_TTL, recordInZoneIssues, type DnsRecordType } from './dns-record';
+import { DNS_RECORD_TYPES, dnsRecordFields, dnsSiteIssues, dnsTtlField, MAX_DNS_TTL, recordInZoneIssues, type DnsRecordType } from './dns-record';
 
 /**
  * Dynamic DNS UPDATE (RFC 2136) signed with TSIG (RFC 8945), for BIND, Knot, PowerDNS with dnsupdate=yes, and
@@ -73,8 +73,8 @@ const requestSchema = z.strictObject({
   zone: z.string(),
   prerequisites: z.array(z.never()).length(0),
   updates: z.tuple([
-    z.strictObject({ action: z.literal('delete-rrset'), name: z.string(), type: z.enum(['A', 'AAAA', 'CNAME']) }),
-    z.strictObject({ action: z.literal('add'), name: z.string(), type: z.enum(['A', 'AAAA', 'CNAME']), ttl: z.int().min(0).max(MAX_DNS_TTL), value: z.string().min(1) }),
+    z.strictObject({ action: z.literal('delete-rrset'), name: z.string(), type: z.enum(DNS_RECORD_TYPES) }),
+    z.strictObject({ action: z.literal('add'), name: z.string(), type: z.enum(DNS_RECORD_TYPES), ttl: z.int().min(0).max(MAX_DNS_TTL), value: z.string().min(1) }),
   ]),
   tsig: z.strictObject({ key: z.string(), algorithm: z.enum(['hmac-sha256', 'hmac-sha512']) }),
 });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { canonicalName, type Fields } from '../../config/fields';
 import { runCommand } from '../../runtime/command-runner';
 import type { Logger } from '../../runtime/logger';
-import { dnsRecordFields, dnsSiteIssues, dnsTtlField, MAX_DNS_TTL, recordInZoneIssues } from '../dns-record';
+import { DNS_RECORD_TYPES, dnsRecordFields, dnsSiteIssues, dnsTtlField, MAX_DNS_TTL, recordInZoneIssues } from '../dns-record';
 import {
   defineProvider,
   dnsValueFor,
@@ -34,7 +34,7 @@ function ownerName(record: string, zone: string): string {
 const requestSchema = z.strictObject({
   path: z.string(),
   record: z.string(),
-  type: z.enum(['A', 'AAAA', 'CNAME']),
+  type: z.enum(DNS_RECORD_TYPES),
   ttl: z.int().min(0).max(MAX_DNS_TTL),
   value: z.string().min(1),
   serialBump: z.literal(true),
