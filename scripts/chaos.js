@@ -12,7 +12,7 @@ const root = path.resolve(__dirname, '..');
 const report = path.join(root, 'test', 'chaos', '.last-run.jsonl');
 fs.rmSync(report, { force: true });
 const env = { ...process.env, CHAOS_TRIALS: process.env.CHAOS_TRIALS || '50', CHAOS_REPORT: report };
-const jest = spawnSync(process.execPath, [require.resolve('jest/bin/jest'), 'test/chaos', 'test/e2e/redis-loss.e2e.test.ts', '--maxWorkers=1', '--forceExit'], { cwd: root, env, stdio: 'inherit' });
+const jest = spawnSync(process.execPath, [require.resolve('jest/bin/jest'), 'test/chaos', 'test/e2e/redis-loss.e2e.test.ts', 'test/e2e/drift-repair.e2e.test.ts', '--maxWorkers=1', '--forceExit'], { cwd: root, env, stdio: 'inherit' });
 
 const rows = fs.existsSync(report) ? fs.readFileSync(report, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
 const head = ['case', 'trials', 'false failovers', 'double executions', 'left failing_over', 'cut switched after', 'recovery'];
