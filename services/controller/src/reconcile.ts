@@ -122,3 +122,47 @@ export function applyReadings(rt: ReconcilePortal, readings: StepReading[], deps
     }
   }
 }
+
+/**
+ * Runs reconciliation for every portal, one pass at a time, only while leading and only for a portal with no
+ * operation in flight (an operation that starts while the steps are read makes the readings meaningless).
+ */
+export class Reconciler<P extends ReconcilePortal> {
+  private reconciling = false;
+
+  constructor(
+    private readonly d: {
+      portals: ReadonlyMap<string, P>;
+      leader: { readonly current: { value: string } | undefined; readonly isLeader: boolean };
+      /** Per step read, so a hung provider cannot keep the portal unreconciled past the lease. */
+      readTimeoutMs: number;
+      deps: ReconcileDeps;
+      /** Starts the repair switch applyReadings asked for (it already marked it in flight in the state). */
+      repair: (rt: P, action: SwitchAction) => void;
+      /** Re-evaluate and save the portal after its readings were applied. */
+      after: (rt: P) => Promise<void>;
+    },
+  ) {}
+
+  async all(): Promise<void> {
+    if (!this.d.leader.isLeader || this.reconciling) return;
+    this.reconciling = true;
+    try {
+      await Promise.all([...this.d.portals.values()].map((rt) => this.one(rt)));
+    } finally {
+      this.reconciling = false;
+    }
+  }
+
+  private async one(rt: P): Promise<void> {
+    const hold = this.d.leader.current;
+    // Every running operation is in flight in the state (decide, admitSwitch and resume set it).
+    const busy = () => !hold || this.d.leader.current !== hold || rt.state.inflight !== undefined;
+    if (busy()) return;
+    const readings = await readSteps(rt.providers, rt.model.sites.map((s) => rt.sites.get(s.name)!), this.d.readTimeoutMs);
+    if (busy()) return;
+    const repair = applyReadings(rt, readings, this.d.deps);
+    if (repair) this.d.repair(rt, repair);
+    await this.d.after(rt);
+  }
+}

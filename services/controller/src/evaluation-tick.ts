@@ -1,0 +1,70 @@
+import type { AvailabilityRecorder, ControlRecords, ControlStore, RateLimitedLog } from '@portal-failover/shared';
+import type { Evaluation } from './evaluation';
+import type { LeaseHold } from './lease';
+import type { OperationRunner } from './operation-runner';
+import type { PortalRuntime } from './portal-runtime';
+import { takeRequest, type RequestIntakeDeps } from './request-intake';
+import { viewIsCurrent } from './takeover-view';
+import type { LeaderUpkeep } from './upkeep';
+
+/**
+ * The leader's evaluation timer: reads the API's control records, resumes orphaned operations, copies freeze and
+ * acknowledgement into each portal's state, evaluates it (time passes even without results), takes a waiting
+ * switchover request, saves, then runs the upkeep. Ticks never overlap: a slow Redis must not stack them up (each
+ * would try to take the same request).
+ */
+export class EvaluationTick {
+  private ticking = false;
+
+  constructor(
+    private readonly d: {
+      portals: ReadonlyMap<string, PortalRuntime>;
+      leader: { readonly current: LeaseHold | undefined; readonly isLeader: boolean; readonly since: number };
+      control: ControlStore;
+      evaluation: Evaluation;
+      runner: OperationRunner;
+      requests: RequestIntakeDeps;
+      availability: AvailabilityRecorder;
+      upkeep: LeaderUpkeep;
+      warn: RateLimitedLog;
+      now: () => number;
+    },
+  ) {}
+
+  async run(): Promise<void> {
+    if (!this.d.leader.isLeader || this.ticking) return;
+    this.ticking = true;
+    try {
+      await this.once();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async once(): Promise<void> {
+    const { d } = this;
+    let control: Map<string, ControlRecords> | undefined;
+    try {
+      control = await d.control.read([...d.portals.keys()]);
+    } catch (err) {
+      d.warn.warn('control', `cannot read freezes and switchover requests: ${(err as Error).message}`);
+    }
+    const hold = d.leader.current;
+    if (hold) await d.runner.resumeOrphans(d.portals.values(), hold);
+    for (const [id, rt] of d.portals) {
+      const c = control?.get(id);
+      // Freeze and acknowledgement are owned by the API; the decision reads them through the state.
+      if (c) rt.state = { ...rt.state, frozen: c.freeze, ackedAt: c.ack?.at };
+      const decision = d.evaluation.evaluate(rt);
+      if (decision) d.availability.sample(id, decision.statuses[rt.state.activeSite]?.status, d.now());
+      const current = d.leader.current;
+      // Right after a takeover the loaded health predates the handover: requests wait until it is current.
+      const sites = rt.model.sites.map((s) => s.name);
+      if (c?.intent && current && decision && viewIsCurrent(decision.statuses, sites, d.now() - d.leader.since, rt.takeoverGraceMs)) {
+        await takeRequest(d.requests, rt, c.intent, current);
+      }
+    }
+    await Promise.all([...d.portals.values()].map((rt) => d.evaluation.persist(rt)));
+    await d.upkeep.run();
+  }
+}
