@@ -59,13 +59,24 @@ export interface PreconditionReport {
   statuses: Record<string, SiteStatus>;
 }
 
-function pickTarget(model: PortalModel, from: string, statuses: Record<string, SiteStatus>, readiness: Record<string, Readiness>): string | undefined {
+/**
+ * Whether `s` is a good enough target: automation (alerts) needs it steady, up by quorum with its newest probe
+ * passing, as classify requires for automatic switches (a standby cut together with the primary stays "up" by
+ * hysteresis for a few rounds). A person may pick a site that is up by quorum, or force.
+ */
+function healthyTarget(s: SiteStatus | undefined, automation: boolean): boolean {
+  return s?.status === 'up' && (!automation || s.steady);
+}
+
+function pickTarget(model: PortalModel, from: string, statuses: Record<string, SiteStatus>, readiness: Record<string, Readiness>, automation: boolean): string | undefined {
   const others = model.sites.filter((s) => s.name !== from);
-  const healthy = others.filter((s) => statuses[s.name]?.status === 'up');
+  const healthy = others.filter((s) => healthyTarget(statuses[s.name], automation));
   return (healthy.find((s) => readiness[s.name]?.ready) ?? healthy[0] ?? others[0])?.name;
 }
 
-function healthDetail(s: SiteStatus): string {
+function healthDetail(s: SiteStatus, automation: boolean): string {
+  // Up but not steady: name the vantages whose newest probe failed and why (describeSite says it).
+  if (automation && s.status === 'up' && !s.steady) return describeSite(s);
   return `${s.site} is ${s.status}${s.down.length ? ` (down on ${s.down.join(', ')})` : ''}`;
 }
 
@@ -77,7 +88,8 @@ function healthDetail(s: SiteStatus): string {
 export function preconditions(state: PreconditionState, model: PortalModel, request: SwitchRequest, now: number): PreconditionReport {
   const { statuses, readiness } = classify({ ...state, portal: model.id, phase: 'no_data', lastReason: '' }, model, now);
   const from = state.activeSite;
-  const to = request.to ?? pickTarget(model, from, statuses, readiness);
+  const automation = request.trigger !== 'manual';
+  const to = request.to ?? pickTarget(model, from, statuses, readiness, automation);
   const known = to !== undefined && model.sites.some((s) => s.name === to);
   const checks: Precondition[] = [];
   const add = (check: PreconditionName, ok: boolean, detail: string, forceable = false) => checks.push({ check, ok, detail, forceable });
@@ -98,7 +110,7 @@ export function preconditions(state: PreconditionState, model: PortalModel, requ
       until === undefined ? 'no cooldown holds' : `anti-flap cooldown until ${iso(until)} (after the switch at ${iso(state.lastAutoSwitchAt!)}); acknowledge to lift it`,
     );
   }
-  if (known) add('target healthy by quorum', statuses[to].status === 'up', healthDetail(statuses[to]), true);
+  if (known) add('target healthy by quorum', healthyTarget(statuses[to], automation), healthDetail(statuses[to], automation), true);
   // A standby that serves stale content or lags its data is no target for automation; a person may still force.
   if (known) add('target ready', readiness[to].ready, readiness[to].reason, true);
 

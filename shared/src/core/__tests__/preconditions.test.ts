@@ -91,3 +91,33 @@ describe('preconditions: the runbook checks, named', () => {
     expect(r.forcedPast.map((c) => c.check)).toEqual(['automation not frozen', 'target healthy by quorum']);
   });
 });
+
+describe('preconditions: automation needs a steady target, a person an up one', () => {
+  // The standby is up by hysteresis (two good rounds), then its newest probe fails: up, but not steady.
+  const wavering = () => feed(healthy(), m, [result('standby', false, at - INTERVAL / 2)]);
+  type Row = { name: string; state: () => ReturnType<typeof healthy>; trigger: 'manual' | 'alert'; ok: boolean; detail: RegExp };
+  it.each<Row>([
+    { name: 'alert, steady standby', state: healthy, trigger: 'alert', ok: true, detail: /^standby is up$/ },
+    { name: 'manual, steady standby', state: healthy, trigger: 'manual', ok: true, detail: /^standby is up$/ },
+    { name: 'alert, newest probe failed', state: wavering, trigger: 'alert', ok: false, detail: /^standby is up \(up on v1\); its newest probe failed on v1 \[http-0: connection refused\]$/ },
+    { name: 'manual, newest probe failed', state: wavering, trigger: 'manual', ok: true, detail: /^standby is up$/ },
+    { name: 'alert, standby down', state: standbyDown, trigger: 'alert', ok: false, detail: /^standby is down/ },
+    { name: 'manual, standby down', state: standbyDown, trigger: 'manual', ok: false, detail: /^standby is down/ },
+  ])('$name', ({ state, trigger, ok, detail }) => {
+    const s = state();
+    const r = preconditions(s, m, req({ trigger, to: 'standby' }), at);
+    const check = r.checks.find((c) => c.check === 'target healthy by quorum')!;
+    expect(check).toMatchObject({ ok, forceable: true });
+    expect(check.detail).toMatch(detail);
+    expect(r.blocking.length === 0).toBe(ok);
+    // Alerts never force; a person's force gets past an unsteady or down target.
+    expect(preconditions(s, m, req({ trigger, to: 'standby', force: true }), at).blocking.length === 0).toBe(ok || trigger === 'manual');
+  });
+
+  it('an alert without a named target picks a steady site over one whose newest probe failed', () => {
+    const three = model({}, ['primary', 'standby', 'third']);
+    const s = feed(warmedUp(three, start), three, [result('standby', false, at - INTERVAL / 2)]);
+    expect(preconditions(s, three, req({ trigger: 'alert', to: undefined }), at).to).toBe('third');
+    expect(preconditions(s, three, req({ trigger: 'manual', to: undefined }), at).to).toBe('standby');
+  });
+});
