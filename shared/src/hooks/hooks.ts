@@ -57,6 +57,8 @@ export function hooksSchema(f: Fields) {
 
 const clip = (text: string) => (text.length > 300 ? `${text.slice(0, 300)}…` : text).trim();
 
+const HOOK_OUTPUT_LIMIT = 64 * 1024;
+
 /** What a hook's end looks like in the audit log and the veto message. */
 function describeEnd(end: CommandEnd, timeoutMs: number): string {
   switch (end.kind) {
@@ -72,8 +74,6 @@ function describeEnd(end: CommandEnd, timeoutMs: number): string {
       return end.code;
   }
 }
-
-const HOOK_OUTPUT_LIMIT = 64 * 1024;
 
 /**
  * Runs a command hook without a shell; the switch facts arrive as PF_* environment variables. The hook gets no

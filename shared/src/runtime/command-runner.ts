@@ -85,6 +85,9 @@ export function runCommand(spec: CommandSpec): Promise<CommandResult> {
       if (child.pid === undefined) finish({ kind: 'not-started', code: e.code ?? e.message });
     });
     child.once('exit', (code, signal) => {
+      // The time limit is the command's; what it left running in the background is its business, so the group
+      // is not killed once the command itself has ended (only its output is waited for, briefly).
+      clearTimeout(timer);
       exited = forced ?? (code !== null ? { kind: 'exited', code } : { kind: 'signal', signal: signal ?? 'unknown' });
       if (forced) {
         finish(exited);
