@@ -1,7 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { canonicalName } from '../../config/fields';
 import { MAX_DNS_TTL } from '../dns-record';
-import { ProviderError } from '../provider';
+import { normaliseDnsValue, ProviderError } from '../provider';
 
 /**
  * A BIND master file (RFC 1035 §5) read far enough to edit one RRset in place: every record's owner, type, TTL and
@@ -313,15 +313,7 @@ export function parseZone(text: string, zoneName: string, source: string): Parse
 /** The comparable form of a value: IPv6 in RFC 5952 text, names absolute and lower case; undefined when invalid. */
 export function normaliseValue(type: string, raw: string, origin: string): string | undefined {
   if (type === 'A') return isIPv4(raw) ? raw : undefined;
-  if (type === 'AAAA') {
-    if (!isIPv6(raw)) return undefined;
-    try {
-      // The URL parser is the standard library's only IPv6 canonicaliser.
-      return new URL(`http://[${raw}]/`).hostname.slice(1, -1);
-    } catch {
-      return undefined;
-    }
-  }
+  if (type === 'AAAA') return isIPv6(raw) ? normaliseDnsValue('AAAA', raw) : undefined;
   if (type === 'CNAME') return /^(@|[A-Za-z0-9_*-]+(\.[A-Za-z0-9_-]+)*\.?|\.)$/.test(raw) ? resolveName(raw, origin) : undefined;
   return undefined;
 }
