@@ -47,7 +47,8 @@ describe('docker-compose.yml', () => {
     const s = obj(services[name], name);
     expect(str(s.image, `${name}.image`)).toMatch(/\S/);
     const env = envOf(s);
-    expect(env.REDIS_URL).toBe('redis://redis:6379');
+    // The single Redis unless REDIS_URL is set (empty for the sentinel profile: test/deploy/sentinel.test.ts).
+    expect(env.REDIS_URL).toBe('${REDIS_URL-redis://redis:6379}');
     expect(env.FAILOVER_CONFIG).toBe('/app/config/failover.yaml');
     expect(arr(s.volumes, `${name}.volumes`)).toContain('./config:/app/config:ro');
     expect(commandText(s.command)).toMatch(new RegExp(`services/${name.replace(/-.*/, '')}/dist/main\\.js`));
