@@ -60,7 +60,7 @@ export class EvaluationTick {
       const current = d.leader.current;
       // Right after a takeover the loaded health predates the handover: requests wait until it is current.
       const sites = rt.model.sites.map((s) => s.name);
-      if (c?.intent && current && decision && viewIsCurrent(decision.statuses, sites, d.now() - d.leader.since, rt.takeoverGraceMs)) {
+      if (c?.intent && current && decision && viewIsCurrent(decision.statuses, sites, rt.model.policy.quorum, d.now() - d.leader.since, rt.takeoverGraceMs)) {
         await takeRequest(d.requests, rt, c.intent, current);
       }
     }

@@ -8,15 +8,16 @@ const GRACE = 3_000;
 
 describe('a new leader judges switchover requests only on a current view', () => {
   it.each([
-    ['every vantage of every site fresh', { primary: ['up', 'up'], standby: ['up', 'down'] }, 0, true],
-    ['blind vantages are current, not stale', { primary: ['blind'], standby: ['up'] }, 0, true],
-    ['a stale vantage right after the takeover', { primary: ['up', 'stale'], standby: ['up', 'up'] }, 100, false],
-    ['all stale (the saved health predates the handover gap)', { primary: ['stale'], standby: ['stale'] }, 80, false],
-    ['a site with no result at all', { primary: ['up'], standby: [] }, 100, false],
-    ['still stale once the grace has passed: judged anyway', { primary: ['stale'], standby: ['stale'] }, GRACE, true],
-  ])('%s', (_what, verdicts, since, current) => {
+    ['every vantage of every site fresh', { primary: ['up', 'up'], standby: ['up', 'down'] }, 2, 0, true],
+    ['blind vantages are current, not stale', { primary: ['blind'], standby: ['up'] }, 1, 0, true],
+    ['a quorum fresh, one vantage stale (a dead checker)', { primary: ['up', 'up', 'stale'], standby: ['up', 'stale', 'up'] }, 2, 100, true],
+    ['fewer than a quorum fresh right after the takeover', { primary: ['up', 'stale', 'stale'], standby: ['up', 'up', 'up'] }, 2, 100, false],
+    ['all stale (the saved health predates the handover gap)', { primary: ['stale'], standby: ['stale'] }, 1, 80, false],
+    ['a site with no result at all', { primary: ['up'], standby: [] }, 1, 100, false],
+    ['still stale once the grace has passed: judged anyway', { primary: ['stale'], standby: ['stale'] }, 1, GRACE, true],
+  ])('%s', (_what, verdicts, quorum, since, current) => {
     const statuses = Object.fromEntries(Object.entries(verdicts).map(([n, v]) => [n, site(n, v)]));
-    expect(viewIsCurrent(statuses, SITES, since, GRACE)).toBe(current);
+    expect(viewIsCurrent(statuses, SITES, quorum, since, GRACE)).toBe(current);
   });
 
   it('the grace is staleAfterIntervals of the longest check or readiness interval', () => {

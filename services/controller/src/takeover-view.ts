@@ -15,12 +15,10 @@ export function takeoverGraceMs(p: Pick<PortalConfig, 'sites' | 'policy'>): numb
  * the lease was saved by its predecessor before the handover gap (a dead leader's lease has to expire first), so
  * for a moment every vantage looks stale, until the results queued during the gap are consumed. A request judged in
  * that moment was rejected as "target unknown" although the target was healthy all along; it waits instead (the
- * request stays pending in Redis) until no vantage of any site is stale, or the grace has passed.
+ * request stays pending in Redis) until every site has at least `quorum` fresh vantages, or the grace has passed.
+ * Quorum, not every vantage: one dead checker must not delay every request after a takeover by the whole grace.
  */
-export function viewIsCurrent(statuses: Record<string, SiteStatus>, sites: readonly string[], sinceTakeoverMs: number, graceMs: number): boolean {
+export function viewIsCurrent(statuses: Record<string, SiteStatus>, sites: readonly string[], quorum: number, sinceTakeoverMs: number, graceMs: number): boolean {
   if (sinceTakeoverMs >= graceMs) return true;
-  return sites.every((s) => {
-    const vantages = statuses[s]?.vantages ?? [];
-    return vantages.length > 0 && vantages.every((v) => v.verdict !== 'stale');
-  });
+  return sites.every((s) => (statuses[s]?.vantages ?? []).filter((v) => v.verdict !== 'stale').length >= Math.max(1, quorum));
 }
