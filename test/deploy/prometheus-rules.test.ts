@@ -23,6 +23,7 @@ const EXPECTED_ALERTS = [
   'FailoverQueueBacklog',
   'FailoverNoLeader',
   'FailoverAuditLogNearCap',
+  'FailoverRedisMemoryHigh',
   'FailoverStandbyUnhealthy',
   'FailoverExternalProbeDown',
   'FailoverTlsCertExpiringSoon',

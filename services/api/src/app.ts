@@ -9,6 +9,7 @@ import { createContext, type ApiContext } from './context';
 import { HttpError } from './http-errors';
 import { idempotency } from './idempotency';
 import { openApiDocument } from './openapi';
+import { attachRedisMemoryMetrics } from './redis-memory';
 import { sendProblem } from './problem';
 import { QUEUE_BOARD_PATH, queueSupport } from './queues';
 import { routes } from './routes';
@@ -100,6 +101,7 @@ export function createApp(opts: ApiOptions): express.Express {
   // before the route table, whose GET /admin/queues entry documents it.
   const queues = queueSupport(opts);
   attachRedisUpMetric(opts.metrics, opts.redis);
+  attachRedisMemoryMetrics(opts.metrics, opts.redis);
   app.use(QUEUE_BOARD_PATH, limiter, requireRole(tokens, 'viewer', onRefusal), ...queues.board);
 
   const tokenFile = opts.config.api.tokenFile;
@@ -140,6 +142,12 @@ export function createApp(opts: ApiOptions): express.Express {
       return sendProblem(res, 400, 'invalid body', { problems: [{ path: '(body)', message: `is larger than ${size}` }] });
     }
     if (err.status !== undefined && err.status >= 400 && err.status < 500) return sendProblem(res, 400, 'invalid request', { problems: [{ path: '(body)', message: err.message }] });
+    // Redis did not answer within redis.commandTimeout (paused, or this process starved of CPU under a flood): the
+    // request may be retried, and Alertmanager does retry a 503.
+    if (/^Command timed out|Connection is closed|MaxRetriesPerRequestError|Reached the max retries/.test(err.message) || err.name === 'MaxRetriesPerRequestError') {
+      res.setHeader('Retry-After', '1');
+      return sendProblem(res, 503, 'Redis did not answer in time; retry');
+    }
     sendProblem(res, 500, 'internal error; see the service log');
     process.emitWarning(`API internal error: ${err.message}`);
   });

@@ -20,7 +20,8 @@ interface Window {
 export class RepeatAudit {
   private readonly open = new Map<string, Window>();
   private overflow?: Window;
-  private readonly writes = new Set<Promise<void>>();
+  /** Writes run one after another: concurrent appends would only contend for the chain head. */
+  private tail: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly audit: AuditLog,
@@ -65,12 +66,10 @@ export class RepeatAudit {
   }
 
   private write(entry: NewAuditEntry): void {
-    const p: Promise<void> = this.audit
-      .append(entry)
-      .then(() => undefined)
-      .catch((e: unknown) => this.onError(e as Error))
-      .finally(() => this.writes.delete(p));
-    this.writes.add(p);
+    this.tail = this.tail.then(
+      () => this.audit.append(entry).then(() => undefined),
+      () => undefined,
+    ).catch((e: unknown) => this.onError(e as Error));
   }
 
   /** Closes every open window now (writing its count) and waits for the writes: at shutdown, and in tests. */
@@ -85,6 +84,6 @@ export class RepeatAudit {
       this.close(this.overflow);
       this.overflow = undefined;
     }
-    await Promise.all([...this.writes]);
+    await this.tail;
   }
 }

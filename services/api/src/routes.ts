@@ -184,6 +184,8 @@ async function alertmanager(ctx: ApiContext, req: Request, res: Response): Promi
   // One read of each portal's state per notification (a group may hold 1000 alerts for one portal), dropped once
   // an alert of it asked for an operation.
   const views = new Map<string, Promise<{ state: PreconditionState }>>();
+  // And one run of the runbook checks per portal, target and expected site: the labels that change the request.
+  const reports = new Map<string, ReturnType<typeof preconditions>>();
   const viewOf = (p: PortalConfig, model: PortalModel) => {
     let v = views.get(p.id);
     if (!v) views.set(p.id, (v = preconditionView(ctx, p, model)));
@@ -208,7 +210,9 @@ async function alertmanager(ctx: ApiContext, req: Request, res: Response): Promi
     const model = portalModel(p);
     const { state } = await viewOf(p, model);
     const request = { operationId: '', trigger: 'alert' as const, to: a.labels.to, expectFrom: a.labels.site, force: false };
-    const report = preconditions(state, model, request, ctx.now());
+    const reportKey = JSON.stringify([p.id, a.labels.to, a.labels.site]);
+    let report = reports.get(reportKey);
+    if (!report) reports.set(reportKey, (report = preconditions(state, model, request, ctx.now())));
     const active = report.from;
     const busy = state.inflight?.operationId ?? state.waiting;
     if (busy) {
@@ -220,9 +224,9 @@ async function alertmanager(ctx: ApiContext, req: Request, res: Response): Promi
     const blocked = report.blocking.find((c) => c.check !== 'target healthy by quorum' && c.check !== 'target ready')?.detail;
     if (blocked) {
       results.push({ alert: name, portal: p.id, outcome: 'blocked', detail: blocked });
-      // Counted, not appended one by one: a sender repeating a blocked alert (with fresh labels each time) adds one
-      // entry per window and kind, holding the labels of the first.
-      ctx.repeats.note(`blocked|${p.id}|${actor}|${caller.client}|${name}|${blocked}`, {
+      // Counted, not appended one by one: a sender repeating a blocked alert (with fresh names and labels each time)
+      // adds one entry per window, portal and reason, holding the name and labels of the first.
+      ctx.repeats.note(`blocked|${p.id}|${actor}|${caller.client}|${blocked}`, {
         type: 'alert.received',
         portal: p.id,
         actor,
@@ -245,6 +249,7 @@ async function alertmanager(ctx: ApiContext, req: Request, res: Response): Promi
       now: ctx.now(),
     });
     views.delete(p.id);
+    reports.clear();
     const entry = { type: 'alert.received', portal: p.id, actor: op.actor, client: caller.client, reason: op.reason, operation: op.id, data: { outcome: 'started', labels: a.labels } } as const;
     const r = await ctx.control.requestOperation(op, { log: ctx.audit, entry });
     if (!r.ok) {

@@ -119,7 +119,8 @@ function checkSchemas(f: Fields) {
       if (c.type === 'http' && c.expect.maxLatency !== undefined && c.expect.maxLatency > c.timeout) {
         ctx.addIssue({ code: 'custom', path: ['expect', 'maxLatency'], message: 'must not be longer than timeout' });
       }
-      if (c.type === 'http' && new URL(c.url).protocol !== 'https:') {
+      // The url field has its own issue when it does not parse; refinements still run, so never assume it does.
+      if (c.type === 'http' && URL.canParse(c.url) && new URL(c.url).protocol !== 'https:') {
         for (const field of ['tlsIssuer', 'spkiSha256'] as const) {
           if (c.expect[field] !== undefined) {
             ctx.addIssue({ code: 'custom', path: ['expect', field], message: `needs an https: URL; ${c.url} has no certificate to check` });

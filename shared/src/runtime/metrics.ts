@@ -113,6 +113,16 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       help: 'The configured audit.maxEntries size cap, beyond which the oldest audit entries are trimmed',
       registers,
     }),
+    redisMemoryUsed: new Gauge({
+      name: 'failover_redis_memory_used_bytes',
+      help: 'Redis used_memory (INFO memory), read by the API at scrape time; 0 in processes that do not read it',
+      registers,
+    }),
+    redisMaxMemory: new Gauge({
+      name: 'failover_redis_maxmemory_bytes',
+      help: 'Redis maxmemory (0: no limit), read by the API at scrape time; with noeviction a full Redis stops failovers',
+      registers,
+    }),
     controllerLeader: new Gauge({
       name: 'failover_controller_leader',
       help: '1 when this controller process holds the leader lease',
