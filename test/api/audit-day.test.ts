@@ -164,7 +164,7 @@ describe('the audit log of that day', () => {
   });
 
   it('the ack: who and why', () => {
-    expect(all[3]).toMatchObject({ type: 'ack', actor: TOKEN_NAMES.operator, reason: ACK_REASON, client: expect.stringMatching(/127\.0\.0\.1$/), data: { lastAutoSwitchAt: expect.any(Number) } });
+    expect(all[3]).toMatchObject({ type: 'ack', actor: TOKEN_NAMES.operator, reason: ACK_REASON, client: expect.stringMatching(/127\.0\.0\.1$/), data: { cooldownStartedAt: expect.any(Number) } });
   });
 
   it('the manual switch back: requested, started and finished with the actor name and the reason', () => {

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { ControlStore, keys, StateStore, type Operation } from '@portal-failover/shared';
+import { ControlStore, keys, StateStore, type NewSwitchIntent, type Operation } from '@portal-failover/shared';
 import { startRecordingProxy } from '../support/recording-proxy';
 import { sharedPowerDns } from '../support/powerdns-server';
 import { waitFor } from '../support/free-port';
@@ -60,22 +60,7 @@ it(`SIGKILL of the leader at random points of an operation, ${TRIALS} trials: ea
     const from = before!.activeSite;
     const to = from === 'primary' ? 'standby' : 'primary';
     const now = Date.now();
-    const op: Operation = {
-      id: `${fx.id}-${now.toString(36)}-chaos${trial}`,
-      portal: fx.id,
-      from: '',
-      to,
-      trigger: 'manual',
-      reason: `chaos trial ${trial}`,
-      actor: 'chaos',
-      status: 'pending',
-      fence: 0,
-      decidedAt: now,
-      requestedAt: now,
-      resumedCount: 0,
-      steps: [],
-      force: false,
-    };
+    const op: NewSwitchIntent = { id: `${fx.id}-${now.toString(36)}-chaos${trial}`, portal: fx.id, from: '', to, trigger: 'manual', reason: `chaos trial ${trial}`, actor: 'chaos', requestedAt: now, force: false };
     const w0 = writes();
     // Two controllers up (the replacement of the last victim has started), so a kill always leaves a successor
     // that is already running: the trial measures the handover, not how long a process takes to boot.

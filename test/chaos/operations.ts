@@ -1,10 +1,10 @@
-import type { Operation, StateStore } from '@portal-failover/shared';
+import type { NewSwitchIntent, Operation, StateStore } from '@portal-failover/shared';
 import { waitFor } from '../support/free-port';
 
 /** A manual switchover request as the API would store it (ControlStore.requestOperation takes it). */
-export function manualOperation(portal: string, to: string, reason: string, tag: string): Operation {
+export function manualOperation(portal: string, to: string, reason: string, tag: string): NewSwitchIntent {
   const now = Date.now();
-  return { id: `${portal}-${now.toString(36)}-${tag}`, portal, from: '', to, trigger: 'manual', reason, actor: 'chaos', status: 'pending', fence: 0, decidedAt: now, requestedAt: now, resumedCount: 0, steps: [], force: false };
+  return { id: `${portal}-${now.toString(36)}-${tag}`, portal, from: '', to, trigger: 'manual', reason, actor: 'chaos', requestedAt: now, force: false };
 }
 
 /** Waits until the stored operation is succeeded, failed or rejected, and returns it. */

@@ -27,7 +27,7 @@ it('state survives a service restart and a Redis crash; the service rides out th
 
   await a.primary.setMode({ kind: 'refuse' });
   await waitFor(() => app!.controller.state(a.id)?.phase === 'failed_over', { timeoutMs: 20_000, what: 'portal a failed over' });
-  const switchedAt = app.controller.state(a.id)!.lastAutoSwitchAt;
+  const switchedAt = app.controller.state(a.id)!.cooldownStartedAt;
   expect(switchedAt).toBeDefined();
   await sleep(1_000); // one evaluateEvery so health streaks are saved too
 
@@ -35,7 +35,7 @@ it('state survives a service restart and a Redis crash; the service rides out th
   await app.stop();
   app = await start();
   await waitFor(() => app!.controller.isLeader, { timeoutMs: 10_000, what: 'leader again' });
-  expect(app.controller.state(a.id)).toMatchObject({ activeSite: 'standby', lastAutoSwitchAt: switchedAt });
+  expect(app.controller.state(a.id)).toMatchObject({ activeSite: 'standby', cooldownStartedAt: switchedAt });
   await a.primary.setMode({ kind: 'ok' });
 
   // Redis dies hard and comes back with its AOF; nothing crashes, and the next outage is still handled.

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { AuditLog, ControlStore, keys, StateStore, type Config, type Metrics } from '@portal-failover/shared';
+import { AuditLog, ControlStore, keys, reportInvalidRecords, StateStore, type Config, type Metrics } from '@portal-failover/shared';
 import type { TokenRegistry } from './auth';
 import { RepeatAudit } from './repeat-audit';
 import { StatusModel } from './status-page/status-model';
@@ -28,8 +28,8 @@ export function createContext(config: Config, redis: Redis, metrics: Metrics, to
     redis,
     metrics,
     tokens,
-    store: new StateStore(redis, k),
-    control: new ControlStore(redis, k),
+    store: new StateStore(redis, k, reportInvalidRecords(metrics)),
+    control: new ControlStore(redis, k, reportInvalidRecords(metrics)),
     audit,
     repeats: new RepeatAudit(audit, config.api.repeatWindow, onAuditError, now),
     status: new StatusModel(config, redis, now),

@@ -1,6 +1,15 @@
 import type { Redis } from 'ioredis';
-import { keys, type Operation } from '@portal-failover/shared';
+import { keys, parseOperation, type Operation } from '@portal-failover/shared';
 import { HttpError } from './http-errors';
+
+function parseStored(raw: string): Operation | undefined {
+  try {
+    const r = parseOperation(JSON.parse(raw));
+    return r.ok ? r.value : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** A position in a portal's operations, newest first: the last operation of the previous page. */
 interface Position {
@@ -39,7 +48,8 @@ export async function operationsPage(redis: Redis, prefix: string, portal: strin
   }
   const page = entries.slice(0, limit);
   const raws = page.length ? await redis.mget(page.map((e) => k.operation(e.id))) : [];
-  const operations = raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as Operation);
+  // A record that does not parse is left out of the page (the store's own reads report it).
+  const operations = raws.map((r) => (r === null ? undefined : parseStored(r))).filter((o): o is Operation => o !== undefined);
   const last = page[page.length - 1];
   return { operations, ...(entries.length > limit && last ? { next: encodeCursor(last) } : {}) };
 }

@@ -8,7 +8,7 @@ export async function portalView(ctx: ApiContext, p: PortalConfig) {
   const c = controls.get(p.id) ?? {};
   const t = ctx.now();
   // The freeze and acknowledgement records are the API's own and may be newer than the leader's last decision.
-  const cooldown = state ? cooldownOf({ lastAutoSwitchAt: state.lastAutoSwitchAt, ackedAt: c.ack?.at }, model.policy.cooldownMs, t) : undefined;
+  const cooldown = state ? cooldownOf({ cooldownStartedAt: state.cooldownStartedAt, ackedAt: c.ack?.at }, model.policy.cooldownMs, t) : undefined;
   return {
     id: p.id,
     name: p.name,
@@ -25,7 +25,7 @@ export async function portalView(ctx: ApiContext, p: PortalConfig) {
       ? { lastAutoSwitchAt: new Date(cooldown.startedAt).toISOString(), until: new Date(cooldown.until).toISOString(), active: cooldown.active, acknowledged: cooldown.acknowledged }
       : null,
     operationInFlight: state?.inflight ?? null,
-    pendingRequest: c.intent?.operation.id ?? null,
+    pendingRequest: c.intent?.request.id ?? null,
     lastOperation: (recent[0] as Operation | undefined) ?? null,
   };
 }

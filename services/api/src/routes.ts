@@ -9,11 +9,10 @@ import {
   preconditions,
   probeRedis,
   refusal,
-  type Operation,
   type PortalConfig,
   type PortalModel,
   type PreconditionState,
-  type Trigger,
+  type SwitchIntent,
 } from '@portal-failover/shared';
 import { callerOf, type Caller, type Role } from './auth';
 import type { ApiContext } from './context';
@@ -59,25 +58,8 @@ function newOperationId(portal: string, now: number): string {
   return `${portal}-${now.toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
-function pendingOperation(p: PortalConfig, o: { to: string; from: string; trigger: Trigger; reason: string; actor: string; client: string; force: boolean; expectFrom?: string; now: number }): Operation {
-  return {
-    id: newOperationId(p.id, o.now),
-    portal: p.id,
-    from: o.from,
-    to: o.to,
-    trigger: o.trigger,
-    reason: o.reason,
-    actor: o.actor,
-    client: o.client,
-    status: 'pending',
-    fence: 0,
-    decidedAt: o.now,
-    requestedAt: o.now,
-    resumedCount: 0,
-    steps: [],
-    force: o.force,
-    expectFrom: o.expectFrom,
-  };
+function switchIntent(p: PortalConfig, o: { to?: string; from: string; trigger: 'manual' | 'alert'; reason: string; actor: string; client: string; force: boolean; expectFrom?: string; now: number }): SwitchIntent {
+  return { id: newOperationId(p.id, o.now), portal: p.id, from: o.from, to: o.to, trigger: o.trigger, reason: o.reason, actor: o.actor, client: o.client, force: o.force, expectFrom: o.expectFrom, requestedAt: o.now };
 }
 
 /**
@@ -89,7 +71,7 @@ async function preconditionView(ctx: ApiContext, p: PortalConfig, model: PortalM
   const [state, controls] = await Promise.all([ctx.store.loadState(p.id), ctx.control.read([p.id])]);
   const c = controls.get(p.id) ?? {};
   const base = state ?? initialState(model);
-  return { state: { ...base, frozen: c.freeze, ackedAt: c.ack?.at, waiting: c.intent?.operation.id } };
+  return { state: { ...base, frozen: c.freeze, ackedAt: c.ack?.at, waiting: c.intent?.request.id } };
 }
 
 function instant(v: string | undefined): number | undefined {
@@ -127,13 +109,13 @@ async function switchover(ctx: ApiContext, req: Request, res: Response): Promise
   }
   const refused = refusal(report, request);
   if (refused !== undefined) throw new HttpError(409, refused, undefined, busy ? { operationId: busy } : {});
-  const op = pendingOperation(p, { to: site.name, from: active, trigger: 'manual', reason: body.reason, actor: caller.name, client: caller.client, force, now: ctx.now() });
+  const op = switchIntent(p, { to: site.name, from: active, trigger: 'manual', reason: body.reason, actor: caller.name, client: caller.client, force, now: ctx.now() });
   const forcedPast = report.forcedPast.map((x) => x.check);
   const entry = { type: 'operation.requested', portal: p.id, actor: caller.name, client: caller.client, reason: body.reason, operation: op.id, data: { from: active, to: site.name, trigger: 'manual', force, forcedPast } } as const;
   const r = await ctx.control.requestOperation(op, { log: ctx.audit, entry });
   if (!r.ok) throw new HttpError(409, `another switchover (${r.operationId}) is ${r.blockedBy === 'intent' ? 'waiting' : 'running'} for ${p.id}`, undefined, { operationId: r.operationId });
   await ctx.audit.trimFrom(r.auditId);
-  res.status(202).location(`/api/v1/operations/${op.id}`).json(op);
+  res.status(202).location(`/api/v1/operations/${op.id}`).json(r.operation);
 }
 
 async function freeze(ctx: ApiContext, req: Request, res: Response): Promise<void> {
@@ -165,7 +147,7 @@ async function acknowledge(ctx: ApiContext, req: Request, res: Response): Promis
   const ack = { at: ctx.now(), actor: caller.name, reason: body.reason };
   await ctx.control.acknowledge(p.id, ack);
   const state = await ctx.store.loadState(p.id);
-  await ctx.audit.append({ type: 'ack', portal: p.id, actor: caller.name, client: caller.client, reason: body.reason, data: { lastAutoSwitchAt: state?.lastAutoSwitchAt } });
+  await ctx.audit.append({ type: 'ack', portal: p.id, actor: caller.name, client: caller.client, reason: body.reason, data: { cooldownStartedAt: state?.cooldownStartedAt } });
   res.json({ portal: p.id, acknowledged: ack });
 }
 
@@ -237,8 +219,8 @@ async function alertmanager(ctx: ApiContext, req: Request, res: Response): Promi
       continue;
     }
     const summary = a.annotations?.summary ?? a.annotations?.description;
-    const op = pendingOperation(p, {
-      to: a.labels.to ?? '',
+    const op = switchIntent(p, {
+      to: a.labels.to,
       from: active,
       trigger: 'alert',
       reason: cut(`alert ${name}${summary ? `: ${summary}` : ''}`, ALERT_TEXT_MAX),

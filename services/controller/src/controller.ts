@@ -33,6 +33,7 @@ import {
   keys,
   ProbeHistory,
   RateLimitedLog,
+  reportInvalidRecords,
   RESULTS_QUEUE,
   StateStore,
   zeroControllerMetrics,
@@ -94,8 +95,9 @@ export class Controller extends EventEmitter<ControllerEvents> {
     const log = opts.logger.child({ component: 'controller' });
     const warn = new RateLimitedLog(log);
     const k = keys(config.redis.prefix);
-    const store = (this.store = new StateStore(redis, k));
-    const control = new ControlStore(redis, k);
+    const invalid = reportInvalidRecords(metrics, (key, message) => warn.warn(key, message));
+    const store = (this.store = new StateStore(redis, k, invalid));
+    const control = new ControlStore(redis, k, invalid);
     const portals = (this.portals = portalRuntimes(config, log, metrics));
     const lease = new Lease(redis, k, config.controller.leaseTtl, opts.owner, now);
     const actor = `controller:${lease.owner}`;

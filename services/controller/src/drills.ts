@@ -12,7 +12,7 @@ import {
   type DrillRecord,
   type Logger,
   type Metrics,
-  type Operation,
+  type NewSwitchIntent,
   type PortalState,
 } from '@portal-failover/shared';
 
@@ -120,7 +120,7 @@ export class DrillRunner {
   /** One switch through the intent path, waited for until it is verified, failed or rejected. */
   private async switchTo(base: { id: string; portal: string }, from: string, to: string, leg: string): Promise<{ ok: boolean; id?: string; detail: string }> {
     const now = this.d.now();
-    const op: Operation = {
+    const op: NewSwitchIntent = {
       id: `${base.id}-${leg}`,
       portal: base.portal,
       from,
@@ -128,12 +128,7 @@ export class DrillRunner {
       trigger: 'manual',
       reason: `scheduled drill ${base.id}: switch ${leg}`,
       actor: `drill:${base.portal}`,
-      status: 'pending',
-      fence: 0,
-      decidedAt: now,
       requestedAt: now,
-      resumedCount: 0,
-      steps: [],
       force: false,
       expectFrom: from,
     };

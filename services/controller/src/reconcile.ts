@@ -86,11 +86,11 @@ export function applyReadings(rt: ReconcilePortal, readings: StepReading[], deps
       const primary = rt.model.sites[0].name;
       // The cooldown of a switch Redis forgot is unknown: serving from a non-primary site means one happened, so the
       // anti-flap block starts now rather than never (an acknowledgement lifts it).
-      const lastAutoSwitchAt = rt.state.lastAutoSwitchAt ?? (v.site !== primary ? now : undefined);
-      rt.state = { ...rt.state, activeSite: v.site, unknownRouting: undefined, lastAutoSwitchAt };
+      const cooldownStartedAt = rt.state.cooldownStartedAt ?? (v.site !== primary ? now : undefined);
+      rt.state = { ...rt.state, activeSite: v.site, unknownRouting: undefined, cooldownStartedAt };
       rt.lastDrift = undefined;
       log.info(v.reason);
-      deps.record({ type: 'routing.adopted', portal, actor: deps.actor, reason: v.reason, data: { site: v.site, steps: readings, cooldownFrom: lastAutoSwitchAt } });
+      deps.record({ type: 'routing.adopted', portal, actor: deps.actor, reason: v.reason, data: { site: v.site, steps: readings, cooldownFrom: cooldownStartedAt } });
       return undefined;
     }
     case 'unknown_routing':

@@ -19,33 +19,31 @@ export interface RequestIntakeDeps {
  * that marks it in flight is one atomic fenced write, so a request is taken once, by one leader. Never throws.
  */
 export async function takeRequest(d: RequestIntakeDeps, rt: PortalRuntime, intent: NonNullable<ControlRecords['intent']>, hold: LeaseHold): Promise<void> {
-  const pending = intent.operation;
-  if (d.runner.isRunning(pending.id)) return;
+  const request = intent.request;
+  if (d.runner.isRunning(request.id)) return;
   const now = d.now();
-  const adm = admitSwitch(
-    rt.state,
-    rt.model,
-    { operationId: pending.id, trigger: pending.trigger, to: pending.to || undefined, expectFrom: pending.expectFrom, force: pending.force ?? false },
-    now,
-  );
+  const adm = admitSwitch(rt.state, rt.model, { operationId: request.id, trigger: request.trigger, to: request.to, expectFrom: request.expectFrom, force: request.force }, now);
   const evidence = evidenceOf(adm.ok ? 'Requested' : 'RequestRejected', adm.statuses);
   const failed = async (err: unknown) => {
     if (err instanceof LeaseLostError) await d.stepDown(err.message);
-    else d.warn.warn('intent', `cannot take switchover request ${pending.id}: ${(err as Error).message}`, { portal: rt.model.id });
+    else d.warn.warn('intent', `cannot take switchover request ${request.id}: ${(err as Error).message}`, { portal: rt.model.id });
   };
+  const { to: _to, ...fields } = request;
   if (!adm.ok) {
-    const op: Operation = { ...pending, status: 'rejected', error: adm.reason, decidedAt: now, finishedAt: now, fence: hold.token, evidence };
+    // Refused for good: an operation with no steps, so the requester finds the reason under its id.
+    const refused = d.runner.newOperation(rt, { ...fields, to: request.to ?? '', decidedAt: now, evidence }, hold);
+    const op: Operation = { ...refused, status: 'rejected', error: adm.reason, finishedAt: now, steps: [] };
     try {
       await d.control.takeIntent(hold.value, rt.model.id, intent.raw, { operation: op });
     } catch (err) {
       return failed(err);
     }
-    d.log.warn(`${pending.trigger} switchover ${op.id} rejected: ${adm.reason}`, { portal: op.portal });
-    d.runner.record({ type: 'operation.rejected', portal: op.portal, actor: op.actor, client: op.client, reason: op.reason, operation: op.id, data: { why: adm.reason, to: pending.to || undefined, evidence } });
+    d.log.warn(`${request.trigger} switchover ${op.id} rejected: ${adm.reason}`, { portal: op.portal });
+    d.runner.record({ type: 'operation.rejected', portal: op.portal, actor: op.actor, client: op.client, reason: op.reason, operation: op.id, data: { why: adm.reason, to: request.to, evidence } });
     d.announce(op);
     return;
   }
-  const op = d.runner.newOperation(rt, { ...pending, from: adm.from, to: adm.to, decidedAt: now, evidence }, hold);
+  const op = d.runner.newOperation(rt, { ...fields, from: adm.from, to: adm.to, decidedAt: now, evidence }, hold);
   const save = async (): Promise<boolean> => {
     const before = rt.state;
     rt.state = adm.next;

@@ -47,7 +47,7 @@ export async function restoreLost(rt: PortalRuntime, d: { control: ControlStore;
   if (ackedAt !== undefined) await d.control.acknowledge(rt.model.id, { at: ackedAt, actor: d.actor, reason: 'restored after Redis lost it' });
   const reason = `Redis lost the records of ${rt.model.id}; restored the state this controller remembered (active ${rt.state.activeSite}${frozen ? ', frozen' : ''}${ackedAt !== undefined ? ', acknowledged' : ''})`;
   d.log.warn(reason, { portal: rt.model.id });
-  d.record({ type: 'state.restored', portal: rt.model.id, actor: d.actor, reason, data: { activeSite: rt.state.activeSite, frozen: frozen !== undefined, ackedAt, lastAutoSwitchAt: rt.state.lastAutoSwitchAt } });
+  d.record({ type: 'state.restored', portal: rt.model.id, actor: d.actor, reason, data: { activeSite: rt.state.activeSite, frozen: frozen !== undefined, ackedAt, cooldownStartedAt: rt.state.cooldownStartedAt } });
 }
 
 /**

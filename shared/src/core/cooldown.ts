@@ -12,11 +12,11 @@ export interface CooldownView {
   acknowledged: boolean;
 }
 
-type CooldownInput = Pick<PortalState, 'lastAutoSwitchAt' | 'ackedAt'>;
+type CooldownInput = Pick<PortalState, 'cooldownStartedAt' | 'ackedAt'>;
 
 /** The cooldown after the last switch, or undefined when no switch has started one yet. */
 export function cooldownOf(state: CooldownInput, cooldownMs: number, now: number): CooldownView | undefined {
-  const startedAt = state.lastAutoSwitchAt;
+  const startedAt = state.cooldownStartedAt;
   if (startedAt === undefined) return undefined;
   return {
     startedAt,

@@ -47,7 +47,7 @@ function blockedBy(state: PortalState, model: PortalModel, move: 'failover' | 'f
   if (move === 'failback' && !model.policy.autoFailback) return 'failback is manual (autoFailback is off); switch back when ready';
   const until = cooldownUntil(state, model.policy.cooldownMs, now);
   if (until !== undefined) {
-    return `anti-flap cooldown after the automatic switch at ${iso(state.lastAutoSwitchAt!)} blocks automatic switches until ${iso(until)}; acknowledge the last switch to lift it`;
+    return `anti-flap cooldown after the switch at ${iso(state.cooldownStartedAt!)} blocks automatic switches until ${iso(until)}; acknowledge the last switch to lift it`;
   }
   return undefined;
 }
@@ -100,7 +100,7 @@ export function decide(state: PortalState, model: PortalModel, now: number): Dec
       });
       next = {
         ...next,
-        lastAutoSwitchAt: now,
+        cooldownStartedAt: now,
         inflight: { operationId, from: next.activeSite, to: c.target, trigger: 'auto', since: now },
       };
       phase = 'failing_over';
@@ -180,6 +180,6 @@ export function admitSwitch(state: PortalState, model: PortalModel, req: SwitchR
   const reason = `${req.trigger} switchover ${from} -> ${to}${forced}; ${describe(statuses[from])}; ${describe(statuses[to])}`;
   // Every switch starts the anti-flap cooldown: automation must not undo at once what a person (or an alert)
   // just decided, e.g. move traffic back off a site an operator forced it onto. An acknowledgement lifts it.
-  const next = { ...beginOperation(state, { operationId: req.operationId, from, to, trigger: req.trigger, since: now }), lastAutoSwitchAt: now };
+  const next = { ...beginOperation(state, { operationId: req.operationId, from, to, trigger: req.trigger, since: now }), cooldownStartedAt: now };
   return { ok: true, next: { ...next, lastReason: reason }, from, to, reason, statuses };
 }

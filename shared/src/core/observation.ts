@@ -1,17 +1,8 @@
+import type { z } from 'zod';
+import type { CheckResultSchema, FailureReasonSchema } from './records';
+
 /** Why a probe failed; also the `reason` label of failed-check metrics. */
-export type FailureReason =
-  | 'timeout'
-  | 'refused'
-  | 'reset'
-  | 'dns'
-  | 'tls'
-  | 'status'
-  | 'content'
-  | 'latency'
-  | 'redirect'
-  | 'body_too_large'
-  | 'liveness'
-  | 'error';
+export type FailureReason = z.output<typeof FailureReasonSchema>;
 
 /** The outcome of one probe, before it is labelled with where it ran. */
 export interface ProbeOutcome {
@@ -29,19 +20,5 @@ export interface ProbeOutcome {
   version?: string;
 }
 
-/** One check result as it travels from a checker to the controller. */
-export interface CheckResult extends ProbeOutcome {
-  portal: string;
-  site: string;
-  check: string;
-  vantage: string;
-  /** Epoch ms when the probe started. */
-  at: number;
-  /** The check's interval, so the controller can tell when a vantage went stale. */
-  intervalMs: number;
-  /**
-   * The vantage's own canary (a reference URL that should always answer) failed: this vantage cannot see out,
-   * so its failures say nothing about the site. A blind vantage is not a witness either way.
-   */
-  blind?: boolean;
-}
+/** One check result as it travels from a checker to the controller (records.ts: parsed when taken from the queue). */
+export type CheckResult = z.output<typeof CheckResultSchema>;

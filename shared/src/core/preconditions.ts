@@ -42,7 +42,7 @@ export interface Precondition {
 }
 
 /** What the checks read: the leader's state, or the API's view of it (state plus its own control records). */
-export type PreconditionState = Pick<PortalState, 'activeSite' | 'health' | 'frozen' | 'inflight' | 'lastAutoSwitchAt' | 'ackedAt'> & {
+export type PreconditionState = Pick<PortalState, 'activeSite' | 'health' | 'frozen' | 'inflight' | 'cooldownStartedAt' | 'ackedAt'> & {
   /** A request stored for the leader but not taken yet (seen by the API; the leader is the one taking it). */
   waiting?: string;
 };
@@ -107,7 +107,7 @@ export function preconditions(state: PreconditionState, model: PortalModel, requ
     add(
       'anti-flap cooldown over',
       until === undefined,
-      until === undefined ? 'no cooldown holds' : `anti-flap cooldown until ${iso(until)} (after the switch at ${iso(state.lastAutoSwitchAt!)}); acknowledge to lift it`,
+      until === undefined ? 'no cooldown holds' : `anti-flap cooldown until ${iso(until)} (after the switch at ${iso(state.cooldownStartedAt!)}); acknowledge to lift it`,
     );
   }
   if (known) add('target healthy by quorum', healthyTarget(statuses[to], automation), healthDetail(statuses[to], automation), true);

@@ -1,36 +1,10 @@
-import type { PortalHealth } from './health';
+import type { z } from 'zod';
+import type { PortalStateSchema } from './records';
 
-export type Phase = 'healthy' | 'degraded' | 'failing_over' | 'failed_over' | 'both_down' | 'no_data' | 'frozen' | 'unknown_routing';
-export const PHASES: readonly Phase[] = ['healthy', 'degraded', 'failing_over', 'failed_over', 'both_down', 'no_data', 'frozen', 'unknown_routing'];
+export { PHASES, type Freeze, type Phase, type Trigger } from './records';
 
-export type Trigger = 'auto' | 'manual' | 'alert';
-
-export interface Freeze {
-  reason: string;
-  actor: string;
-  at: number;
-  until?: number;
-}
-
-/** Everything the controller remembers about one portal; persisted in Redis so it survives restarts. */
-export interface PortalState {
-  portal: string;
-  activeSite: string;
-  health: PortalHealth;
-  lastAutoSwitchAt?: number;
-  /** An acknowledgement after the last automatic switch lifts the anti-flap block. */
-  ackedAt?: number;
-  frozen?: Freeze;
-  inflight?: { operationId: string; from: string; to: string; trigger: Trigger; since: number };
-  phase: Phase;
-  lastReason: string;
-  /**
-   * Set while the leader cannot tell where traffic goes (no record and the traffic steps disagree, point to no
-   * configured site, or cannot be read): why, naming each step's answer. Blocks automatic switches; a verified
-   * switch, or the steps agreeing again, clears it.
-   */
-  unknownRouting?: string;
-}
+/** Everything the controller remembers about one portal; persisted in Redis so it survives restarts (records.ts). */
+export type PortalState = z.output<typeof PortalStateSchema>;
 
 /** A site's readiness checks: they make it eligible as a switch target, never decide whether it serves. */
 export interface ReadinessModel {

@@ -2,6 +2,7 @@
 export * from '../core/observation';
 export * from '../core/health';
 export * from '../core/state';
+export { CheckResultSchema, FreezeSchema, parsePortalState, parseRecord, PortalStateSchema, type Parsed } from '../core/records';
 export * from '../core/classify';
 export * from '../core/decide';
 export * from '../core/cooldown';

@@ -7,3 +7,4 @@ export * from '../runtime/metrics-zero';
 export * from '../runtime/service';
 export * from '../runtime/queue-metrics';
 export * from '../runtime/redis-health';
+export * from '../runtime/invalid-records';

@@ -3,3 +3,4 @@ export * from '../store/operation';
 export * from '../store/state-store';
 export * from '../store/control';
 export * from '../drills/drill-store';
+export * from '../store/records';

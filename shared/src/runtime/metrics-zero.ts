@@ -1,4 +1,5 @@
 import { RESULT_REJECTIONS } from '../security/result-signature';
+import { RECORD_KINDS } from '../store/records';
 import { checkName, type Config } from '../config/schema';
 import type { TrafficProvider } from '../providers/provider';
 import type { Metrics } from './metrics';
@@ -16,6 +17,7 @@ const OUTCOMES = ['ok', 'error'] as const;
  */
 export function zeroControllerMetrics(m: Metrics, config: Config): void {
   for (const reason of RESULT_REJECTIONS) m.resultsRejected.inc({ reason }, 0);
+  for (const record of RECORD_KINDS) m.recordsInvalid.inc({ record }, 0);
   for (const p of config.portals) {
     m.detection.zero({ portal: p.id });
     for (const trigger of TRIGGERS) {

@@ -29,6 +29,12 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       labelNames: ['reason'] as const,
       registers,
     }),
+    recordsInvalid: new Counter({
+      name: 'failover_records_invalid_total',
+      help: 'Stored records (state, operation, switchover request, freeze, acknowledgement) read back from Redis that did not parse and were read as absent',
+      labelNames: ['record'] as const,
+      registers,
+    }),
     checkFailures: new Counter({
       name: 'failover_check_failures_total',
       help: 'Failed probes by reason (timeout, refused, status, content, ...)',

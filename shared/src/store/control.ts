@@ -3,7 +3,10 @@ import type { Freeze } from '../core/state';
 import type { Keys } from '../runtime/keys';
 import type { AuditLog, NewAuditEntry, PreparedEntry } from '../audit/audit-log';
 import { LeaseLostError } from './state-store';
-import type { Operation } from './operation';
+import type { z } from 'zod';
+import { FreezeSchema, parseRecord } from '../core/records';
+import { pendingOperation, type NewSwitchIntent, type Operation, type SwitchIntent } from './operation';
+import { AckSchema, parseSwitchIntent, readRecord, SwitchIntentSchema, type ReportInvalidRecord } from './records';
 
 // One intent per portal, and none while an operation runs: the check and the write are one script, so two
 // concurrent switchover requests can never both be accepted.
@@ -18,7 +21,7 @@ end
 -- The audit entry is chained to the head it was prepared against (audit-log.ts); a moved head means prepare again.
 if ARGV[4] ~= '' and (redis.call('HGET', KEYS[6], 'hash') or '') ~= ARGV[5] then return 'retry:' end
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SET', KEYS[3], ARGV[1])
+redis.call('SET', KEYS[3], ARGV[8])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
 -- The audit entry is written in the same step, so it can never appear after the operation it asked for.
 if ARGV[4] ~= '' then
@@ -38,27 +41,34 @@ redis.call('SET', KEYS[4], ARGV[4])
 return 1`;
 
 export interface ControlRecords {
-  intent?: { raw: string; operation: Operation };
+  /** `raw`: the stored JSON, which the leader hands back to take exactly the request it judged. */
+  intent?: { raw: string; request: SwitchIntent };
   freeze?: Freeze;
-  ack?: { at: number; actor: string; reason: string };
+  ack?: Ack;
 }
+
+export type Ack = z.output<typeof AckSchema>;
 
 /** The records the API writes and the leader reads: switch intents, freezes and acknowledgements. */
 export class ControlStore {
   constructor(
     private readonly redis: Redis,
     private readonly k: Keys,
+    /** Where a record that does not parse is reported (it is then read as absent). */
+    private readonly report: ReportInvalidRecord = () => undefined,
   ) {}
 
   /**
-   * Stores a pending operation as the portal's intent, with its audit entry chained in the same atomic step, or
-   * says what is in the way.
+   * Stores a switchover request as the portal's intent (and, for GET /operations, as a pending operation), with its
+   * audit entry chained in the same atomic step, or says what is in the way.
    */
   async requestOperation(
-    op: Operation,
+    request: NewSwitchIntent,
     audit?: { log: AuditLog; entry: NewAuditEntry },
-  ): Promise<{ ok: true; auditId: string } | { ok: false; blockedBy: 'intent' | 'inflight'; operationId: string }> {
-    const json = JSON.stringify(op);
+  ): Promise<{ ok: true; auditId: string; operation: Operation } | { ok: false; blockedBy: 'intent' | 'inflight'; operationId: string }> {
+    const intent = SwitchIntentSchema.parse(request);
+    const op = pendingOperation(intent);
+    const json = JSON.stringify(intent);
     let blocked: { ok: false; blockedBy: 'intent' | 'inflight'; operationId: string } | undefined;
     const attempt = async (p?: PreparedEntry): Promise<string> => {
       const r = String(
@@ -78,6 +88,7 @@ export class ControlStore {
           p?.expectHead ?? '',
           p?.h ?? '',
           String(p?.seq ?? ''),
+          JSON.stringify(op),
         ),
       );
       if (r === 'retry:') return '';
@@ -88,7 +99,7 @@ export class ControlStore {
     };
     const id = audit ? await audit.log.withChain(audit.entry, attempt) : await attempt();
     if (blocked) return blocked;
-    return { ok: true, auditId: id };
+    return { ok: true, auditId: id, operation: op };
   }
 
   async read(portals: string[]): Promise<Map<string, ControlRecords>> {
@@ -100,10 +111,11 @@ export class ControlStore {
       const [err, values] = replies[i] ?? [];
       if (err) throw err;
       const [intent, freeze, ack] = values as (string | null)[];
+      const request = readRecord(intent, 'intent', this.k.portalIntent(p), parseSwitchIntent, this.report);
       out.set(p, {
-        intent: intent ? { raw: intent, operation: JSON.parse(intent) as Operation } : undefined,
-        freeze: freeze ? (JSON.parse(freeze) as Freeze) : undefined,
-        ack: ack ? (JSON.parse(ack) as ControlRecords['ack']) : undefined,
+        intent: request && intent ? { raw: intent, request } : undefined,
+        freeze: readRecord(freeze, 'freeze', this.k.portalFreeze(p), (v) => parseRecord(FreezeSchema, v), this.report),
+        ack: readRecord(ack, 'ack', this.k.portalAck(p), (v) => parseRecord(AckSchema, v), this.report),
       });
     });
     return out;
@@ -135,11 +147,11 @@ export class ControlStore {
 
   /** Returns the freeze that was lifted, if there was one. */
   async unfreeze(portal: string): Promise<Freeze | undefined> {
-    const raw = await this.redis.getdel(this.k.portalFreeze(portal));
-    return raw ? (JSON.parse(raw) as Freeze) : undefined;
+    const key = this.k.portalFreeze(portal);
+    return readRecord(await this.redis.getdel(key), 'freeze', key, (v) => parseRecord(FreezeSchema, v), this.report);
   }
 
-  async acknowledge(portal: string, ack: { at: number; actor: string; reason: string }): Promise<void> {
+  async acknowledge(portal: string, ack: Ack): Promise<void> {
     await this.redis.set(this.k.portalAck(portal), JSON.stringify(ack));
   }
 }

@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { PortalState } from '../core/state';
+import { parsePortalState } from '../core/records';
 import type { Operation } from './operation';
+import { parseOperation, readRecord, type ReportInvalidRecord } from './records';
 import type { Keys } from '../runtime/keys';
 
 /** Thrown when a write is refused because the writer no longer holds the leader lease. */
@@ -36,23 +38,26 @@ export class StateStore {
   constructor(
     private readonly redis: Redis,
     private readonly k: Keys,
+    /** Where a record that does not parse is reported (it is then read as absent). */
+    private readonly report: ReportInvalidRecord = () => undefined,
   ) {}
 
   async loadState(portal: string): Promise<PortalState | undefined> {
-    const raw = await this.redis.get(this.k.portalState(portal));
-    return raw ? (JSON.parse(raw) as PortalState) : undefined;
+    const key = this.k.portalState(portal);
+    return readRecord(await this.redis.get(key), 'state', key, parsePortalState, this.report);
   }
 
   async loadOperation(id: string): Promise<Operation | undefined> {
-    const raw = await this.redis.get(this.k.operation(id));
-    return raw ? (JSON.parse(raw) as Operation) : undefined;
+    const key = this.k.operation(id);
+    return readRecord(await this.redis.get(key), 'operation', key, parseOperation, this.report);
   }
 
   async recentOperations(portal: string, limit = 20): Promise<Operation[]> {
     const ids = await this.redis.zrevrange(this.k.portalOperations(portal), 0, limit - 1);
     if (!ids.length) return [];
-    const raws = await this.redis.mget(ids.map((id) => this.k.operation(id)));
-    return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as Operation);
+    const keys = ids.map((id) => this.k.operation(id));
+    const raws = await this.redis.mget(keys);
+    return raws.map((r, i) => readRecord(r, 'operation', keys[i], parseOperation, this.report)).filter((o): o is Operation => o !== undefined);
   }
 
   /** Writes state and/or an operation atomically, only while `lease` is still the lease value. */

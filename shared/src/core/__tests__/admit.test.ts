@@ -16,7 +16,7 @@ describe('admitSwitch: runbook preconditions checked by the leader', () => {
     if (!a.ok) throw new Error('expected ok');
     expect(a.next.inflight).toMatchObject({ operationId: 'op-1', to: 'standby', trigger: 'manual' });
     // A manual switch starts the anti-flap cooldown too, so automation does not undo it at once.
-    expect(a.next.lastAutoSwitchAt).toBe(at);
+    expect(a.next.cooldownStartedAt).toBe(at);
   });
 
   it.each([
@@ -41,12 +41,12 @@ describe('admitSwitch: runbook preconditions checked by the leader', () => {
 
   it('alerts never force, obey the cooldown unless acknowledged, and pick the first healthy site', () => {
     expect(admitSwitch(standbyDown(), m, req({ trigger: 'alert', to: undefined, force: true }), at).ok).toBe(false);
-    const cooling = { ...healthy(), lastAutoSwitchAt: at - 1000 };
+    const cooling = { ...healthy(), cooldownStartedAt: at - 1000 };
     const blocked = admitSwitch(cooling, m, req({ trigger: 'alert', to: undefined }), at);
     expect(blocked.ok).toBe(false);
     if (!blocked.ok) expect(blocked.reason).toMatch(/cooldown.*acknowledge/);
     const acked = admitSwitch({ ...cooling, ackedAt: at - 500 }, m, req({ trigger: 'alert', to: undefined }), at);
     expect(acked).toMatchObject({ ok: true, to: 'standby' });
-    if (acked.ok) expect(acked.next.lastAutoSwitchAt).toBe(at);
+    if (acked.ok) expect(acked.next.cooldownStartedAt).toBe(at);
   });
 });

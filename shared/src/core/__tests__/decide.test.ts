@@ -173,13 +173,13 @@ describe('decide', () => {
   });
 
   it('blocks a second automatic switch within the cooldown until acknowledged', () => {
-    const s = { ...cut(), lastAutoSwitchAt: at - 1000 };
+    const s = { ...cut(), cooldownStartedAt: at - 1000 };
     const blocked = decide(s, m, at);
     expect(blocked.actions).toEqual([]);
     expect(blocked.reason).toMatch(/cooldown.*acknowledge/);
     expect(decide({ ...s, ackedAt: at - 500 }, m, at).actions).toHaveLength(1);
-    expect(decide({ ...s, lastAutoSwitchAt: at - m.policy.cooldownMs }, m, at).actions).toHaveLength(1);
-    expect(decide({ ...s, lastAutoSwitchAt: at - m.policy.cooldownMs + 1 }, m, at).actions).toHaveLength(0);
+    expect(decide({ ...s, cooldownStartedAt: at - m.policy.cooldownMs }, m, at).actions).toHaveLength(1);
+    expect(decide({ ...s, cooldownStartedAt: at - m.policy.cooldownMs + 1 }, m, at).actions).toHaveLength(0);
   });
 
   it('does not start a second operation while one is in flight', () => {

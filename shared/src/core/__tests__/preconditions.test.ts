@@ -42,7 +42,7 @@ describe('preconditions: the runbook checks, named', () => {
   });
 
   type Row = { name: string; state: () => ReturnType<typeof healthy> & { waiting?: string }; r: SwitchRequest; first: PreconditionName; detail: RegExp; forceWins: boolean };
-  const cooling = () => ({ ...healthy(), lastAutoSwitchAt: at - 1000 });
+  const cooling = () => ({ ...healthy(), cooldownStartedAt: at - 1000 });
   it.each<Row>([
     { name: 'operation running', state: () => ({ ...healthy(), inflight }), r: req(), first: 'no operation in flight', detail: /^operation x is still running$/, forceWins: false },
     { name: 'request waiting', state: () => ({ ...healthy(), waiting: 'y' }), r: req(), first: 'no operation in flight', detail: /^operation y is waiting to run$/, forceWins: false },
