@@ -6,6 +6,7 @@ const MAX_KINDS = 1000;
 interface Window {
   entry: NewAuditEntry;
   opened: number;
+  last: number;
   repeats: number;
   timer: NodeJS.Timeout;
 }
@@ -33,13 +34,16 @@ export class RepeatAudit {
   note(kind: string, entry: NewAuditEntry): void {
     const w = this.open.get(kind);
     if (w) {
+      // The hot path under a flood: count and stamp, build nothing.
       w.repeats++;
-      w.entry = { ...w.entry, data: { ...w.entry.data, lastAt: new Date(this.now()).toISOString() } };
+      w.last = this.now();
       return;
     }
     if (this.open.size >= MAX_KINDS) {
-      if (this.overflow) this.overflow.repeats++;
-      else {
+      if (this.overflow) {
+        this.overflow.repeats++;
+        this.overflow.last = this.now();
+      } else {
         const o: NewAuditEntry = { type: entry.type, actor: 'api', reason: `more than ${MAX_KINDS} distinct kinds of ${entry.type} in one window; counted together` };
         this.overflow = this.openWindow(o, () => (this.overflow = undefined));
         this.overflow.repeats = 1;
@@ -51,7 +55,7 @@ export class RepeatAudit {
   }
 
   private openWindow(entry: NewAuditEntry, forget: () => void): Window {
-    const w: Window = { entry, opened: this.now(), repeats: 0, timer: undefined as unknown as NodeJS.Timeout };
+    const w: Window = { entry, opened: this.now(), last: this.now(), repeats: 0, timer: undefined as unknown as NodeJS.Timeout };
     w.timer = setTimeout(() => {
       forget();
       this.close(w);
@@ -62,7 +66,7 @@ export class RepeatAudit {
 
   private close(w: Window): void {
     if (w.repeats === 0) return;
-    this.write({ ...w.entry, data: { ...w.entry.data, count: w.repeats, repeated: true, firstAt: new Date(w.opened).toISOString() } });
+    this.write({ ...w.entry, data: { ...w.entry.data, count: w.repeats, repeated: true, firstAt: new Date(w.opened).toISOString(), lastAt: new Date(w.last).toISOString() } });
   }
 
   private write(entry: NewAuditEntry): void {
