@@ -2,7 +2,10 @@ import { CLI, runCli } from './support/cli';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
+import YAML from 'yaml';
 import { createToken } from '@portal-failover/api';
 import { createMetrics, parseConfig, type Config } from '@portal-failover/shared';
 import { startAllInOne, type AllInOne } from '../cli/src/all-in-one';
@@ -33,12 +36,20 @@ interface Run {
 }
 
 /** Runs the CLI without blocking this process's event loop, which also serves the API it talks to. */
-function cli(args: string[], o: { token?: string | null; url?: string } = {}): Promise<Run> {
-  const { PORTAL_FAILOVER_URL: _u, PORTAL_FAILOVER_TOKEN: _t, ...base } = process.env;
-  const env: NodeJS.ProcessEnv = { ...base, PORTAL_FAILOVER_URL: o.url ?? app.apiUrl };
-  if (o.token !== null) env.PORTAL_FAILOVER_TOKEN = o.token ?? operator.token;
-  return runCli(args, env);
+function cli(args: string[], o: { token?: string | null; url?: string | null; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+  return runCli(args, cliEnv(o));
 }
+
+/** The environment the CLI runs in: the API's URL and the operator token, and no contexts file of the user's. */
+function cliEnv(o: { token?: string | null; url?: string | null; env?: NodeJS.ProcessEnv } = {}): NodeJS.ProcessEnv {
+  const { PORTAL_FAILOVER_URL: _u, PORTAL_FAILOVER_TOKEN: _t, PORTAL_FAILOVER_CONTEXTS: _c, ...base } = process.env;
+  const env: NodeJS.ProcessEnv = { ...base, PORTAL_FAILOVER_CONTEXTS: path.join(workDir, 'no-contexts.yaml'), ...o.env };
+  if (o.url !== null) env.PORTAL_FAILOVER_URL = o.url ?? app.apiUrl;
+  if (o.token !== null) env.PORTAL_FAILOVER_TOKEN = o.token ?? operator.token;
+  return env;
+}
+
+const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-cli-'));
 
 /**
  * Pass-through to the PowerDNS API that holds every write for `delayMs`. Loopback PowerDNS applies a change in
@@ -155,10 +166,10 @@ describe('portal-failover on-call commands', () => {
     expect(f.out).toMatch(/^oncall: automation frozen by ops-alice until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/m);
     expect((await cli(['status'])).out).toMatch(/^oncall\s+primary\s+frozen\s+yes \(ops-alice\)/m);
 
-    const blocked = await cli(['switchover', 'oncall', '--to', 'standby', '--reason', 'should be refused']);
+    const blocked = await cli(['switchover', '--yes', 'oncall', '--to', 'standby', '--reason', 'should be refused']);
     expect(blocked.code).toBe(1);
     expect(blocked.out).toBe('');
-    expect(blocked.err).toBe('portal-failover: precondition failed: automation not frozen: frozen by ops-alice: change window (--force overrides this)\n');
+    expect(blocked.err).toBe('portal-failover: precondition failed: automation not frozen: frozen by ops-alice: change window (--override-preconditions overrides this)\n');
 
     const dry = await cli(['switchover', 'oncall', '--to', 'standby', '--reason', 'would it?', '--dry-run']);
     expect(dry.code).toBe(1);
@@ -171,22 +182,22 @@ describe('portal-failover on-call commands', () => {
   });
 
   it('rejects bad input with one line per problem, naming the flag', async () => {
-    const r = await cli(['switchover', 'oncall', '--to', 'standby', '--reason', 'x']);
+    const r = await cli(['switchover', '--yes', 'oncall', '--to', 'standby', '--reason', 'x']);
     expect(r.code).toBe(1);
     expect(r.err).toBe('portal-failover: invalid body: --reason: must say why in at least 3 characters\n');
-    const site = await cli(['switchover', 'oncall', '--to', 'tertiary', '--reason', 'no such site']);
+    const site = await cli(['switchover', '--yes', 'oncall', '--to', 'tertiary', '--reason', 'no such site']);
     expect(site.err).toBe('portal-failover: invalid body: --to: unknown site "tertiary" (sites: primary, standby)\n');
     const portal = await cli(['status', 'nope']);
     expect(portal).toMatchObject({ code: 1, err: 'portal-failover: unknown portal "nope" (known: oncall)\n' });
     const usage = await cli(['freeze', 'oncall', '--reason', 'both given', '--for', '1h', '--until', '2099-01-01T00:00:00Z']);
     expect(usage).toMatchObject({ code: 2, err: 'portal-failover: give either --until or --for, not both\n' });
-    const missing = await cli(['switchover', 'oncall', '--to', 'standby']);
+    const missing = await cli(['switchover', '--yes', 'oncall', '--to', 'standby']);
     expect(missing.code).toBe(2);
     expect(missing.err).toContain("required option '--reason <text>' not specified");
   });
 
   it('switchover shows each step until it succeeds, and the DNS answer moves', async () => {
-    const r = await cli(['switchover', 'oncall', '--to', 'standby', '--reason', 'planned maintenance on primary']);
+    const r = await cli(['switchover', '--yes', 'oncall', '--to', 'standby', '--reason', 'planned maintenance on primary']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const accepted = /^accepted: operation (\S+) \(oncall: primary -> standby\); waiting up to 2m 00s$/m.exec(r.out);
@@ -237,7 +248,7 @@ describe('portal-failover on-call commands', () => {
     waitFor(async () => (JSON.parse((await cli(['operation', id, '--json'])).out) as ApiOperation).status === 'succeeded', { timeoutMs: 20_000, intervalMs: 300, what: `${id} succeeded` });
 
   it('switchover --timeout stops waiting (exit 1) while the switch carries on in the controller', async () => {
-    const r = await cli(['switchover', 'oncall', '--to', 'primary', '--reason', 'failback after maintenance', '--timeout', '300ms']);
+    const r = await cli(['switchover', '--yes', 'oncall', '--to', 'primary', '--reason', 'failback after maintenance', '--timeout', '300ms']);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^accepted: operation \S+ \(oncall: standby -> primary\); waiting up to 300ms$/m);
     const gaveUp = /^portal-failover: gave up waiting after 300ms; operation (\S+) is (pending|running) and continues in the controller; follow it with: portal-failover operation (\S+)\n$/.exec(r.err);
@@ -248,7 +259,7 @@ describe('portal-failover on-call commands', () => {
   });
 
   it('switchover --no-wait returns the id at once; operation follows it', async () => {
-    const r = await cli(['switchover', 'oncall', '--to', 'standby', '--reason', 'primary maintenance, second round', '--no-wait', '--json']);
+    const r = await cli(['switchover', '--yes', 'oncall', '--to', 'standby', '--reason', 'primary maintenance, second round', '--no-wait', '--json']);
     expect(r).toMatchObject({ code: 0, err: '' });
     const op = JSON.parse(r.out) as ApiOperation;
     expect(op).toMatchObject({ portal: 'oncall', from: 'primary', to: 'standby', status: 'pending', actor: 'ops-alice' });
@@ -258,13 +269,13 @@ describe('portal-failover on-call commands', () => {
 
   it('a viewer can read but gets a clear 403 on switchover', async () => {
     expect((await cli(['status'], { token: viewer.token })).code).toBe(0);
-    const r = await cli(['switchover', 'oncall', '--to', 'standby', '--reason', 'viewer tries'], { token: viewer.token });
+    const r = await cli(['switchover', '--yes', 'oncall', '--to', 'standby', '--reason', 'viewer tries'], { token: viewer.token });
     expect(r).toMatchObject({ code: 1, out: '', err: 'portal-failover: this needs the operator role; token "watcher" is viewer\n' });
     const unknown = await cli(['status'], { token: 'pf_not-a-real-token' });
-    expect(unknown).toMatchObject({ code: 1, err: 'portal-failover: missing or unknown bearer token (check PORTAL_FAILOVER_TOKEN)\n' });
+    expect(unknown).toMatchObject({ code: 1, err: 'portal-failover: missing or unknown bearer token (check the token: --token-file, PORTAL_FAILOVER_TOKEN or the context)\n' });
     const none = await cli(['status'], { token: null });
     expect(none.code).toBe(2);
-    expect(none.err).toMatch(/^portal-failover: PORTAL_FAILOVER_TOKEN is not set.*shell history/);
+    expect(none.err).toMatch(/^portal-failover: no API token: use --token-file FILE, export PORTAL_FAILOVER_TOKEN, or a context with a tokenFile.*shell history/);
   });
 
   it('a wrong URL gives a clear connection error', async () => {
@@ -334,5 +345,165 @@ describe('portal-failover on-call commands', () => {
 
     const bad = await cli(['token', 'create', '--name', 'ops-bob', '--role', 'root'], { token: null });
     expect(bad).toMatchObject({ code: 2, out: '', err: 'portal-failover: --role: "root" must be one of viewer, automation, operator, admin\n' });
+  });
+});
+
+describe('CLI conventions: output formats, token file, contexts, confirmation, watch, completion', () => {
+  it('-o yaml and -o json give the same answer; -o with an unknown format is a usage error', async () => {
+    const j = await cli(['status', 'oncall', '-o', 'json']);
+    const y = await cli(['status', 'oncall', '-o', 'yaml']);
+    expect(j.code).toBe(0);
+    expect(y.code).toBe(0);
+    const fromYaml = YAML.parse(y.out) as ApiPortal;
+    const fromJson = JSON.parse(j.out) as ApiPortal;
+    expect(fromYaml.id).toBe('oncall');
+    // The two reads are moments apart: compare what does not move between them.
+    expect({ id: fromYaml.id, active: fromYaml.activeSite, sites: fromYaml.sites.map((s) => s.name) }).toEqual({ id: fromJson.id, active: fromJson.activeSite, sites: fromJson.sites.map((s) => s.name) });
+    const bad = await cli(['status', '-o', 'xml']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("option '-o, --output <format>' argument 'xml' is invalid. must be one of table, json, yaml");
+  });
+
+  it('--token-file reads the token from a file, wins over the environment, and never prints it', async () => {
+    const file = path.join(workDir, 'viewer.token');
+    fs.writeFileSync(file, `${viewer.token}\n`, { mode: 0o600 });
+    // The environment holds the operator token; the file's viewer token is the one used, so switchover is refused.
+    const r = await cli(['switchover', '--yes', 'oncall', '--to', 'primary', '--reason', 'token file says viewer', '--token-file', file]);
+    expect(r).toMatchObject({ code: 1, out: '', err: 'portal-failover: this needs the operator role; token "watcher" is viewer\n' });
+    const ok = await cli(['status', '--token-file', file], { token: null });
+    expect(ok.code).toBe(0);
+    const empty = path.join(workDir, 'empty.token');
+    fs.writeFileSync(empty, '\n');
+    const e = await cli(['status', '--token-file', empty], { token: null });
+    expect(e).toMatchObject({ code: 2, out: '', err: `portal-failover: --token-file: ${empty} is empty\n` });
+    const missing = await cli(['status', '--token-file', path.join(workDir, 'nope.token')], { token: null });
+    expect(missing).toMatchObject({ code: 2, err: `portal-failover: --token-file: cannot read ${path.join(workDir, 'nope.token')}: ENOENT\n` });
+    for (const x of [r, ok, e, missing]) expect(x.out + x.err).not.toContain(viewer.token);
+  });
+
+  it('named contexts: set, use, list; a command with no URL or token in flags or environment uses the current one', async () => {
+    const contexts = path.join(workDir, 'ctx', 'contexts.yaml');
+    const tokenFile = path.join(workDir, 'operator.token');
+    fs.writeFileSync(tokenFile, operator.token, { mode: 0o600 });
+    const env = { PORTAL_FAILOVER_CONTEXTS: contexts };
+    const bare = { token: null, url: null, env };
+
+    const set = await cli(['context', 'set', 'lab', '--url', app.apiUrl, '--token-file', tokenFile], bare);
+    expect(set).toMatchObject({ code: 0, err: '', out: `context lab saved in ${contexts} (and made current)\n` });
+    expect(await cli(['context', 'set', 'other', '--url', 'http://127.0.0.1:9', '--token-file', tokenFile], bare)).toMatchObject({ code: 0 });
+    const text = fs.readFileSync(contexts, 'utf8');
+    expect(text).not.toContain(operator.token);
+    expect(fs.statSync(contexts).mode & 0o077).toBe(0);
+
+    const st = await cli(['status', 'oncall', '-o', 'json'], bare);
+    expect(st).toMatchObject({ code: 0, err: '' });
+    expect((JSON.parse(st.out) as ApiPortal).id).toBe('oncall');
+
+    // Switching the current context to one whose API is down shows it is really the context that is used.
+    expect(await cli(['context', 'use', 'other'], bare)).toMatchObject({ code: 0, out: 'current context: other\n' });
+    const down = await cli(['status'], bare);
+    expect(down.code).toBe(1);
+    expect(down.err).toContain('cannot reach the API at http://127.0.0.1:9');
+    // --context picks one for a single command; the environment's URL beats the context's.
+    expect((await cli(['status', '--context', 'lab'], bare)).code).toBe(0);
+    expect((await cli(['status'], { token: null, env })).code).toBe(0);
+
+    const list = await cli(['context', 'list'], bare);
+    expect(list.out).toMatch(/^CURRENT\s+NAME\s+URL\s+TOKEN FILE$/m);
+    expect(list.out).toMatch(/^\*\s+other\s+http:\/\/127\.0\.0\.1:9\s+\S+operator\.token$/m);
+    expect(list.out).toMatch(/^-\s+lab\s+http:\/\/127\.0\.0\.1:\d+\s+\S+operator\.token$/m);
+
+    const unknown = await cli(['status', '--context', 'prod'], bare);
+    expect(unknown).toMatchObject({ code: 2, err: `portal-failover: --context: "prod" is not in ${contexts} (known: lab, other)\n` });
+
+    // A token written into the contexts file is refused with the field, not used.
+    const withToken = path.join(workDir, 'bad-contexts.yaml');
+    fs.writeFileSync(withToken, `current: x\ncontexts:\n  x: { url: "${app.apiUrl}", token: "${operator.token}" }\n`);
+    const refused = await cli(['status'], { token: null, url: null, env: { PORTAL_FAILOVER_CONTEXTS: withToken } });
+    expect(refused.code).toBe(2);
+    expect(refused.err).toBe(`portal-failover: ${withToken}: contexts.x.token: a context holds the path of a token file (tokenFile), never the token itself\n`);
+    expect(refused.err).not.toContain(operator.token);
+  });
+
+  it('a real switchover asks for confirmation: with no terminal to ask, --yes is required and nothing happens without it', async () => {
+    const before = (JSON.parse((await cli(['operations', 'oncall', '--json'])).out) as { operations: ApiOperation[] }).operations.length;
+    const r = await cli(['switchover', 'oncall', '--to', 'primary', '--reason', 'no confirmation given']);
+    expect(r).toMatchObject({ code: 2, out: '', err: 'portal-failover: --yes: stdin is not a terminal, so there is no one to confirm this switch; add --yes to go ahead\n' });
+    const after = (JSON.parse((await cli(['operations', 'oncall', '--json'])).out) as { operations: ApiOperation[] }).operations.length;
+    expect(after).toBe(before);
+  });
+
+  it('at a terminal the switchover asks, and an answer other than y changes nothing', async () => {
+    const before = (JSON.parse((await cli(['operations', 'oncall', '--json'])).out) as { operations: ApiOperation[] }).operations.length;
+    // util-linux `script` gives the CLI a real pseudo-terminal; the answer is typed into it.
+    const r = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} switchover oncall --to primary --reason "asked at a terminal"`;
+      const child = spawn('script', ['-qec', cmd, '/dev/null'], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        if (out.includes('[y/N]') && child.stdin.writable) child.stdin.end('n\n');
+      });
+      child.once('error', reject);
+      child.once('close', (code) => resolve({ code, out }));
+    });
+    expect(r.out).toMatch(/Switch oncall to primary \(http:\/\/127\.0\.0\.1:\d+\)\? Real traffic moves\. \[y\/N\]/);
+    expect(r.out).toContain('not confirmed: nothing was changed');
+    expect(r.code).toBe(1);
+    const after = (JSON.parse((await cli(['operations', 'oncall', '--json'])).out) as { operations: ApiOperation[] }).operations.length;
+    expect(after).toBe(before);
+  });
+
+  it('--override-preconditions overrides a freeze (shown by a dry run); --force still works as its old name', async () => {
+    expect((await cli(['freeze', 'oncall', '--reason', 'override check', '--for', '10m'])).code).toBe(0);
+    const plain = await cli(['switchover', 'oncall', '--to', 'primary', '--reason', 'override check', '--dry-run']);
+    expect(plain.code).toBe(1);
+    expect(plain.out).toContain('--override-preconditions overrides the health and freeze checks only');
+    for (const flag of ['--override-preconditions', '--force']) {
+      const d = await cli(['switchover', 'oncall', '--to', 'primary', '--reason', 'override check', '--dry-run', flag]);
+      expect(d.code).toBe(0);
+      expect(d.out).toContain('Would proceed: yes.');
+    }
+    expect((await cli(['switchover', '--help'])).out).not.toContain('--force');
+    expect((await cli(['unfreeze', 'oncall', '--reason', 'override check done'])).code).toBe(0);
+  });
+
+  it('status --watch redraws on an interval; into a pipe every screen is kept with its time', async () => {
+    const child = spawn(process.execPath, [CLI, 'status', '--watch', '1'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (text += d));
+    try {
+      await waitFor(() => (text.match(/^Every 1s: portal-failover status {2}\d{4}-\d\d-\d\dT\S+Z$/gm) ?? []).length >= 2, { timeoutMs: 15_000, what: 'two screens' });
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(text).not.toContain('\x1b[');
+    expect(text.match(/^PORTAL\s+ACTIVE\s+PHASE/gm)?.length).toBeGreaterThanOrEqual(2);
+    const bad = await cli(['status', '--watch', '0']);
+    expect(bad).toMatchObject({ code: 2, err: 'portal-failover: --watch: "0" must be an interval from 1s to 1h, e.g. 2 or 5s\n' });
+  });
+
+  it('completion bash completes commands, subcommands and flags from the real command tree', async () => {
+    const script = await cli(['completion', 'bash'], { token: null, url: null });
+    expect(script.code).toBe(0);
+    const file = path.join(workDir, 'completion.bash');
+    fs.writeFileSync(file, script.out);
+    const complete = async (words: string[]): Promise<string[]> => {
+      const r = await new Promise<string>((resolve, reject) => {
+        const b = spawn('bash', ['-c', `source "$1"; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _portal_failover; printf '%s\\n' "\${COMPREPLY[@]}"`, 'x', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let o = '';
+        b.stdout.setEncoding('utf8').on('data', (d: string) => (o += d));
+        b.once('error', reject);
+        b.once('close', () => resolve(o));
+      });
+      return r.split('\n').filter(Boolean);
+    };
+    expect(await complete(['portal-failover', 'swi'])).toEqual(['switchover']);
+    expect(await complete(['portal-failover', 'switchover', 'oncall', '--ov'])).toEqual(['--override-preconditions']);
+    expect(await complete(['portal-failover', 'context', ''])).toEqual(expect.arrayContaining(['list', 'use', 'set', 'delete']));
+    expect(await complete(['portal-failover', 'status', '--wa'])).toEqual(['--watch']);
+    const zsh = await cli(['completion', 'zsh'], { token: null, url: null });
+    expect(zsh.out).toContain('bashcompinit');
+    expect(await cli(['completion', 'fish'], { token: null, url: null })).toMatchObject({ code: 2, err: 'portal-failover: <shell>: "fish" is not supported; use bash or zsh\n' });
   });
 });

@@ -1,8 +1,10 @@
 /**
- * The CLI's only way to the API: Node's fetch with a per-request timeout, the bearer token from the environment,
- * and errors turned into messages an on-call person can act on. The token is only ever put in the Authorization
- * header; no message, error or debug path here includes it.
+ * The CLI's only way to the API: one axios instance with a per-request timeout (axios, as for every outbound call
+ * the product makes, except probes), the bearer token, and errors turned into messages an on-call person can act on.
+ * The token is only ever put in the Authorization header; no message, error or debug path here includes it (axios
+ * errors carry the request config, so they are turned into our own errors here and never rethrown).
  */
+import type { AxiosInstance, AxiosResponse } from 'axios';
 
 import type { z } from 'zod';
 import type { ApiSchemas } from '@portal-failover/api';
@@ -64,13 +66,26 @@ type Query = Record<string, string | number | undefined>;
 
 export class ApiClient {
   private readonly base: string;
+  // Private (#): the instance holds the token in its default headers; util.inspect and JSON must not reach it.
+  readonly #http: AxiosInstance;
 
   constructor(
     baseUrl: string,
-    private readonly token: string | undefined,
+    token: string | undefined,
     private readonly timeoutMs = REQUEST_TIMEOUT_MS,
   ) {
     this.base = baseUrl.replace(/\/+$/, '');
+    // Loaded when a command first talks to the API: --help and the commands that do not must not pay for axios.
+    const { default: axios } = require('axios') as typeof import('axios');
+    this.#http = axios.create({
+      timeout: timeoutMs,
+      headers: { accept: 'application/json, application/problem+json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      // The API never redirects; a 3xx comes from something in front of it, and the token must not follow it there.
+      maxRedirects: 0,
+      validateStatus: () => true,
+      responseType: 'text',
+      transformResponse: [(data: unknown) => data],
+    });
   }
 
   get url(): string {
@@ -93,21 +108,18 @@ export class ApiClient {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, String(v));
     const target = `${this.base}${path}${qs.size ? `?${qs}` : ''}`;
-    const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
+    let res: AxiosResponse<string>;
     try {
-      res = await fetch(target, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs) });
+      res = await this.#http.request<string>({
+        method,
+        url: target,
+        data: body === undefined ? undefined : JSON.stringify(body),
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      });
     } catch (err) {
       throw new ConnectionError(this.unreachable(err));
     }
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (err) {
-      throw new ConnectionError(`${this.unreachable(err)} (while reading the answer to ${method} ${path})`);
-    }
+    const text = typeof res.data === 'string' ? res.data : '';
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
@@ -115,14 +127,14 @@ export class ApiClient {
       // A proxy or load balancer in front of the API answers HTML; say so rather than "Unexpected token <".
       throw new ApiError(res.status, { error: `HTTP ${res.status} from ${this.url}${path} is not JSON: is ${this.url} the portal-failover API?` });
     }
-    if (!res.ok) throw new ApiError(res.status, errorBody(res.status, parsed));
+    if (res.status < 200 || res.status >= 300) throw new ApiError(res.status, errorBody(res.status, parsed));
     return parsed as T;
   }
 
   private unreachable(err: unknown): string {
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer from the API at ${this.url} within ${this.timeoutMs / 1000}s`;
-    const cause = e.cause?.code ?? e.cause?.message ?? e.message;
+    const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
+    if (e.code === 'ECONNABORTED' || (e.code === 'ETIMEDOUT' && /timeout/i.test(e.message))) return `no answer from the API at ${this.url} within ${this.timeoutMs / 1000}s`;
+    const cause = e.code ?? e.cause?.code ?? e.cause?.message ?? e.message;
     const why: Record<string, string> = {
       ECONNREFUSED: 'connection refused',
       ENOTFOUND: 'host not found',
@@ -130,8 +142,6 @@ export class ApiClient {
       ECONNRESET: 'connection reset',
       ETIMEDOUT: 'connection timed out',
       EHOSTUNREACH: 'host unreachable',
-      // fetch refuses some ports (e.g. 1, 25, 6000) outright, per the Fetch standard's bad-port list.
-      'bad port': 'fetch refuses this port as unsafe',
     };
     return `cannot reach the API at ${this.url}: ${why[cause] && why[cause] !== cause ? `${why[cause]} (${cause})` : cause}; check --url or PORTAL_FAILOVER_URL`;
   }

@@ -7,6 +7,8 @@ import { registerLiveness } from './commands/liveness';
 import { registerStatusPage } from './commands/status-page';
 import { registerEvidence } from './commands/evidence';
 import { registerDrill } from './commands/drill';
+import { registerContext } from './commands/context';
+import { registerCompletion } from './commands/completion';
 import { cliVersion } from './version';
 
 // Each command loads what it runs when it runs (dynamic import): printing --help, or running an on-call command,
@@ -83,6 +85,8 @@ registerLiveness(program);
 registerStatusPage(program);
 registerEvidence(program);
 registerDrill(program);
+registerContext(program);
+registerCompletion(program);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`portal-failover: ${(err as Error).message}\n`);

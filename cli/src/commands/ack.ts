@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { json, timestamp } from '../format';
-import { apiCommand, client, enc, out, run, type ConnectionOptions } from './common';
+import { timestamp } from '../format';
+import { apiCommand, client, dump, enc, machine, out, run, type ConnectionOptions } from './common';
 
 interface AckOptions extends ConnectionOptions {
   reason: string;
@@ -14,7 +14,7 @@ export function registerAck(program: Command): void {
     .action(
       run(async (portal: string, opts: AckOptions) => {
         const r = await client(opts).post<{ portal: string; acknowledged: { at: number; actor: string; reason: string } }>(`/api/v1/portals/${enc(portal)}/ack`, { reason: opts.reason });
-        out(opts.json ? json(r) : `${r.portal}: acknowledged by ${r.acknowledged.actor} at ${timestamp(r.acknowledged.at)}; the cooldown no longer blocks automatic switching\n`);
+        out(machine(opts) ? dump(opts, r) : `${r.portal}: acknowledged by ${r.acknowledged.actor} at ${timestamp(r.acknowledged.at)}; the cooldown no longer blocks automatic switching\n`);
       }),
     );
 }

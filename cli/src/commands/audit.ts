@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { ApiAuditEntry, ApiAuditPage, ApiAuditVerify, ApiClient } from '../api-client';
-import { json, parseInstantOrAgo, table, timestamp } from '../format';
-import { apiCommand, client, out, positiveInt, run, usageExitCodes, UsageError, type ConnectionOptions } from './common';
+import { parseInstantOrAgo, table, timestamp } from '../format';
+import { UsageError, apiCommand, client, dump, machine, out, positiveInt, run, type ConnectionOptions, usageExitCodes } from './common';
 
 interface AuditOptions extends ConnectionOptions {
   portal?: string;
@@ -65,7 +65,7 @@ export function registerAudit(program: Command): void {
       run(async (opts: AuditOptions) => {
         const api = client(opts);
         const r = await api.get<ApiAuditPage>('/api/v1/audit', { portal: opts.portal, type: opts.type, since: sinceParam(opts.since), limit: opts.limit });
-        if (opts.json) return out(json(r));
+        if (machine(opts)) return out(dump(opts, r));
         if (!r.entries.length) return out('no audit entries match\n');
         out(table(['AT', 'TYPE', 'PORTAL', 'ACTOR', 'OPERATION', 'REASON', 'DETAIL'], r.entries.map((e) => [timestamp(e.at), e.type, e.portal, e.actor, e.operation, e.reason, gist(e)])));
         if (r.next) out(`(more entries follow: raise --limit, narrow with --since, or use \`portal-failover audit export\`)\n`);
@@ -99,7 +99,7 @@ export function registerAudit(program: Command): void {
         const opts = cmd.optsWithGlobals<AuditOptions>();
         const api = client(opts);
         const r = await api.get<ApiAuditVerify>('/api/v1/audit/verify');
-        out(opts.json ? json(r) : `${r.message}\n`);
+        out(machine(opts) ? dump(opts, r) : `${r.message}\n`);
         return r.ok ? 0 : 1;
       }),
     );

@@ -1,13 +1,23 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { ApiClient, ApiError, ConnectionError, type ApiProblem } from '../api-client';
+import { readFileSync } from 'node:fs';
+import { ApiClient, ApiError, ConnectionError, displayUrl, type ApiProblem } from '../api-client';
+import { contextsPath, expandHome, selectContext } from '../contexts';
+import { json } from '../format';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 export const TOKEN_ENV = 'PORTAL_FAILOVER_TOKEN';
 export const URL_ENV = 'PORTAL_FAILOVER_URL';
 
+export type OutputFormat = 'table' | 'json' | 'yaml';
+const FORMATS: readonly OutputFormat[] = ['table', 'json', 'yaml'];
+
 /** Options every API command has. */
 export interface ConnectionOptions {
-  url: string;
+  url?: string;
+  context?: string;
+  tokenFile?: string;
+  output: OutputFormat;
+  /** `--json`, kept from before `-o`: the same as `-o json`. */
   json?: boolean;
 }
 
@@ -22,28 +32,87 @@ export function usageExitCodes(cmd: Command): Command {
   return cmd.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 }
 
-/** Adds --url and --json; the token deliberately has no flag (see the help text in index.ts). */
-export function apiCommand(parent: Command, name: string): Command {
-  return usageExitCodes(parent.command(name))
-    .option('--url <url>', `API base URL (env ${URL_ENV})`, process.env[URL_ENV] || DEFAULT_URL)
-    .option('--json', 'print the API answer as JSON, for scripts')
-    .addHelpText('after', `\nThe API token is read from ${TOKEN_ENV}; there is no flag for it, because flags end up in shell history.`);
+function outputFormat(value: string): OutputFormat {
+  if (!FORMATS.includes(value as OutputFormat)) throw new InvalidArgumentError(`must be one of ${FORMATS.join(', ')}`);
+  return value as OutputFormat;
 }
 
-export function client(opts: ConnectionOptions): ApiClient {
+/** Adds the connection flags and the output format. The token itself deliberately has no flag (see the help text). */
+export function apiCommand(parent: Command, name: string): Command {
+  return usageExitCodes(parent.command(name))
+    .option('--url <url>', `API base URL (env ${URL_ENV}; else the context's; else ${DEFAULT_URL})`)
+    .option('--context <name>', `a named context from the contexts file (url + token file; \`portal-failover context --help\`)`)
+    .option('--token-file <file>', `read the API token from this file (else env ${TOKEN_ENV}, else the context's token file)`)
+    .option('-o, --output <format>', `output: ${FORMATS.join(' | ')}`, outputFormat, 'table')
+    .option('--json', 'the same as -o json, for scripts')
+    .hook('preAction', (_self, action) => {
+      if (action.opts().json) action.setOptionValue('output', 'json');
+    })
+    .addHelpText('after', `\nThe API token is read from --token-file, ${TOKEN_ENV} or the context's token file; there is no flag for the token itself, because flags end up in shell history.`);
+}
+
+/** json or yaml: the whole answer for a script, instead of the table for a person. */
+export function machine(opts: ConnectionOptions): boolean {
+  return opts.output !== 'table' || opts.json === true;
+}
+
+/** The answer as the chosen machine format. */
+export function dump(opts: ConnectionOptions, value: unknown): string {
+  if (opts.output === 'yaml') {
+    const YAML = require('yaml') as typeof import('yaml');
+    return YAML.stringify(value, { lineWidth: 0 });
+  }
+  return json(value);
+}
+
+function readTokenFile(file: string, flag: string): string {
+  let text: string;
   try {
-    const u = new URL(opts.url);
+    text = readFileSync(expandHome(file), 'utf8');
+  } catch (err) {
+    throw new UsageError(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  // The file holds the token alone; a trailing newline from `echo >` is not part of it.
+  const token = text.trim();
+  if (!token) throw new UsageError(`${flag}: ${file} is empty`);
+  if (/\s/.test(token)) throw new UsageError(`${flag}: ${file} must hold the token alone on one line`);
+  return token;
+}
+
+/**
+ * Where the URL and token come from, first match wins: flags, then the environment, then the context (`--context`
+ * or the file's `current`), then the default URL. A flag beats the environment so a one-off `--url` works in a
+ * shell that has the variables exported.
+ */
+export function client(opts: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): ApiClient {
+  let ctx: ReturnType<typeof selectContext>;
+  try {
+    ctx = selectContext(opts.context, contextsPath(env));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const url = opts.url ?? (env[URL_ENV] || undefined) ?? ctx?.context.url ?? DEFAULT_URL;
+  try {
+    const u = new URL(url);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
   } catch {
-    throw new UsageError(`--url: "${opts.url}" is not an http:// or https:// URL`);
+    const from = opts.url !== undefined ? '--url' : env[URL_ENV] ? URL_ENV : `context ${ctx?.name}: url`;
+    throw new UsageError(`${from}: "${displayUrl(url)}" is not an http:// or https:// URL`);
   }
-  const token = process.env[TOKEN_ENV]?.trim();
-  if (!token) throw new UsageError(`${TOKEN_ENV} is not set: export the API token in that variable (it is never taken as a flag, which would end up in shell history)`);
-  return new ApiClient(opts.url, token);
+  let token: string | undefined;
+  if (opts.tokenFile !== undefined) token = readTokenFile(opts.tokenFile, '--token-file');
+  else if (env[TOKEN_ENV]?.trim()) token = env[TOKEN_ENV].trim();
+  else if (ctx?.context.tokenFile) token = readTokenFile(ctx.context.tokenFile, `context ${ctx.name}: tokenFile`);
+  if (!token) {
+    throw new UsageError(
+      `no API token: use --token-file FILE, export ${TOKEN_ENV}, or a context with a tokenFile (it is never taken as a flag, which would end up in shell history)`,
+    );
+  }
+  return new ApiClient(url, token);
 }
 
 /** Flag names for the API's field names, so "reason: too short" reads as the flag the user typed. */
-const FLAG_OF: Record<string, string> = { to: '--to', reason: '--reason', until: '--until/--for', since: '--since', limit: '--limit', portal: '--portal', type: '--type', force: '--force' };
+const FLAG_OF: Record<string, string> = { to: '--to', reason: '--reason', until: '--until/--for', since: '--since', limit: '--limit', portal: '--portal', type: '--type', force: '--override-preconditions' };
 
 function problemLine(p: ApiProblem): string {
   return `${FLAG_OF[p.path] ?? p.path}: ${p.message}`;
@@ -53,9 +122,9 @@ function problemLine(p: ApiProblem): string {
 export function errorLines(err: unknown): string[] {
   if (err instanceof ApiError) {
     const b = err.body;
-    const hint: Record<number, string> = { 401: ` (check ${TOKEN_ENV})` };
-    // The API speaks in body fields; the CLI user typed --force.
-    const error = b.error.replace('(force: true overrides this)', '(--force overrides this)') + (hint[err.status] ?? '');
+    const hint: Record<number, string> = { 401: ` (check the token: --token-file, ${TOKEN_ENV} or the context)` };
+    // The API speaks in body fields; the CLI user typed --override-preconditions.
+    const error = b.error.replace('(force: true overrides this)', '(--override-preconditions overrides this)') + (hint[err.status] ?? '');
     const lines = b.problems?.length ? b.problems.map((p) => `${error}: ${problemLine(p)}`) : [error];
     if (b.operationId) lines.push(`see it with: portal-failover operation ${b.operationId}`);
     return lines.map((l) => `portal-failover: ${l}`);

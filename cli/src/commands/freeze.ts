@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { ApiFreeze } from '../api-client';
-import { json, parseUserDuration, timestamp } from '../format';
-import { apiCommand, client, enc, out, run, UsageError, type ConnectionOptions } from './common';
+import { parseUserDuration, timestamp } from '../format';
+import { UsageError, apiCommand, client, dump, enc, machine, out, run, type ConnectionOptions } from './common';
 
 interface FreezeOptions extends ConnectionOptions {
   reason: string;
@@ -37,7 +37,7 @@ export function registerFreeze(program: Command): void {
       run(async (portal: string, opts: FreezeOptions) => {
         const until = freezeUntil(opts);
         const r = await client(opts).post<{ portal: string; frozen: ApiFreeze }>(`/api/v1/portals/${enc(portal)}/freeze`, { reason: opts.reason, ...(until ? { until } : {}) });
-        out(opts.json ? json(r) : `${r.portal}: automation frozen by ${r.frozen.actor} ${r.frozen.until !== undefined ? `until ${timestamp(r.frozen.until)}` : 'until unfrozen'}\n`);
+        out(machine(opts) ? dump(opts, r) : `${r.portal}: automation frozen by ${r.frozen.actor} ${r.frozen.until !== undefined ? `until ${timestamp(r.frozen.until)}` : 'until unfrozen'}\n`);
       }),
     );
 }

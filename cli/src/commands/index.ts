@@ -24,10 +24,12 @@ export function registerOnCallCommands(program: Command): void {
   program.addHelpText(
     'after',
     `
-Environment for the on-call commands (status, switchover, freeze, unfreeze, ack, operations, operation, audit):
-  ${URL_ENV}    API base URL (default ${DEFAULT_URL}; --url overrides it)
-  ${TOKEN_ENV}  API bearer token. There is deliberately no flag for it: command-line flags end up in
-                         shell history and in the process list. Create one with \`portal-failover token create\`.
+Where the on-call commands (status, switchover, freeze, unfreeze, ack, operations, operation, audit) find the
+API, first match wins: --url / --token-file; the environment; the context (--context NAME, or \`context use\`).
+  ${URL_ENV}       API base URL (default ${DEFAULT_URL})
+  ${TOKEN_ENV}     API bearer token. There is deliberately no flag for the token itself: command-line
+                            flags end up in shell history and in the process list. Create one with \`token create\`.
+  PORTAL_FAILOVER_CONTEXTS  the contexts file (default ~/.config/portal-failover/contexts.yaml)
 Exit codes: 0 ok, 1 the API refused or failed (or could not be reached), 2 usage error.`,
   );
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { ApiOperation, ApiStep } from '../api-client';
-import { duration, fields, json, table, timestamp, type Cell } from '../format';
-import { apiCommand, client, enc, out, run, type ConnectionOptions } from './common';
+import { duration, fields, table, timestamp, type Cell } from '../format';
+import { apiCommand, client, dump, enc, machine, out, run, type ConnectionOptions } from './common';
 
 export const TERMINAL = new Set(['succeeded', 'failed', 'rejected']);
 
@@ -77,7 +77,7 @@ export function registerOperation(program: Command): void {
     .action(
       run(async (id: string, opts: ConnectionOptions) => {
         const op = await client(opts).get<ApiOperation>(`/api/v1/operations/${enc(id)}`);
-        out(opts.json ? json(op) : operationDetail(op));
+        out(machine(opts) ? dump(opts, op) : operationDetail(op));
       }),
     );
 }

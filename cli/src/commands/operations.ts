@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { ApiOperation } from '../api-client';
-import { json, table, timestamp } from '../format';
-import { apiCommand, client, enc, out, positiveInt, run, type ConnectionOptions } from './common';
+import { table, timestamp } from '../format';
+import { apiCommand, client, dump, enc, machine, out, positiveInt, run, type ConnectionOptions } from './common';
 import { switchText, totalDuration } from './operation';
 
 interface OperationsOptions extends ConnectionOptions {
@@ -18,7 +18,7 @@ export function registerOperations(program: Command): void {
     .action(
       run(async (portal: string, opts: OperationsOptions) => {
         const r = await client(opts).get<{ operations: ApiOperation[]; next?: string }>(`/api/v1/portals/${enc(portal)}/operations`, { limit: opts.limit, cursor: opts.cursor });
-        if (opts.json) return out(json(r));
+        if (machine(opts)) return out(dump(opts, r));
         if (!r.operations.length) return out(`${portal}: no operations yet\n`);
         out(
           table(

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import type { ApiFreeze, ApiPortal, ApiVantage } from '../api-client';
-import { duration, fields, json, table, timestamp, when } from '../format';
-import { apiCommand, client, enc, out, run, type ConnectionOptions } from './common';
+import type { ApiClient, ApiFreeze, ApiPortal, ApiVantage } from '../api-client';
+import { duration, fields, parseUserDuration, table, timestamp, when } from '../format';
+import { UsageError, apiCommand, client, dump, enc, errorLines, machine, out, run, type ConnectionOptions } from './common';
 
 export function frozenText(f: ApiFreeze | null, now = Date.now()): string {
   if (!f) return 'no';
@@ -60,33 +60,76 @@ function detail(p: ApiPortal): string {
   );
 }
 
+interface StatusOptions extends ConnectionOptions {
+  watch?: string | true;
+}
+
+/** One screen of `status`: the overview of all portals, or one portal's details. */
+async function snapshot(api: ApiClient, portal: string | undefined, opts: StatusOptions): Promise<string> {
+  const portals = portal ? [await api.get<ApiPortal>(`/api/v1/portals/${enc(portal)}`)] : (await api.get<{ portals: ApiPortal[] }>('/api/v1/portals')).portals;
+  if (machine(opts)) return dump(opts, portal ? portals[0] : { portals });
+  if (portal) return detail(portals[0]);
+  return (
+    table(
+      ['PORTAL', 'ACTIVE', 'PHASE', 'FROZEN', 'COOLDOWN', 'IN FLIGHT', 'REASON'],
+      portals.map((p) => [
+        p.id,
+        p.activeSite,
+        p.phase,
+        p.frozen ? `yes (${p.frozen.actor})` : 'no',
+        p.cooldown?.active ? `until ${timestamp(p.cooldown.until)}${p.cooldown.acknowledged ? ' (acked)' : ''}` : 'no',
+        p.operationInFlight?.operationId ?? p.pendingRequest ?? 'none',
+        p.reason,
+      ]),
+    ) +
+    '\n' +
+    sitesTable(portals, true) +
+    '(* = active site; `portal-failover status <portal>` for details)\n'
+  );
+}
+
+/** Parses --watch's optional interval: whole seconds from 1 to 3600, default 2. */
+export function watchInterval(value: string | true | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (value === true) return 2_000;
+  const ms = /^\d+$/.test(value) ? Number(value) * 1000 : parseUserDuration(value);
+  if (ms === undefined || ms < 1_000 || ms > 3_600_000) throw new UsageError(`--watch: "${value}" must be an interval from 1s to 1h, e.g. 2 or 5s`);
+  return ms;
+}
+
+/**
+ * Redraws until Ctrl-C. On a terminal each screen replaces the last; into a pipe or a file every screen is kept,
+ * headed by its time, so `status --watch > incident.log` is a record of the incident as it was seen.
+ * An API that does not answer is one line on that screen, not the end of the watch: that is when it is watched.
+ */
+async function watch(api: ApiClient, portal: string | undefined, opts: StatusOptions, everyMs: number): Promise<never> {
+  const tty = process.stdout.isTTY === true;
+  for (;;) {
+    let screen: string;
+    try {
+      screen = await snapshot(api, portal, opts);
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      screen = `${errorLines(err).join('\n')}\n`;
+    }
+    const head = `Every ${everyMs / 1000}s: portal-failover status${portal ? ` ${portal}` : ''}  ${new Date().toISOString()}`;
+    if (machine(opts)) out(opts.output === 'yaml' ? `---\n${screen}` : `${JSON.stringify(JSON.parse(screen))}\n`);
+    else out(`${tty ? '\x1b[H\x1b[2J' : ''}${head}\n\n${screen}${tty ? '' : '\n'}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
 export function registerStatus(program: Command): void {
   apiCommand(program, 'status')
     .description('portals: active site, phase and why, health per site and vantage, freeze, cooldown, operation in flight')
     .argument('[portal]', 'one portal id (default: all)')
+    .option('-w, --watch [interval]', 'redraw every interval (default 2s) until Ctrl-C')
     .action(
-      run(async (portal: string | undefined, opts: ConnectionOptions) => {
+      run(async (portal: string | undefined, opts: StatusOptions) => {
+        const everyMs = watchInterval(opts.watch);
         const api = client(opts);
-        const portals = portal ? [await api.get<ApiPortal>(`/api/v1/portals/${enc(portal)}`)] : (await api.get<{ portals: ApiPortal[] }>('/api/v1/portals')).portals;
-        if (opts.json) return out(json(portal ? portals[0] : { portals }));
-        if (portal) return out(detail(portals[0]));
-        out(
-          table(
-            ['PORTAL', 'ACTIVE', 'PHASE', 'FROZEN', 'COOLDOWN', 'IN FLIGHT', 'REASON'],
-            portals.map((p) => [
-              p.id,
-              p.activeSite,
-              p.phase,
-              p.frozen ? `yes (${p.frozen.actor})` : 'no',
-              p.cooldown?.active ? `until ${timestamp(p.cooldown.until)}${p.cooldown.acknowledged ? ' (acked)' : ''}` : 'no',
-              p.operationInFlight?.operationId ?? p.pendingRequest ?? 'none',
-              p.reason,
-            ]),
-          ) +
-            '\n' +
-            sitesTable(portals, true) +
-            '(* = active site; `portal-failover status <portal>` for details)\n',
-        );
+        if (everyMs !== undefined) await watch(api, portal, opts, everyMs);
+        out(await snapshot(api, portal, opts));
       }),
     );
 }

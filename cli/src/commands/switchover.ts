@@ -1,13 +1,17 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { confirm } from '../confirm';
 import { ApiError, ConnectionError, type ApiClient, type ApiDryRun, type ApiOperation } from '../api-client';
-import { duration, json, parseUserDuration } from '../format';
-import { apiCommand, client, enc, out, run, UsageError, type ConnectionOptions } from './common';
+import { duration, parseUserDuration } from '../format';
+import { UsageError, apiCommand, client, dump, enc, machine, out, run, type ConnectionOptions } from './common';
 import { stepDetail, switchText, TERMINAL, totalDuration } from './operation';
 
 interface SwitchoverOptions extends ConnectionOptions {
   to: string;
   reason: string;
+  overridePreconditions?: boolean;
+  /** The old name of --override-preconditions, still accepted so scripts keep working. */
   force?: boolean;
+  yes?: boolean;
   dryRun?: boolean;
   wait: boolean;
   timeout: string;
@@ -28,7 +32,7 @@ function dryRunText(d: ApiDryRun): string {
       if (s.request) lines.push(`    request: ${JSON.stringify(s.request)}`);
     }
   }
-  lines.push('', d.wouldProceed ? 'Would proceed: yes.' : 'Would proceed: no (see FAIL above; --force overrides the health and freeze checks only).');
+  lines.push('', d.wouldProceed ? 'Would proceed: yes.' : 'Would proceed: no (see FAIL above; --override-preconditions overrides the health and freeze checks only).');
   return `${lines.join('\n')}\n`;
 }
 
@@ -82,7 +86,9 @@ export function registerSwitchover(program: Command): void {
     .argument('<portal>', 'portal id')
     .requiredOption('--to <site>', 'site to switch to')
     .requiredOption('--reason <text>', 'why (goes to the audit log)')
-    .option('--force', 'override the health and freeze preconditions (never a running operation)')
+    .option('--override-preconditions', 'override the health and freeze preconditions (never a running operation)')
+    .addOption(new Option('--force', 'old name of --override-preconditions').hideHelp())
+    .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
     .option('--dry-run', 'show the preconditions and the exact change per step; change nothing (exit 1 if it would not proceed)')
     .option('--no-wait', 'print the operation id and return at once')
     .option('--timeout <duration>', 'how long to wait for the result, e.g. 120s or 5m', '120s')
@@ -93,28 +99,33 @@ export function registerSwitchover(program: Command): void {
         if (timeoutMs === undefined) throw new UsageError(`--timeout: "${opts.timeout}" is not a duration such as 120s or 5m`);
         const api = client(opts);
         const path = `/api/v1/portals/${enc(portal)}/switchover`;
-        const body = { to: opts.to, reason: opts.reason, ...(opts.force ? { force: true } : {}) };
+        const override = opts.overridePreconditions === true || opts.force === true;
+        const body = { to: opts.to, reason: opts.reason, ...(override ? { force: true } : {}) };
         if (opts.dryRun) {
           const d = await api.post<ApiDryRun>(path, { ...body, dryRun: true });
-          out(opts.json ? json(d) : dryRunText(d));
+          out(machine(opts) ? dump(opts, d) : dryRunText(d));
           return d.wouldProceed ? 0 : 1;
+        }
+        if (!opts.yes) {
+          const confirmed = await confirm(`Switch ${portal} to ${opts.to}${override ? ', overriding the health and freeze preconditions' : ''} (${api.url})? Real traffic moves.`);
+          if (!confirmed) return 1;
         }
         const op = await api.post<ApiOperation>(path, body);
         if (!opts.wait) {
-          out(opts.json ? json(op) : `accepted: operation ${op.id} (${portal}: ${switchText(op)})\nfollow it with: portal-failover operation ${op.id}\n`);
+          out(machine(opts) ? dump(opts, op) : `accepted: operation ${op.id} (${portal}: ${switchText(op)})\nfollow it with: portal-failover operation ${op.id}\n`);
           return 0;
         }
-        if (!opts.json) out(`accepted: operation ${op.id} (${portal}: ${switchText(op)}); waiting up to ${duration(timeoutMs)}\n`);
-        const done = await follow(api, op, timeoutMs, opts.json ?? false);
+        if (!machine(opts)) out(`accepted: operation ${op.id} (${portal}: ${switchText(op)}); waiting up to ${duration(timeoutMs)}\n`);
+        const done = await follow(api, op, timeoutMs, machine(opts));
         if (!done) {
           const last = await api.get<ApiOperation>(`/api/v1/operations/${enc(op.id)}`).catch(() => undefined);
-          if (opts.json && last) out(json(last));
+          if (machine(opts) && last) out(dump(opts, last));
           process.stderr.write(
             `portal-failover: gave up waiting after ${duration(timeoutMs)}; operation ${op.id} is ${last?.status ?? 'in an unknown state'} and continues in the controller; follow it with: portal-failover operation ${op.id}\n`,
           );
           return 1;
         }
-        if (opts.json) out(json(done));
+        if (machine(opts)) out(dump(opts, done));
         else if (done.status === 'succeeded') out(`succeeded: ${portal} now on ${done.to} (${switchText(done)} in ${totalDuration(done) ?? '?'})\n`);
         else {
           out(`details: portal-failover operation ${done.id}\n`);

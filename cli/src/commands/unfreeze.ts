@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { json } from '../format';
-import { apiCommand, client, enc, out, run, type ConnectionOptions } from './common';
+
+import { apiCommand, client, dump, enc, machine, out, run, type ConnectionOptions } from './common';
 
 interface UnfreezeOptions extends ConnectionOptions {
   reason?: string;
@@ -14,7 +14,7 @@ export function registerUnfreeze(program: Command): void {
     .action(
       run(async (portal: string, opts: UnfreezeOptions) => {
         const r = await client(opts).post<{ portal: string; frozen: null }>(`/api/v1/portals/${enc(portal)}/unfreeze`, opts.reason !== undefined ? { reason: opts.reason } : {});
-        out(opts.json ? json(r) : `${r.portal}: automation resumed\n`);
+        out(machine(opts) ? dump(opts, r) : `${r.portal}: automation resumed\n`);
       }),
     );
 }
