@@ -7,6 +7,8 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import YAML from 'yaml';
 import { createToken } from '@portal-failover/api';
+import { parseTokenFile } from '../services/api/src/auth';
+import { parse } from 'yaml';
 import { createMetrics, parseConfig, type Config } from '@portal-failover/shared';
 import { startAllInOne, type AllInOne } from '../cli/src/all-in-one';
 import type { ApiOperation, ApiPortal } from '../cli/src/api-client';
@@ -345,6 +347,21 @@ describe('portal-failover on-call commands', () => {
 
     const bad = await cli(['token', 'create', '--name', 'ops-bob', '--role', 'root'], { token: null });
     expect(bad).toMatchObject({ code: 2, out: '', err: 'portal-failover: --role: "root" must be one of viewer, automation, operator, admin\n' });
+  });
+
+  it('token create --expires prints lines with the expiry that the config and the token file both accept', async () => {
+    const r = await cli(['token', 'create', '--name', 'alertmanager', '--role', 'automation', '--expires', '2027-01-31T00:00:00Z', '--json'], { token: null });
+    expect(r).toMatchObject({ code: 0, err: '' });
+    const printed = JSON.parse(r.out) as { sha256: string; expires: string; yaml: string; tokenFileLine: string };
+    expect(printed.expires).toBe('2027-01-31T00:00:00Z');
+    expect(parseTokenFile(printed.tokenFileLine, 'tokens')).toEqual([{ name: 'alertmanager', role: 'automation', sha256: printed.sha256, expires: '2027-01-31T00:00:00Z' }]);
+    const raw = e2eRawConfig([fx]);
+    raw.api = { ...(raw.api as Record<string, unknown>), tokens: [(parse(printed.yaml) as unknown[])[0]] };
+    const { REDIS_URL: _ignored, ...env } = process.env;
+    expect(parseConfig(raw, 'check', env).api.tokens[0]).toMatchObject({ role: 'automation', expires: '2027-01-31T00:00:00Z' });
+
+    const bad = await cli(['token', 'create', '--name', 'x', '--role', 'viewer', '--expires', 'tomorrow'], { token: null });
+    expect(bad).toMatchObject({ code: 2, out: '', err: expect.stringContaining('--expires: "tomorrow" must be an ISO 8601 date-time') });
   });
 });
 

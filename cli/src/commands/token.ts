@@ -5,6 +5,8 @@ import { out, run, usageExitCodes, UsageError } from './common';
 
 /** Same rule as token names in the config schema (shared/src/config/schema.ts), so the printed lines validate. */
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** Same rule as tokens[].expires in the config schema and the token file's fourth field. */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
 export function registerToken(program: Command): void {
   const token = usageExitCodes(program.command('token')).description('API tokens (no API call: prints what to add to the config)');
@@ -12,14 +14,18 @@ export function registerToken(program: Command): void {
     .description('create a token; it is printed once, only its SHA-256 goes into the config')
     .requiredOption('--name <name>', 'who or what uses it; appears as the actor in the audit log (e.g. ops-alice)')
     .requiredOption('--role <role>', `${ROLES.join(' | ')}`)
+    .option('--expires <time>', 'ISO 8601 date-time after which the API refuses the token (e.g. 2027-01-31T00:00:00Z)')
     .option('--json', 'print token, record and lines as JSON')
     .action(
-      run(async (opts: { name: string; role: string; json?: boolean }) => {
+      run(async (opts: { name: string; role: string; expires?: string; json?: boolean }) => {
         if (!NAME.test(opts.name)) throw new UsageError(`--name: "${opts.name}" must be lower-case letters, digits, - or _, starting with a letter or digit`);
         if (!ROLES.includes(opts.role as Role)) throw new UsageError(`--role: "${opts.role}" must be one of ${ROLES.join(', ')}`);
-        const { token: secret, record } = createToken(opts.name, opts.role as Role);
-        const yamlLine = `- { name: ${record.name}, role: ${record.role}, sha256: ${record.sha256} }`;
-        const fileLine = `${record.name} ${record.role} ${record.sha256}`;
+        if (opts.expires !== undefined && (!ISO_INSTANT.test(opts.expires) || Number.isNaN(Date.parse(opts.expires)))) {
+          throw new UsageError(`--expires: "${opts.expires}" must be an ISO 8601 date-time with an offset, e.g. 2027-01-31T00:00:00Z`);
+        }
+        const { token: secret, record } = createToken(opts.name, opts.role as Role, opts.expires);
+        const yamlLine = `- { name: ${record.name}, role: ${record.role}, sha256: ${record.sha256}${record.expires ? `, expires: "${record.expires}"` : ''} }`;
+        const fileLine = `${record.name} ${record.role} ${record.sha256}${record.expires ? ` ${record.expires}` : ''}`;
         if (opts.json) return out(json({ token: secret, ...record, yaml: yamlLine, tokenFileLine: fileLine }));
         out(
           [
