@@ -79,7 +79,11 @@ it('Redis SIGKILLed and restarted with AOF, idle and mid-switch: state kept, the
   const switchRecoveryMs = Date.now() - backAt;
   expect({ status: done.status, error: done.error }).toEqual({ status: 'succeeded', error: undefined });
   await settled('failed_over', 'failed over after the mid-switch kill');
-  expect((await store.loadState(fx.id))?.phase).toBe('failed_over');
+  // The record too (saved on the next evaluation after the operation's own save): nothing left in flight.
+  await waitFor(async () => {
+    const st = await store.loadState(fx.id);
+    return st?.inflight === undefined && st?.phase === 'failed_over';
+  }, { timeoutMs: 10_000, what: 'the stored state failed_over, nothing in flight' });
   expect(await fx.answer()).toEqual([fx.standbyAddress]);
   expect(writes() - w0).toBe(1);
   const ops = await store.recentOperations(fx.id);
