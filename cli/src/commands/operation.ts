@@ -46,6 +46,28 @@ function evidenceText(op: ApiOperation): string {
   return `\nEvidence at decision${typeof ev.analysis === 'string' ? ` (${ev.analysis})` : ''}:\n${lines.join('\n')}\n`;
 }
 
+/**
+ * Per DNS step with a propagation check: each server's time to the new answer (or that it did not serve it within
+ * the timeout), and until when resolvers may still hold the old answer.
+ */
+export function propagationText(op: ApiOperation): string {
+  const parts = op.steps.flatMap((s) => {
+    const p = s.propagation;
+    if (!p) return [];
+    const lines = p.servers.map(
+      (x) => `  ${x.role} ${x.server}: ${x.propagated ? `new answer after ${duration(x.afterMs ?? 0)}` : `NOT propagated (${x.detail ?? 'no detail'})`}`,
+    );
+    if (p.error) lines.push(`  error: ${p.error}`);
+    lines.push(
+      p.oldAnswerUntil !== undefined
+        ? `  resolvers may hold the old answer until ${timestamp(p.oldAnswerUntil)} (apply time + old TTL ${p.oldTtl}s)`
+        : '  old TTL unknown: resolvers may hold the old answer for as long as it was',
+    );
+    return [`\nPropagation of step ${s.index + 1} (${p.record} ${p.type} ${p.value}):\n${lines.join('\n')}\n`];
+  });
+  return parts.join('');
+}
+
 export function operationDetail(op: ApiOperation): string {
   const queued = op.requestedAt !== undefined && op.status !== 'pending' ? ` (queued ${duration(op.decidedAt - op.requestedAt)})` : '';
   const steps = op.steps.length
@@ -67,7 +89,7 @@ export function operationDetail(op: ApiOperation): string {
   pairs.push(['finished', op.finishedAt !== undefined ? `${timestamp(op.finishedAt)} (switch ${duration(op.finishedAt - op.decidedAt)}, total ${totalDuration(op)})` : 'not yet']);
   if (op.resumedCount) pairs.push(['resumed', `${op.resumedCount} time(s) after a controller change`]);
   if (op.error) pairs.push(['error', op.error]);
-  return `Operation ${op.id}: ${op.status}\n${fields(pairs)}${steps}${evidenceText(op)}`;
+  return `Operation ${op.id}: ${op.status}\n${fields(pairs)}${steps}${propagationText(op)}${evidenceText(op)}`;
 }
 
 export function registerOperation(program: Command): void {

@@ -123,6 +123,28 @@ const step = z.object({
   error: z.string().optional(),
   startedAt: z.number().optional(),
   finishedAt: z.number().optional(),
+  /** DNS steps with `verify`: when each nameserver served the new answer, and until when caches may hold the old one. */
+  propagation: z
+    .object({
+      record: z.string(),
+      type: z.string(),
+      value: z.string(),
+      appliedAt: z.number(),
+      timeoutMs: z.number(),
+      oldTtl: z.number().optional(),
+      oldAnswerUntil: z.number().optional(),
+      servers: z.array(
+        z.object({
+          server: z.string(),
+          role: z.enum(['authoritative', 'resolver']),
+          propagated: z.boolean(),
+          afterMs: z.number().optional(),
+          detail: z.string().optional(),
+        }),
+      ),
+      error: z.string().optional(),
+    })
+    .optional(),
 });
 
 export const OperationResponse = z.object({

@@ -12,6 +12,7 @@ import {
   type TrafficProvider,
 } from '@portal-failover/shared';
 import { failpoint } from './failpoint';
+import { PropagationWatches } from './propagation-watches';
 
 export interface ExecutorOptions {
   attempts: number;
@@ -113,6 +114,7 @@ export async function executeOperation(
   // Ends the operation as failed at `step`: rolls the applied steps back (saving after each, so a leader that
   // resumes it continues the rollback instead of starting over) and records the outcome.
   const fail = async (step: Operation['steps'][number], provider: TrafficProvider): Promise<Operation> => {
+    propagation.stop();
     op.status = 'failed';
     op.error = `step ${step.index + 1} (${provider.label}) failed after ${step.attempts} attempt(s): ${step.error}`;
     const applied = op.steps.filter((x) => x.status === 'verified' || x.status === 'rolled_back' || x.status === 'rollback_failed');
@@ -125,6 +127,9 @@ export async function executeOperation(
     await opts.save(op);
     return op;
   };
+  // DNS steps' propagation checks run beside the later steps and are awaited before the operation ends; a failed
+  // or deposed run stops them (what they saw then no longer describes the switch).
+  const propagation = new PropagationWatches(log);
   // Resumed after a step had already failed (the previous leader died during the rollback): finish the failure.
   const alreadyFailed = op.steps.find((x) => x.status === 'failed');
   if (alreadyFailed) return fail(alreadyFailed, providers[alreadyFailed.index]);
@@ -142,6 +147,7 @@ export async function executeOperation(
         const plan = provider.plan(current, target);
         step.plan = { changes: plan.changes, description: plan.description, request: plan.request };
         await fencedApply(provider, plan, fence, now, { logger: log, operation: { id: op.id, portal: op.portal, from: op.from } });
+        const applied = { at: now(), oldTtl: current.ttl };
         failpoint('after-apply');
         const verified = await provider.verify(target);
         if (!verified.ok) throw new ProviderError(`verify failed: ${verified.detail}`, true);
@@ -151,9 +157,13 @@ export async function executeOperation(
         step.finishedAt = now();
         log.info(`step ${step.index + 1}/${op.steps.length} ${provider.label} verified: ${verified.detail}`);
         await opts.save(op);
+        propagation.start(step, provider, target, applied);
         break;
       } catch (err) {
-        if (err instanceof LeaseLostError) throw err;
+        if (err instanceof LeaseLostError) {
+          propagation.stop();
+          throw err;
+        }
         const retryable = err instanceof ProviderError ? err.retryable : true;
         step.error = message(err);
         if (!retryable || step.attempts >= opts.attempts) {
@@ -168,8 +178,11 @@ export async function executeOperation(
       }
     }
   }
+  // The switch ended when its last step verified; the propagation wait after it is reported, not timed as the switch.
+  const verifiedAt = now();
+  await propagation.settle();
   op.status = 'succeeded';
-  op.finishedAt = now();
+  op.finishedAt = verifiedAt;
   if (opts.hooks?.postSwitch.length) {
     // Post-switch hooks report (tickets, chat, CDN purges); their failure does not undo a verified switch.
     const results = await runHooks(opts.hooks.postSwitch, { ...hookCtx, phase: 'post' }, false);

@@ -146,6 +146,13 @@ export class OperationRunner {
     if (op.status === 'succeeded' && op.finishedAt) {
       m.switchDuration.observe({ portal: op.portal, trigger: op.trigger }, Math.max(0, op.finishedAt - op.decidedAt) / 1000);
       m.lastSwitch.set({ portal: op.portal }, op.finishedAt / 1000);
+      for (const st of op.steps) {
+        for (const s of st.propagation?.servers ?? []) {
+          if (s.role !== 'authoritative') continue;
+          if (s.propagated) m.propagation.observe({ portal: op.portal, server: s.server }, (s.afterMs ?? 0) / 1000);
+          else m.propagationLagging.inc({ portal: op.portal, server: s.server });
+        }
+      }
     }
     const msg = op.status === 'succeeded' ? `switched ${op.from} -> ${op.to}, verified` : `switch ${op.from} -> ${op.to} ${op.status === 'rejected' ? 'rejected' : 'failed'}: ${op.error}`;
     this.d.log[op.status === 'succeeded' ? 'info' : 'error'](msg, { portal: op.portal, operation: op.id, trigger: op.trigger });
@@ -159,6 +166,7 @@ export class OperationRunner {
       verified: st.verified,
       error: st.error,
       ms: st.startedAt !== undefined && st.finishedAt !== undefined ? st.finishedAt - st.startedAt : undefined,
+      propagation: st.propagation,
     }));
     this.record({
       type: 'operation.finished',

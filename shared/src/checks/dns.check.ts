@@ -1,5 +1,3 @@
-import dgram from 'node:dgram';
-import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { randomInt } from 'node:crypto';
 import * as dnsPacket from 'dns-packet';
@@ -7,6 +5,7 @@ import type { DnsCheckConfig } from '../config/schema';
 import { parseHostPort } from '../config/fields';
 import type { ProbeOutcome } from '../core/observation';
 import { exchangeTcp, DnsTransportError, type DnsEndpoint } from '../providers/dns/client';
+import { exchangeUdp } from '../providers/dns/udp';
 import { rcodeName } from '../providers/dns/wire';
 import type { ProbeOptions, Verdict } from './tcp.check';
 
@@ -100,32 +99,4 @@ function judge(answer: dnsPacket.Packet, check: DnsCheckConfig): Verdict {
     }
   }
   return { ok: true };
-}
-
-/** One datagram out, the first datagram with our id back; anything else from the socket is ignored. */
-function exchangeUdp(server: DnsEndpoint, message: Buffer, timeoutMs: number, signal?: AbortSignal): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket(isIPv6(server.host) ? 'udp6' : 'udp4');
-    let settled = false;
-    const finish = (err: Error | undefined, answer?: Buffer) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      socket.close();
-      if (err) reject(err);
-      else resolve(answer!);
-    };
-    const timer = setTimeout(() => finish(new DnsTransportError(`no answer within ${timeoutMs}ms`, 'ETIMEDOUT')), timeoutMs);
-    const onAbort = () => finish(new DnsTransportError('aborted', 'ETIMEDOUT'));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (signal?.aborted) onAbort();
-    socket.on('message', (msg, from) => {
-      // Only the server we asked, and only the answer to our question (an off-path answer is ignored, not judged).
-      if (from.port !== server.port || msg.length < 2 || msg.readUInt16BE(0) !== message.readUInt16BE(0)) return;
-      finish(undefined, msg);
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => finish(new DnsTransportError(err.code ?? err.message, err.code ?? 'EIO')));
-    socket.send(message, server.port, server.host);
-  });
 }

@@ -9,10 +9,17 @@ export function providerCallBudget(leaseTtlMs: number, renewEveryMs: number): nu
   return Math.floor(leaseTtlMs * LEASE_TRUST_FRACTION - renewEveryMs);
 }
 
-/** The time limits a traffic step declares (after the schema's transform): one request, or its reload command. */
-export function stepTimeLimits(step: Record<string, unknown>): { field: string; ms: number }[] {
-  const limits: { field: string; ms: number }[] = [];
-  if (typeof step.timeoutMs === 'number') limits.push({ field: 'timeout', ms: step.timeoutMs });
-  if (typeof step.reloadTimeout === 'number') limits.push({ field: 'reloadTimeout', ms: step.reloadTimeout });
+/**
+ * The time limits a traffic step declares (after the schema's transform): one request, its reload command, or the
+ * propagation check that runs after it is verified (the operation waits for it under the same lease).
+ */
+export function stepTimeLimits(step: Record<string, unknown>): { field: string[]; ms: number }[] {
+  const limits: { field: string[]; ms: number }[] = [];
+  if (typeof step.timeoutMs === 'number') limits.push({ field: ['timeout'], ms: step.timeoutMs });
+  if (typeof step.reloadTimeout === 'number') limits.push({ field: ['reloadTimeout'], ms: step.reloadTimeout });
+  const verify = step.verify;
+  if (typeof verify === 'object' && verify !== null && 'timeoutMs' in verify && typeof verify.timeoutMs === 'number') {
+    limits.push({ field: ['verify', 'timeout'], ms: verify.timeoutMs });
+  }
   return limits;
 }

@@ -293,7 +293,7 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
             if (limit.ms > budget) {
               ctx.addIssue({
                 code: 'custom',
-                path: ['portals', i, 'traffic', j, limit.field],
+                path: ['portals', i, 'traffic', j, ...limit.field],
                 message: `must fit in the leader lease: at most ${formatDuration(Math.max(0, budget))} (controller.leaseTtl × ${LEASE_TRUST_FRACTION} − controller.renewEvery), got ${formatDuration(limit.ms)}`,
               });
             }

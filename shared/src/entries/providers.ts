@@ -3,6 +3,7 @@ export * from '../providers/provider';
 export * from '../providers/http-client';
 export * from '../providers/registry';
 export * from '../providers/dns-record';
+export * from '../providers/dns-propagation';
 export * from '../providers/powerdns.provider';
 export * from '../providers/zonefile';
 export * from '../providers/rfc2136.provider';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Fields } from '../config/fields';
+import { dnsVerifyField } from './dns-propagation';
 import { dnsValueFor, type SiteIssue, type TargetSite } from './provider';
 
 /**
@@ -13,12 +14,16 @@ export type DnsRecordType = (typeof DNS_RECORD_TYPES)[number];
 /** RFC 2181 §8: TTLs are unsigned 31-bit. */
 export const MAX_DNS_TTL = 2 ** 31 - 1;
 
-/** The `record` and `type` fields of a DNS step, spread into the provider's strictObject; `record` says what it means there. */
+/**
+ * The `record`, `type` and `verify` fields of a DNS step, spread into the provider's strictObject; `record` says
+ * what it means there. `verify` is the propagation check after a switch (dns-propagation.ts).
+ */
 export function dnsRecordFields(f: Fields, recordDescription?: string) {
   const record = f.dnsName();
   return {
     record: recordDescription ? record.describe(recordDescription) : record,
     type: z.enum(DNS_RECORD_TYPES).describe('A and AAAA take routing.address, CNAME takes routing.target.'),
+    verify: dnsVerifyField(f),
   };
 }
 

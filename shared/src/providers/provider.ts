@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Fields } from '../config/fields';
 import type { Logger } from '../runtime/logger';
+import type { StepPropagation } from '../store/records';
 
 export interface SiteRouting {
   address?: string;
@@ -68,6 +69,11 @@ export interface TrafficProvider {
   plan(current: StepState, site: TargetSite): StepPlan;
   apply(plan: StepPlan, ctx: ProviderContext): Promise<void>;
   verify(site: TargetSite): Promise<VerifyResult>;
+  /**
+   * DNS steps with `verify`: after verify() passed, which nameservers serve the site's answer and when
+   * (dns-propagation.ts). Never throws for a server that lags; `applied.at` is when apply() returned.
+   */
+  propagation?(site: TargetSite, applied: { at: number; oldTtl?: number }, signal?: AbortSignal): Promise<StepPropagation>;
 }
 
 export interface ProviderDeps {

@@ -5,6 +5,7 @@ import { haproxyProvider } from './haproxy.provider';
 import { webhookProvider } from './webhook.provider';
 import { cloudflareProvider } from './cloudflare.provider';
 import { route53Provider } from './route53.provider';
+import { propagationWatchFor } from './dns-propagation';
 import type { ProviderDefinition, ProviderDeps, StepConfigBase, TrafficProvider } from './provider';
 
 /**
@@ -28,5 +29,9 @@ export function providerDefinition(kind: string): ProviderDefinition | undefined
 export function createProvider(step: StepConfigBase, deps: ProviderDeps): TrafficProvider {
   const def = providerDefinition(step.kind);
   if (!def) throw new Error(`unknown provider kind "${step.kind}"`);
-  return def.create(step, deps);
+  const provider = def.create(step, deps);
+  // One place for every DNS provider: the check reads only the step's record, type and verify fields.
+  const watch = propagationWatchFor(step);
+  if (watch) provider.propagation = watch;
+  return provider;
 }

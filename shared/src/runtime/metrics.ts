@@ -146,6 +146,19 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       labelNames: ['portal'] as const,
       registers,
     }),
+    propagation: new Histogram({
+      name: 'failover_propagation_seconds',
+      help: 'From a DNS step applied to the nameserver serving its new answer (verify.nameservers or the zone NS)',
+      labelNames: ['portal', 'server'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+      registers,
+    }),
+    propagationLagging: new Counter({
+      name: 'failover_propagation_lagging_total',
+      help: 'Nameservers that did not serve a DNS step\'s new answer within verify.timeout',
+      labelNames: ['portal', 'server'] as const,
+      registers,
+    }),
     providerRequestDuration: new Histogram({
       name: 'failover_provider_request_duration_seconds',
       help: 'Duration of one call to a traffic provider (read, apply, verify) by outcome (ok, error)',

@@ -25,6 +25,36 @@ export const OperationEvidenceSchema = z.object({
   ),
 });
 
+/**
+ * How a DNS step's new answer spread after it was applied: per nameserver (asked until it served the new answer or
+ * the timeout passed) and per resolver (asked once), and until when caches may still hold the old answer.
+ */
+export const StepPropagationSchema = z.object({
+  record: z.string(),
+  type: z.string(),
+  value: z.string(),
+  appliedAt: epochMs,
+  timeoutMs: z.number().nonnegative(),
+  /** TTL the record had before the switch; unknown when the provider does not report one. */
+  oldTtl: z.number().int().nonnegative().optional(),
+  /** appliedAt + oldTtl: a resolver that cached the old answer just before the switch may serve it until then. */
+  oldAnswerUntil: epochMs.optional(),
+  servers: z.array(
+    z.object({
+      server: z.string(),
+      role: z.enum(['authoritative', 'resolver']),
+      propagated: z.boolean(),
+      /** ms after appliedAt when it first served the new answer. */
+      afterMs: z.number().nonnegative().optional(),
+      /** What it served last when it had not propagated (old answer, timeout, REFUSED, ...). */
+      detail: z.string().optional(),
+    }),
+  ),
+  /** Why no server could be asked (the zone's nameservers could not be found). */
+  error: z.string().optional(),
+});
+export type StepPropagation = z.infer<typeof StepPropagationSchema>;
+
 export const OperationStepSchema = z.object({
   index: z.number().int().nonnegative(),
   kind: z.string(),
@@ -36,6 +66,7 @@ export const OperationStepSchema = z.object({
   error: z.string().optional(),
   startedAt: epochMs.optional(),
   finishedAt: epochMs.optional(),
+  propagation: StepPropagationSchema.optional(),
 });
 
 /** One switchover attempt: persisted before it starts, updated after every step, resumable after a crash. */
