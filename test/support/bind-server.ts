@@ -36,6 +36,11 @@ export interface BindZoneSpec {
    * None: the zone takes no updates at all (BIND's default), so an update is REFUSED.
    */
   updatePolicy?: string[];
+  /**
+   * Makes it a secondary zone transferred by AXFR from these primaries ("127.0.0.1 port 5300"), refreshed when one
+   * sends NOTIFY; `records` is then unused (the zone comes from the primary).
+   */
+  primaries?: string[];
 }
 
 export interface StartBindOptions {
@@ -109,6 +114,9 @@ async function startOnce(named: string, tsigKeygen: string, dir: string, options
   const port = await freeTcpUdpPort('127.0.0.1');
   const zoneBlocks = options.zones.map((z) => {
     const file = path.join(dir, `db.${z.name}`);
+    if (z.primaries) {
+      return `zone "${z.name}" {\n    type secondary;\n    file "${file}";\n    primaries { ${z.primaries.map((p) => `${p};`).join(' ')} };\n    notify no;\n};\n`;
+    }
     fs.writeFileSync(file, zoneFile(z));
     const policy = z.updatePolicy ? `    update-policy {\n${z.updatePolicy.map((s) => `        ${s}`).join('\n')}\n    };\n` : '';
     return `zone "${z.name}" {\n    type primary;\n    file "${file}";\n${policy}};\n`;

@@ -20,6 +20,8 @@ export interface StartPowerDnsOptions {
   /** Seconds between LUA record health checks; 1 (not pdns's 5) keeps failover tests short. */
   luaHealthChecksInterval?: number;
   startTimeoutMs?: number;
+  /** More pdns.conf lines, e.g. `primary=yes` to serve zones to secondaries by AXFR and NOTIFY them. */
+  extraConfig?: string[];
 }
 
 export interface PowerDnsApi {
@@ -101,6 +103,7 @@ async function startOnce(
     `api-key=${apiKey}`,
     'enable-lua-records=yes',
     `lua-health-checks-interval=${options.luaHealthChecksInterval ?? 1}`,
+    ...(options.extraConfig ?? []),
     '',
   ].join('\n');
   fs.writeFileSync(path.join(dir, 'pdns.conf'), config);
