@@ -29,7 +29,8 @@ const NO_DATA_NOW: Record<string, { reason: string; event: boolean }> = {
 };
 
 function fill(expr: string, portal: string): string {
-  let e = expr.replaceAll('$portal', portal);
+  // $job and $vantage as Grafana fills them with "All" in a one-job, one-vantage run.
+  let e = expr.replaceAll('$portal', portal).replaceAll('$job', '.*').replaceAll('$vantage', '.*');
   for (const [k, v] of Object.entries(GRAFANA_VARS)) e = e.replaceAll(k, v);
   return e;
 }

@@ -88,6 +88,37 @@ describe('dashboard', () => {
   });
 });
 
+describe('dashboard variables, time zone and runbook links', () => {
+  const d = loadDashboard();
+  const v = (name: string) => d.templating.list.find((x) => x.name === name) as (Record<string, unknown> & { name: string }) | undefined;
+
+  it('has job and vantage variables, multi-select with All', () => {
+    expect(v('job')).toMatchObject({ type: 'query', definition: 'label_values(failover_build_info, job)', multi: true, includeAll: true });
+    // All must mean the jobs that export failover_build_info, not every job in Prometheus (.*).
+    expect(v('job')?.allValue).toBeUndefined();
+    expect(v('vantage')).toMatchObject({ type: 'query', definition: 'label_values(failover_check_up, vantage)', multi: true, includeAll: true });
+  });
+
+  it('filters every query by $job, and every per-vantage series by $vantage', () => {
+    const queries = dashboardQueries(d);
+    const selectors = queries.flatMap((q) => [...q.expr.matchAll(/\b((?:failover|nodejs)_[a-z0-9_]+)(\{[^}]*\})?/g)].map((m) => ({ where: q.where, name: m[1], labels: m[2] ?? '' })));
+    expect(selectors.length).toBeGreaterThan(20);
+    expect(selectors.filter((s) => !s.labels.includes('job=~"$job"')).map((s) => `${s.where}: ${s.name}`)).toEqual([]);
+    const perVantage = new Set(['failover_check_up', 'failover_check_failures_total', 'failover_check_duration_seconds_bucket']);
+    expect(selectors.filter((s) => perVantage.has(s.name) && !s.labels.includes('vantage=~"$vantage"')).map((s) => `${s.where}: ${s.name}`)).toEqual([]);
+  });
+
+  it('shows times in UTC and takes every runbook link from one base URL variable', () => {
+    expect((d as unknown as { timezone: string }).timezone).toBe('utc');
+    expect(v('runbook_base')).toMatchObject({ type: 'constant' });
+    expect(String(v('runbook_base')?.query)).toMatch(/^https?:\/\/\S+[^/]$/);
+    const text = JSON.stringify(d);
+    const runbookUrls = [...text.matchAll(/"url":\s*"([^"]*runbook[^"]*|[^"]*\$\{runbook_base\}[^"]*)"/g)].map((m) => m[1]);
+    expect(runbookUrls.length).toBeGreaterThan(0);
+    expect(runbookUrls.filter((u) => !u.startsWith('${runbook_base}/'))).toEqual([]);
+  });
+});
+
 describe('grafana provisioning', () => {
   it('provisions the Prometheus data source and loads the dashboard folder', () => {
     const ds = obj(parse(fs.readFileSync(deployPath('grafana', 'provisioning', 'datasources', 'prometheus.yml'), 'utf8')), 'datasources');

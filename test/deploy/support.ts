@@ -130,7 +130,8 @@ export const LEADER_ONLY = ['failover_portal_phase', 'failover_site_healthy', 'f
 /** True when every leader-only series in `expr` is filtered to the leader's process. */
 export function keepsLeaderOnly(expr: string): boolean {
   const uses = metricNamesIn(expr).some((n) => LEADER_ONLY.includes(n));
-  return !uses || /and on \(job, instance\) \(failover_controller_leader == 1\)/.test(expr);
+  // The leader filter may carry label matchers of its own (the dashboard narrows it to $job).
+  return !uses || /and on \(job, instance\) \(failover_controller_leader(\{[^}]*\})? == 1\)/.test(expr);
 }
 
 // ------------------------------------------------------------------ Prometheus and Alertmanager daemons
