@@ -55,11 +55,18 @@ export class RepeatAudit {
   }
 
   private openWindow(entry: NewAuditEntry, forget: () => void): Window {
-    const w: Window = { entry, opened: this.now(), last: this.now(), repeats: 0, timer: undefined as unknown as NodeJS.Timeout };
-    w.timer = setTimeout(() => {
-      forget();
-      this.close(w);
-    }, this.windowMs);
+    // The timer's callback closes over the window it ends, so the window is built inside the callback's scope.
+    const opened = this.now();
+    const w: Window = {
+      entry,
+      opened,
+      last: opened,
+      repeats: 0,
+      timer: setTimeout(() => {
+        forget();
+        this.close(w);
+      }, this.windowMs),
+    };
     w.timer.unref();
     return w;
   }
