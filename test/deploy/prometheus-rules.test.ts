@@ -29,6 +29,7 @@ const EXPECTED_ALERTS = [
   'FailoverTlsCertExpiringSoon',
   'FailoverTrafficDrift',
   'FailoverUnknownRouting',
+  'FailoverDrillTooOld',
 ];
 
 /** Series from other exporters that rules may use (the blackbox exporter's for the external probe). */
