@@ -4,6 +4,7 @@ import { createApp } from '@portal-failover/api';
 import { createMetrics } from '@portal-failover/shared';
 import { routes } from '../../services/api/src/routes';
 import { waitFor } from '../support/free-port';
+import { sharedPowerDns } from '../support/powerdns-server';
 import type { PortalFixture } from '../support/e2e';
 import { alertPayload, bearer, bodyOf, getPortal, startStack, waitForOperation, type OperationBody, type Stack } from './support';
 
@@ -98,7 +99,12 @@ function conforms<T>(method: string, expressPath: string, res: Response, expecte
 }
 
 beforeAll(async () => {
-  stack = await startStack(['oa-switch', 'oa-alert'], { policy: { failureThreshold: 2, recoveryThreshold: 2 } });
+  // The DNS step checks propagation on the PowerDNS it writes to, so operations carry the optional propagation field.
+  const pdns = sharedPowerDns();
+  stack = await startStack(['oa-switch', 'oa-alert'], {
+    policy: { failureThreshold: 2, recoveryThreshold: 2 },
+    verify: { nameservers: [`${pdns.dnsHost}:${pdns.dnsPort}`], timeout: '1s' },
+  });
   [a, b] = stack.fixtures;
   const res = await api().get('/api/v1/openapi.json');
   expect(res.status).toBe(200);
@@ -238,6 +244,12 @@ describe('real answers match the documented schema for their status', () => {
     expect(op.status).toBe('succeeded');
     expect(op.steps[0].plan?.request).toBeDefined();
     expect(op.evidence).toBeDefined();
+    // The propagation check ran on the authoritative server, is in the documented shape, and fed the histogram.
+    const pdns = sharedPowerDns();
+    const server = `${pdns.dnsHost}:${pdns.dnsPort}`;
+    expect(op.steps[0].propagation).toMatchObject({ record: a.record, type: 'A', value: a.standbyAddress, oldTtl: 30, servers: [{ server, role: 'authoritative', propagated: true }] });
+    const metrics = (await api().get('/metrics')).text;
+    expect(metrics).toContain(`failover_propagation_seconds_count{portal="${a.id}",server="${server}"} 1`);
     conforms('get', '/api/v1/portals/:id/operations', await api().get(`/api/v1/portals/${a.id}/operations`).set('Authorization', bearer('viewer')), 200);
     const view = await api().get(`/api/v1/portals/${a.id}`).set('Authorization', bearer('viewer'));
     conforms('get', '/api/v1/portals/:id', view, 200);

@@ -1,5 +1,5 @@
 import { executeOperation } from '@portal-failover/controller';
-import { createProvider, parseConfig, type FenceGuard, type TrafficProvider } from '@portal-failover/shared';
+import { createProvider, parseConfig, zoneNameservers, type FenceGuard, type TrafficProvider } from '@portal-failover/shared';
 import { operationDetail } from '../../cli/src/commands/operation';
 import { startBind, type BindServer } from '../support/bind-server';
 import { captureLogger } from '../support/capture-logger';
@@ -136,4 +136,10 @@ describe('propagation after a DNS switch (PowerDNS primary, BIND secondary by AX
     expect(text).toContain(`authoritative 127.0.0.1:${deadPort}: NOT propagated (not serving ${STANDBY.routing.address} within 4000ms: no answer)`);
     expect(text).toContain(`resolvers may hold the old answer until ${new Date(p.oldAnswerUntil ?? 0).toISOString().replace(/\.\d{3}Z$/, 'Z')} (apply time + old TTL ${OLD_TTL}s)`);
   }, 30_000);
+
+  it("finds the zone's nameservers from the NS records of the closest enclosing zone when none are listed", async () => {
+    // www.prop.example has no NS of its own; prop.example's NS is ns1.prop.example, whose A is 127.0.0.1.
+    expect(await zoneNameservers(RECORD, [`127.0.0.1:${pdns.dnsPort}`])).toEqual([{ host: '127.0.0.1', port: 53 }]);
+    await expect(zoneNameservers('www.nowhere.invalid.', [`127.0.0.1:${pdns.dnsPort}`])).rejects.toThrow("looking up NS records of www.nowhere.invalid: EREFUSED");
+  });
 });

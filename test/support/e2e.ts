@@ -50,6 +50,8 @@ export interface ConfigOptions {
   vantage?: string;
   /** Declared vantages, keys as ${ENV} references. */
   vantages?: { name: string; key: string; canary?: string }[];
+  /** The DNS step's propagation check (`verify`), as a user writes it. */
+  verify?: Record<string, unknown>;
 }
 
 /** The config document for the fixtures, as a user would write it (secrets as ${ENV} references). */
@@ -78,7 +80,7 @@ export function e2eRawConfig(portals: PortalFixture[], o: ConfigOptions = {}): R
         { name: 'primary', provider: 'hosting-a', routing: { address: p.primaryAddress }, checks: [check(p.primary.url)] },
         { name: 'standby', provider: 'hosting-b', routing: { address: p.standbyAddress }, checks: [check(p.standby.url)] },
       ],
-      traffic: [{ kind: 'powerdns', apiUrl: o.apiUrl ?? pdns.apiUrl, apiKey: '${TEST_PDNS_API_KEY}', zone: p.zone, record: p.record, type: 'A', ttl: 30, timeout: '1s' }],
+      traffic: [{ kind: 'powerdns', apiUrl: o.apiUrl ?? pdns.apiUrl, apiKey: '${TEST_PDNS_API_KEY}', zone: p.zone, record: p.record, type: 'A', ttl: 30, timeout: '1s', ...(o.verify ? { verify: o.verify } : {}) }],
     })),
   };
   return raw;

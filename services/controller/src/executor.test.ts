@@ -7,6 +7,7 @@ import {
   type Operation,
   type ProviderContext,
   type StepPlan,
+  type StepPropagation,
   type StepState,
   type TargetSite,
   type TrafficProvider,
@@ -318,5 +319,58 @@ describe('hook isolation', () => {
     expect(r.detail).toContain('PF_TEST_HOOK_ALLOWED=yes');
     expect(r.detail).not.toContain('PF_TEST_HOOK_SECRET');
     expect(r.detail).not.toContain('provider-key-should-not-leak');
+  });
+});
+
+describe('executeOperation: propagation checks of DNS steps', () => {
+  /** A step whose propagation check resolves when the test says, so the order of events is the test's to choose. */
+  class WatchedProvider extends MemoryProvider {
+    calls: { site: string; applied: { at: number; oldTtl?: number }; signal?: AbortSignal }[] = [];
+    release!: (p: StepPropagation) => void;
+    private readonly result = new Promise<StepPropagation>((r) => (this.release = r));
+    async read(): Promise<StepState> {
+      return { values: [this.value], ttl: 300 };
+    }
+    propagation(site: TargetSite, applied: { at: number; oldTtl?: number }, signal?: AbortSignal): Promise<StepPropagation> {
+      this.calls.push({ site: site.name, applied, signal });
+      return this.result;
+    }
+  }
+  const report = (appliedAt: number): StepPropagation => ({
+    record: 'www.portal.example.',
+    type: 'A',
+    value: '198.51.100.20',
+    appliedAt,
+    timeoutMs: 1000,
+    oldTtl: 300,
+    oldAnswerUntil: appliedAt + 300_000,
+    servers: [{ server: '127.0.0.1:5300', role: 'authoritative', propagated: false, detail: 'not serving 198.51.100.20 within 1000ms: no answer' }],
+  });
+
+  it('starts after the step verifies with the old TTL, lets later steps run meanwhile, and records the result before success', async () => {
+    const dns = new WatchedProvider('dns');
+    const later = new MemoryProvider('lb');
+    const { result } = run(op(2), [dns, later]);
+    // The later step is applied while the check is still waiting.
+    while (later.applies === 0) await new Promise((r) => setImmediate(r));
+    expect(dns.calls).toEqual([{ site: 'standby', applied: { at: 5000, oldTtl: 300 }, signal: expect.any(AbortSignal) }]);
+    dns.release(report(5000));
+    const done = await result;
+    // A lagging nameserver does not fail the switch.
+    expect(done.status).toBe('succeeded');
+    expect(done.steps[0].propagation).toEqual(report(5000));
+    expect(done.steps[1].propagation).toBeUndefined();
+  });
+
+  it('stops the check when a later step fails, and records nothing from it', async () => {
+    const dns = new WatchedProvider('dns');
+    const later = new MemoryProvider('lb');
+    later.failApplies = [new ProviderError('403', false)];
+    const done = await run(op(2), [dns, later]).result;
+    expect(done.status).toBe('failed');
+    expect(dns.calls[0].signal?.aborted).toBe(true);
+    dns.release(report(5000));
+    await new Promise((r) => setImmediate(r));
+    expect(done.steps[0].propagation).toBeUndefined();
   });
 });

@@ -188,9 +188,11 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
 /**
  * The zone's nameservers from the system resolver: the NS records of the closest enclosing name that has them
  * (the record's own name first, then its parents, never the root or a TLD), each name's IPv4 and IPv6 addresses.
+ * `lookupServers` replaces the system resolver (tests ask their own server).
  */
-export async function zoneNameservers(record: string): Promise<DnsEndpoint[]> {
+export async function zoneNameservers(record: string, lookupServers?: string[]): Promise<DnsEndpoint[]> {
   const resolver = new Resolver({ timeout: 2000, tries: 2 });
+  if (lookupServers) resolver.setServers(lookupServers);
   const labels = canonicalName(record).slice(0, -1).split('.');
   for (let i = 0; i < labels.length - 1; i++) {
     const name = labels.slice(i).join('.');
@@ -271,7 +273,7 @@ function stepRecordName(step: StepConfigBase): string | undefined {
 export type PropagationWatch = (site: TargetSite, applied: { at: number; oldTtl?: number }, signal?: AbortSignal) => Promise<StepPropagation>;
 
 /** The shape dnsVerifyField produces; the base step type holds its fields as unknown. */
-function isPropagationSettings(v: unknown): v is PropagationSettings {
+export function isPropagationSettings(v: unknown): v is PropagationSettings {
   return typeof v === 'object' && v !== null && typeof (v as { timeoutMs?: unknown }).timeoutMs === 'number' && Array.isArray((v as { resolvers?: unknown }).resolvers);
 }
 

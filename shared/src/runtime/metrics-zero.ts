@@ -1,6 +1,7 @@
 import { RESULT_REJECTIONS } from '../security/result-signature';
 import { RECORD_KINDS } from '../store/records';
 import { checkName, type Config } from '../config/schema';
+import { endpointText, isPropagationSettings } from '../providers/dns-propagation';
 import type { TrafficProvider } from '../providers/provider';
 import type { Metrics } from './metrics';
 
@@ -31,6 +32,11 @@ export function zeroControllerMetrics(m: Metrics, config: Config): void {
     }
     for (const step of p.traffic) {
       for (const operation of PROVIDER_CALLS) for (const outcome of OUTCOMES) m.providerRequestDuration.zero({ kind: step.kind, operation, outcome });
+      // Listed nameservers are known before any switch (NS records are looked up only when one happens).
+      for (const ns of isPropagationSettings(step.verify) ? (step.verify.nameservers ?? []) : []) {
+        m.propagation.zero({ portal: p.id, server: endpointText(ns) });
+        m.propagationLagging.inc({ portal: p.id, server: endpointText(ns) }, 0);
+      }
     }
   }
 }
@@ -66,5 +72,7 @@ export function instrumentProvider(provider: TrafficProvider, m: Metrics): Traff
     plan: (current, site) => provider.plan(current, site),
     apply: (plan, ctx) => timed('apply', () => provider.apply(plan, ctx)),
     verify: (site) => timed('verify', () => provider.verify(site)),
+    // Not a provider request (it asks nameservers, not the provider's API): passed through untimed.
+    ...(provider.propagation ? { propagation: provider.propagation.bind(provider) } : {}),
   };
 }
