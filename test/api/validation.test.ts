@@ -41,9 +41,9 @@ afterAll(async () => {
 
 type Res = Awaited<ReturnType<typeof send>>;
 
-/** Sends `body` (a value to JSON-encode, or a raw string with its own content type) to a route as operator. */
+/** Sends `body` (a value to JSON-encode, or a raw string with its own content type) to a route with the role it needs. */
 async function send(d: RouteDef, body: unknown, o: { portal?: string; raw?: string; contentType?: string } = {}) {
-  const req = request(h.server)[d.method](fillPath(d, { id: o.portal ?? fx.id })).set('Authorization', bearer('operator'));
+  const req = request(h.server)[d.method](fillPath(d, { id: o.portal ?? fx.id })).set('Authorization', bearer(d.role ?? 'operator'));
   if (o.raw !== undefined) return req.set('Content-Type', o.contentType ?? 'application/json').send(o.raw);
   if (body === undefined) return req;
   return req.set('Content-Type', 'application/json').send(JSON.stringify(body));

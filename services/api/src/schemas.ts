@@ -7,7 +7,7 @@ const reason = z
   .refine((v) => v.trim().length >= 3, 'must say why in at least 3 characters');
 
 export const SwitchoverBody = z.strictObject({
-  to: z.string({ error: 'is required: the site to switch to' }).min(1, 'must name a site'),
+  to: z.string({ error: 'is required: the site to switch to' }).min(1, 'must name a site').max(200, 'must be at most 200 characters'),
   reason,
   dryRun: z.boolean().optional(),
   force: z.boolean().optional(),
