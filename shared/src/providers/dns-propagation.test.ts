@@ -51,6 +51,25 @@ describe('propagation bookkeeping (no I/O)', () => {
   });
 });
 
+describe('the propagation check a step gets', () => {
+  const site = { name: 'standby', routing: { address: '198.51.100.20' } };
+  // No servers to ask: the record is built from the step alone, without a single packet.
+  const verify = { nameservers: [], resolvers: [], timeoutMs: 1000 };
+
+  it('asks about the absolute record name (zonefile owners may be relative to the zone)', async () => {
+    const watch = propagationWatchFor({ kind: 'zonefile', zone: 'portal.example', record: 'www', type: 'A', verify });
+    expect(await watch?.(site, { at: 10, oldTtl: 30 })).toMatchObject({ record: 'www.portal.example.', value: '198.51.100.20', oldAnswerUntil: 30_010 });
+    const abs = propagationWatchFor({ kind: 'powerdns', zone: 'portal.example.', record: 'WWW.Portal.Example', type: 'A', verify });
+    expect((await abs?.(site, { at: 10 }))?.record).toBe('www.portal.example.');
+  });
+
+  it("reads Cloudflare's automatic TTL (1) as the 300 s it serves", async () => {
+    const watch = propagationWatchFor({ kind: 'cloudflare', record: 'www.portal.example', type: 'A', verify });
+    expect(await watch?.(site, { at: 0, oldTtl: 1 })).toMatchObject({ oldTtl: 300, oldAnswerUntil: 300_000 });
+    expect(await watch?.(site, { at: 0, oldTtl: 120 })).toMatchObject({ oldTtl: 120 });
+  });
+});
+
 describe('nameserver addresses', () => {
   it.each([
     ['192.0.2.1', { host: '192.0.2.1', port: 53 }],

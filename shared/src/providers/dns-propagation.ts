@@ -22,6 +22,7 @@ const DNS_PORT = 53;
 const POLL_MS = 200;
 /** One question's wait; a lost datagram is asked again rather than waiting out the whole timeout. */
 const QUESTION_MS = 1000;
+const CLOUDFLARE_AUTO_TTL = 300;
 
 export interface PropagationSettings {
   /** Absent: the zone's NS records are looked up when the check runs. */
@@ -285,6 +286,8 @@ export function propagationWatchFor(step: StepConfigBase, opts: Omit<WatchOption
   const type = step.type;
   return async (site, applied, signal) => {
     const value = dnsValueFor(type, site).value ?? '';
-    return watchPropagation({ record, type, value }, settings, applied, { ...opts, signal });
+    // Cloudflare stores "automatic" as TTL 1 and serves it as 300 s (what octoDNS maps it to as well).
+    const oldTtl = step.kind === 'cloudflare' && applied.oldTtl === 1 ? CLOUDFLARE_AUTO_TTL : applied.oldTtl;
+    return watchPropagation({ record, type, value }, settings, { at: applied.at, oldTtl }, { ...opts, signal });
   };
 }

@@ -257,7 +257,7 @@ describe('zonefile provider against real files', () => {
     const p = provider(file);
     const before = fs.readFileSync(file, 'latin1');
     const current = await p.read();
-    expect(current).toEqual({ values: ['192.0.2.10'], detail: 'ttl 300, serial 2024010101' });
+    expect(current).toEqual({ values: ['192.0.2.10'], ttl: 300, detail: 'ttl 300, serial 2024010101' });
     const same = p.plan(current, primary);
     expect(same.changes).toBe(false);
     expect(same.description).toBe(`www.portal.example. A already 192.0.2.10 in ${file}`);

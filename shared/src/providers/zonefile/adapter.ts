@@ -70,6 +70,8 @@ class ZonefileProvider implements TrafficProvider {
     const rrset = rrsetOf(zone, this.owner, this.cfg.type);
     return {
       values,
+      // The TTL caches may hold the current answer for (the propagation check's horizon); plan() compares values only.
+      ttl: rrset[0]?.ttl,
       detail: rrset.length > 0 ? `ttl ${rrset[0].ttl}, serial ${zone.serial}` : `no ${this.cfg.type} record, serial ${zone.serial}`,
     };
   }
