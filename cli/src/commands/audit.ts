@@ -11,6 +11,40 @@ interface AuditOptions extends ConnectionOptions {
   pageSize?: number;
 }
 
+interface VerifyOptions extends ConnectionOptions {
+  checkpoint?: string;
+  publicKey?: string;
+}
+
+/**
+ * Reads the checkpoint file and checks its signature here, before asking the API: the API (and the Redis behind
+ * it) is what is being checked, so it must not be the one to judge the signature.
+ */
+async function checkpointToCompare(file: string, publicKey: string | undefined): Promise<{ ok: true; seq: number; hash: string } | { ok: false; problem: string }> {
+  const { parseCheckpoint, checkpointSignatureProblem, parseCheckpointPublicKey } = await import('@portal-failover/shared/audit');
+  const { readFileSync } = await import('node:fs');
+  const read = (path: string, flag: string): string => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new UsageError(`${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+  };
+  const parsed = parseCheckpoint(read(file, '--checkpoint'));
+  if (!parsed.ok) throw new UsageError(`--checkpoint: ${file} ${parsed.error}`);
+  let trusted;
+  if (publicKey !== undefined) {
+    const k = parseCheckpointPublicKey(publicKey.startsWith('file:') ? read(publicKey.slice('file:'.length), '--public-key') : publicKey);
+    if (!k.ok) throw new UsageError(`--public-key ${k.error}`);
+    trusted = k.key;
+  }
+  const c = parsed.checkpoint;
+  const problem = checkpointSignatureProblem(c, trusted);
+  if (problem) return { ok: false, problem: `${file}: ${problem}` };
+  if (!trusted) process.stderr.write('note: signature checked with the key the checkpoint carries; pass --public-key to check it is yours\n');
+  return { ok: true, seq: c.count, hash: c.hash };
+}
+
 /** The biggest page the API serves: an export of a busy week should take few round trips. */
 const EXPORT_PAGE = 1000;
 
@@ -94,11 +128,19 @@ export function registerAudit(program: Command): void {
 
   usageExitCodes(audit.command('verify'))
     .description('check every link of the audit hash chain; exit 1 naming the first entry where it breaks')
+    .option('--checkpoint <file>', "a witness's signed checkpoint (JSON, or JSON lines: the last is taken): check its signature, then that the chain still holds its entry with its hash")
+    .option('--public-key <key>', 'Ed25519 public key the checkpoint must be signed with: base64 SPKI, a PEM block, or file:/path to either')
     .action(
-      run(async (_opts: AuditOptions, cmd: Command) => {
-        const opts = cmd.optsWithGlobals<AuditOptions>();
+      run(async (_opts: VerifyOptions, cmd: Command) => {
+        const opts = cmd.optsWithGlobals<VerifyOptions>();
+        if (opts.publicKey !== undefined && opts.checkpoint === undefined) throw new UsageError('--public-key goes with --checkpoint');
+        const want = opts.checkpoint === undefined ? undefined : await checkpointToCompare(opts.checkpoint, opts.publicKey);
+        if (want && !want.ok) {
+          out(machine(opts) ? dump(opts, { ok: false, checkpoint: { ok: false, detail: want.problem }, message: want.problem }) : `checkpoint REJECTED: ${want.problem}\n`);
+          return 1;
+        }
         const api = client(opts);
-        const r = await api.get<ApiAuditVerify>('/api/v1/audit/verify');
+        const r = await api.get<ApiAuditVerify>('/api/v1/audit/verify', want ? { seq: want.seq, hash: want.hash } : {});
         out(machine(opts) ? dump(opts, r) : `${r.message}\n`);
         return r.ok ? 0 : 1;
       }),

@@ -54,7 +54,7 @@ import { portalRuntimes, type PortalRuntime } from './portal-runtime';
 import { Reconciler } from './reconcile';
 import { ResultIntake } from './result-intake';
 import { Takeover } from './takeover';
-import { LeaderUpkeep } from './upkeep';
+import { auditWitnessing, LeaderUpkeep } from './upkeep';
 
 export interface ControllerOptions {
   config: Config;
@@ -154,7 +154,8 @@ export class Controller extends EventEmitter<ControllerEvents> {
     });
     this.resultsQueue = new Queue(RESULTS_QUEUE, { connection: opts.bullConnection, prefix: k.bull });
     this.resultsQueue.on('error', (err) => warn.warn('queue', `results queue: ${err.message}`));
-    const upkeep = new LeaderUpkeep({ config, drills: this.drills, probes, availability, audit, resultsQueue: this.resultsQueue, metrics, warn, now });
+    const witnessing = auditWitnessing({ config, audit, metrics, warn, now });
+    const upkeep = new LeaderUpkeep({ config, drills: this.drills, probes, availability, audit, witnessing, resultsQueue: this.resultsQueue, metrics, warn, now });
     this.evaluationTick = new EvaluationTick({
       portals, leader: leadership, control, evaluation, runner, availability, upkeep, warn, now,
       requests: { control, runner, log, warn, now, announce, stepDown: (why) => leadership.stepDown(why) },

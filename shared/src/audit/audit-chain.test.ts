@@ -157,4 +157,17 @@ describe('audit hash chain', () => {
     expect(rewritten.ok).toBe(false);
     expect(rewritten.checkpoint?.detail).toContain('the chain was rewritten');
   });
+
+  it('compares a witness entry that was trimmed with the trimming checkpoint that carries it, and fails one nothing carries', async () => {
+    const { log, ids } = await chainOf(6, { retentionMs: 3_600_000 });
+    const all = (await log.query({})).entries;
+    await log.trimThrough(ids[2], 'age');
+    expect((await log.verify({ seq: 3, hash: all[2].hash! })).checkpoint).toEqual({ ok: true, detail: "entry #3 was trimmed; the trimming checkpoint carries the witness's hash" });
+    const forged = await log.verify({ seq: 3, hash: 'f'.repeat(64) });
+    expect(forged.ok).toBe(false);
+    expect(forged.checkpoint?.detail).toContain('the chain was rewritten');
+    const gone = await log.verify({ seq: 2, hash: all[1].hash! });
+    expect(gone.ok).toBe(false);
+    expect(gone.checkpoint?.detail).toBe('entry #2 is no longer in the chain and no trimming checkpoint carries it: it cannot be compared; verify against a newer checkpoint');
+  });
 });

@@ -168,9 +168,18 @@ export class ChainVerifier {
     if (this.want) {
       const w = this.want;
       const have = this.seen.get(w.seq);
+      const carried = this.checkpoints.find((c) => c.seq === w.seq);
       if (have !== undefined) checkpoint = have === w.hash ? { ok: true, detail: `entry #${w.seq} matches the witness's hash` } : { ok: false, detail: `entry #${w.seq} has hash ${have}, the witness holds ${w.hash}: the chain was rewritten` };
-      else if (last && w.seq > last.seq) checkpoint = { ok: false, detail: `the witness holds #${w.seq}, newer than the head #${last.seq}: entries were removed` };
-      else checkpoint = { ok: true, detail: `entry #${w.seq} was trimmed by retention; the witness's hash cannot be compared` };
+      else if (carried) {
+        checkpoint =
+          carried.hash === w.hash
+            ? { ok: true, detail: `entry #${w.seq} was trimmed; the trimming checkpoint carries the witness's hash` }
+            : { ok: false, detail: `entry #${w.seq} was trimmed with hash ${carried.hash}, the witness holds ${w.hash}: the chain was rewritten` };
+      } else if (last && w.seq > last.seq) checkpoint = { ok: false, detail: `the witness holds #${w.seq}, newer than the head #${last.seq}: entries were removed` };
+      else {
+        // A forger could also cut the chain to hide a rewrite, so an entry that cannot be compared is no pass.
+        checkpoint = { ok: false, detail: `entry #${w.seq} is no longer in the chain and no trimming checkpoint carries it: it cannot be compared; verify against a newer checkpoint` };
+      }
     }
     return done({ head: last ? { seq: last.seq, hash: last.hash, id: last.id } : undefined, checkpoint });
   }

@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import type { Fields } from './fields';
+import { isAbsolute } from 'node:path';
 import { parseSchedule } from '../drills/schedule';
+import { checkpointPrivateKey } from '../audit/checkpoint';
+import type { AuditWitness } from '../audit/witness';
+import { WithheldSecret } from './secret';
 
 /**
  * Config pieces of the public-facing side: the status page, the audit chain, evidence bundles and drills. Kept
@@ -39,8 +43,48 @@ export function auditSchema(f: Fields) {
       retention: f.duration(3_600_000).prefault('90d'),
       /** Size cap: beyond this many entries the oldest are trimmed (with a checkpoint), whatever their age. */
       maxEntries: z.int().min(100).max(100_000_000).default(200_000),
+      /** Ed25519 private key (secret reference) the leader signs checkpoints of the chain head with. */
+      signingKey: f.secret().optional(),
+      /** How often the leader signs a checkpoint and sends it to the witnesses. */
+      checkpointEvery: f.duration(10_000).prefault('1h'),
+      /** Who keeps the signed checkpoints: an http(s) URL (POST of the JSON) or file:/path (one JSON line each). */
+      witnesses: z.array(witnessSchema(f)).default([]),
+    })
+    .superRefine((a, ctx) => {
+      if (a.signingKey && !a.witnesses.length) ctx.addIssue({ code: 'custom', path: ['witnesses'], message: 'must name at least one witness when signingKey is set: a checkpoint nobody keeps proves nothing' });
+      if (!a.signingKey && a.witnesses.length) ctx.addIssue({ code: 'custom', path: ['signingKey'], message: 'is required when witnesses are set: checkpoints are signed with it' });
+      if (a.signingKey && !(a.signingKey instanceof WithheldSecret)) {
+        const k = checkpointPrivateKey(a.signingKey.reveal());
+        if (!k.ok) ctx.addIssue({ code: 'custom', path: ['signingKey'], message: `${a.signingKey.source} ${k.error}` });
+      }
     })
     .prefault({});
+}
+
+/** A witness as written (`https://…`, `http://…` or `file:/path`), parsed into its kind. */
+function witnessSchema(f: Fields) {
+  return f.nonEmpty().transform((text, ctx): AuditWitness => {
+    if (text.startsWith('file:')) {
+      const p = text.slice('file:'.length);
+      if (!isAbsolute(p)) {
+        ctx.addIssue({ code: 'custom', message: 'file: needs an absolute path, e.g. file:/var/lib/portal-failover/checkpoints.jsonl' });
+        return z.NEVER;
+      }
+      return { kind: 'file', path: p };
+    }
+    let u: URL | undefined;
+    try {
+      u = new URL(text);
+    } catch {
+      u = undefined;
+    }
+    if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:')) {
+      // Never echo the value: a webhook URL may carry a token.
+      ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL or file:/path' });
+      return z.NEVER;
+    }
+    return { kind: 'url', url: text };
+  });
 }
 
 export function evidenceSchema(f: Fields) {

@@ -114,6 +114,12 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       help: 'Entries in the audit stream, read by the leader controller (at most every 30 s)',
       registers,
     }),
+    auditWitnessFailures: new Counter({
+      name: 'failover_audit_witness_failures_total',
+      help: 'Failed attempts to deliver a signed audit checkpoint to a witness (URL without query, or file path)',
+      labelNames: ['witness'] as const,
+      registers,
+    }),
     auditMaxEntries: new Gauge({
       name: 'failover_audit_max_entries',
       help: 'The configured audit.maxEntries size cap, beyond which the oldest audit entries are trimmed',
