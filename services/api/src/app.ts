@@ -13,6 +13,7 @@ import { attachRedisMemoryMetrics } from './redis-memory';
 import { sendProblem } from './problem';
 import { QUEUE_BOARD_PATH, queueSupport } from './queues';
 import { routes } from './routes';
+import { reloadTokensAudited } from './token-reload';
 
 export interface ApiOptions {
   config: Config;
@@ -45,14 +46,7 @@ const contexts = new WeakMap<express.Express, ApiContext>();
 export async function reloadTokens(app: express.Express, why: string, actor = 'api'): Promise<ReturnType<TokenRegistry['reload']>> {
   const ctx = contexts.get(app);
   if (!ctx) throw new Error('reloadTokens: not an app made by createApp');
-  return reloadWith(ctx, why, actor);
-}
-
-async function reloadWith(ctx: ApiContext, why: string, actor: string, client?: string): Promise<ReturnType<TokenRegistry['reload']>> {
-  const r = ctx.tokens.reload();
-  const data = r.ok ? { added: r.added, removed: r.removed, changed: r.changed, file: ctx.config.api.tokenFile } : { refused: r.error, file: ctx.config.api.tokenFile };
-  await ctx.audit.append({ type: 'tokens.reloaded', actor, ...(client ? { client } : {}), reason: why, data });
-  return r;
+  return reloadTokensAudited(ctx, why, actor);
 }
 
 /** Releases what createApp opened; the Redis connection stays the caller's. */
@@ -106,7 +100,7 @@ export function createApp(opts: ApiOptions): express.Express {
 
   const tokenFile = opts.config.api.tokenFile;
   const onTokenFile = () =>
-    void reloadWith(ctx, 'token file changed', 'api').then(
+    void reloadTokensAudited(ctx, 'token file changed', 'api').then(
       (r) => (r.ok ? log.info(`token file re-read: ${r.added.length} added, ${r.removed.length} removed, ${r.changed.length} changed`) : log.error(`token file refused, previous tokens stay: ${r.error}`)),
       (e: Error) => log.warn(`token file reload not audited: ${e.message}`),
     );

@@ -26,6 +26,7 @@ import { sendProblem } from './problem';
 import * as S from './schemas';
 import { statusHtml, statusJson } from './status-page/status-routes';
 import { buildEvidenceBundle } from './evidence/bundle';
+import { reloadTokensAudited } from './token-reload';
 
 /** /readyz answers within this (plus the response) even while Redis is paused or unreachable. */
 const READY_TIMEOUT_MS = 500;
@@ -250,9 +251,7 @@ async function alertmanager(ctx: ApiContext, req: Request, res: Response): Promi
 async function reloadTokenFile(ctx: ApiContext, req: Request, res: Response): Promise<void> {
   const body = parseOr400(S.TokenReloadBody, req.body, 'body');
   const caller = callerOf(res);
-  const r = ctx.tokens.reload();
-  const data = r.ok ? { added: r.added, removed: r.removed, changed: r.changed, file: ctx.config.api.tokenFile } : { refused: r.error, file: ctx.config.api.tokenFile };
-  await ctx.audit.append({ type: 'tokens.reloaded', actor: caller.name, client: caller.client, reason: body.reason, data });
+  const r = await reloadTokensAudited(ctx, body.reason, caller.name, caller.client);
   res.status(r.ok ? 200 : 422).json({ ...r, file: ctx.tokens.fileStatus() });
 }
 
