@@ -10,6 +10,19 @@ afterAll(() => redis.disconnect());
 const key = () => `audit-test-${randomBytes(4).toString('hex')}`;
 
 describe('AuditLog on a real Redis stream', () => {
+  it('bounds every entry: a long reason is cut and marked, large data is replaced by its marked beginning, secrets are dropped first', async () => {
+    const log = new AuditLog(redis, key(), 86_400_000);
+    const password = `pw-${randomBytes(8).toString('hex')}`;
+    await log.append({ type: 'alert.received', actor: 'alertmanager(am)', reason: 'r'.repeat(5000), data: { password, labels: { big: 'x'.repeat(50_000) } } });
+    const [e] = (await log.query({})).entries;
+    expect(e.reason).toBe(`${'r'.repeat(1000)}… [truncated 4000 characters]`);
+    expect(e.data).toMatchObject({ truncated: true, originalBytes: expect.any(Number) });
+    expect(String(e.data?.head)).toMatch(/^\{"password":"\[redacted\]","labels":\{"big":"x+$/);
+    expect(Buffer.byteLength(JSON.stringify(e))).toBeLessThan(8192);
+    expect(JSON.stringify(e)).not.toContain(password);
+    expect((await log.verify()).ok).toBe(true);
+  });
+
   it('appends in order, filters by portal and type, and pages with a cursor', async () => {
     const log = new AuditLog(redis, key(), 86_400_000);
     for (let i = 0; i < 7; i++) {
