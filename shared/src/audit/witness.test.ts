@@ -12,12 +12,14 @@ let server: Server;
 let url: string;
 const received: AuditCheckpoint[] = [];
 let answer = 200;
+const authorizations: (string | undefined)[] = [];
 
 beforeAll(async () => {
   server = createServer((req, res) => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
+      authorizations.push(req.headers.authorization);
       if (answer === 200 && req.method === 'POST' && req.headers['content-type'] === 'application/json') received.push(JSON.parse(body) as AuditCheckpoint);
       res.writeHead(answer).end();
     });
@@ -95,4 +97,16 @@ it('counts a webhook that answers an error status', async () => {
   await s.w.settle();
   expect(s.failures).toEqual([witnessLabel({ kind: 'url', url }), witnessLabel({ kind: 'url', url }), witnessLabel({ kind: 'url', url })]);
   expect(s.warnings[2]).toContain('HTTP 503');
+});
+
+it('sends user info of a witness URL as Basic auth (fetch refuses it in the URL) and never logs it', async () => {
+  authorizations.length = 0;
+  const withUser = url.replace('http://', 'http://witness:p%40ss@');
+  const s = setup([{ kind: 'url', url: withUser }]);
+  await s.w.maybeCheckpoint();
+  await s.w.settle();
+  expect(s.failures).toEqual([]);
+  expect(received).toHaveLength(1);
+  expect(authorizations).toEqual([`Basic ${Buffer.from('witness:p@ss').toString('base64')}`]);
+  expect(witnessLabel({ kind: 'url', url: withUser })).toBe(url);
 });

@@ -102,11 +102,19 @@ export class AuditWitnessing {
       await appendFile(w.path, `${JSON.stringify(cp)}\n`, { mode: 0o644 });
       return;
     }
+    // fetch refuses URLs with user info; a witness written https://user:pass@host/ gets them as Basic auth instead.
+    const target = new URL(w.url);
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (target.username || target.password) {
+      headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString('base64')}`;
+      target.username = '';
+      target.password = '';
+    }
     let res: Response;
     try {
-      res = await fetch(w.url, {
+      res = await fetch(target, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers,
         body: JSON.stringify(cp),
         redirect: 'error',
         signal: AbortSignal.timeout(this.d.timeoutMs ?? 5000),
