@@ -328,7 +328,7 @@ describe('executeOperation: propagation checks of DNS steps', () => {
     calls: { site: string; applied: { at: number; oldTtl?: number }; signal?: AbortSignal }[] = [];
     release!: (p: StepPropagation) => void;
     private readonly result = new Promise<StepPropagation>((r) => (this.release = r));
-    async read(): Promise<StepState> {
+    override async read(): Promise<StepState> {
       return { values: [this.value], ttl: 300 };
     }
     propagation(site: TargetSite, applied: { at: number; oldTtl?: number }, signal?: AbortSignal): Promise<StepPropagation> {
