@@ -50,8 +50,25 @@ export class DrillRunner {
 
   constructor(private readonly d: DrillDeps) {}
 
+  /**
+   * The last-success gauge comes from the stored records when this process first leads, not only from drills it ran
+   * itself: after a restart or a change of leader the drill-too-old alert must still see the real age. A drill that
+   * never succeeded is reported from when it was first configured, so it alerts too instead of having no series.
+   */
+  private async restoreLastSuccess(): Promise<void> {
+    const now = this.d.now();
+    for (const drill of this.d.config.drills) {
+      const last = (await this.d.drills.lastSuccess(drill.portal))[drill.mode]?.finishedAt ?? (await this.d.drills.configuredSince(drill.portal, drill.mode, now));
+      this.d.metrics.drillLastSuccess.set({ portal: drill.portal, mode: drill.mode }, Math.floor(last / 1000));
+    }
+    this.restored = true;
+  }
+
+  private restored = false;
+
   /** Starts the drills that are due; never waits for them. */
   async tick(): Promise<void> {
+    if (!this.restored) await this.restoreLastSuccess();
     const now = this.d.now();
     for (const [i, drill] of this.d.config.drills.entries()) {
       const slot = slotAt(drill.schedule, now);

@@ -59,6 +59,18 @@ export class DrillStore {
     return out;
   }
 
+  /**
+   * When a drill of this portal and mode was first seen configured (set once, kept across restarts): the baseline a
+   * drill that never succeeded is measured from, so "no success for 8 days" can alert for it too.
+   */
+  async configuredSince(portal: string, mode: DrillMode, now: number): Promise<number> {
+    const key = `${this.prefix}:drill:configured-since`;
+    const field = `${portal}|${mode}`;
+    await this.redis.hsetnx(key, field, String(now));
+    const raw = Number(await this.redis.hget(key, field));
+    return Number.isFinite(raw) && raw > 0 ? raw : now;
+  }
+
   /** Claims a slot: true exactly once per (drill, slot), whichever controller asks. */
   async claimSlot(drillIndex: number, portal: string, slot: number): Promise<boolean> {
     const r = await this.redis.eval(
