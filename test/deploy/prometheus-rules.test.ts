@@ -30,6 +30,8 @@ const EXPECTED_ALERTS = [
   'FailoverTrafficDrift',
   'FailoverUnknownRouting',
   'FailoverDrillTooOld',
+  'FailoverPropagationLagging',
+  'FailoverAuditWitnessFailing',
 ];
 
 /** Series from other exporters that rules may use (the blackbox exporter's for the external probe). */
