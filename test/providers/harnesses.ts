@@ -11,6 +11,8 @@ import {
   webhookProvider,
   zonefileProvider,
   type Logger,
+  type ProviderContext,
+  type Rfc2136State,
   type StepPlan,
   type TargetSite,
   type TrafficProvider,
@@ -23,6 +25,7 @@ import { startCommandRecorder, startHaproxy, type HaproxyServer } from '../suppo
 import { createZone, queryA, replaceRRsets, sharedPowerDns } from '../support/powerdns-server';
 import { startRecordingProxy } from '../support/recording-proxy';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
+import { rejection } from './test-kit';
 
 /**
  * One harness per provider for test/providers/conformance.test.ts: the real server the provider talks to, a way
@@ -214,6 +217,11 @@ export async function startConformanceBind(): Promise<BindServer> {
           'grant failover-key name v6.portal.example. AAAA;',
           'grant failover-key name portal.portal.example. CNAME;',
           'grant failover-key-512 name www.portal.example. A;',
+          // The epoch records the provider fences its updates with.
+          'grant failover-key name _pf-epoch.www.portal.example. TXT;',
+          'grant failover-key name _pf-epoch.v6.portal.example. TXT;',
+          'grant failover-key name _pf-epoch.portal.portal.example. TXT;',
+          'grant failover-key-512 name _pf-epoch.www.portal.example. TXT;',
           'grant admin-key zonesub ANY;',
         ],
       },
@@ -238,10 +246,28 @@ export function rfc2136Step(bind: BindServer, raw: Record<string, unknown>, secr
   return rfc2136Provider.create(step, { logger });
 }
 
-/** Sets a record through the admin key, directly at BIND: the "someone else changed it" of the tests. */
-export async function adminSet(bind: BindServer, record: string, type: 'A' | 'AAAA' | 'CNAME', site: TargetSite, logger: Logger): Promise<void> {
-  const admin = rfc2136Step(bind, { record, type, tsig: { name: 'admin-key' } }, bind.keys['admin-key'].secret, logger);
-  await admin.apply(admin.plan({ values: [] }, site), { fence: { token: 0, assertHeld: async () => undefined }, logger });
+/**
+ * Sets a record through the admin key with BIND's nsupdate (a client that is not the provider), directly at the
+ * server, and removes the record's epoch: the "someone else changed it" of the tests, and a fresh start for each.
+ */
+export async function adminSet(bind: BindServer, record: string, type: 'A' | 'AAAA' | 'CNAME', site: TargetSite, _logger?: Logger): Promise<void> {
+  const value = type === 'CNAME' ? site.routing.target : site.routing.address;
+  const name = record.endsWith('.') ? record : `${record}.`;
+  nsupdate(bind, [`update delete ${name} ${type}`, `update add ${name} 30 ${type} ${value ?? ''}`, `update delete _pf-epoch.${name} TXT`]);
+}
+
+/** Sends one update signed with the admin key through nsupdate (-v: over TCP, as the provider does). */
+export function nsupdate(bind: BindServer, lines: string[]): void {
+  const nsupdateBin = requireExecutable('nsupdate', BIND_INSTALL_HINT);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-nsupdate-'));
+  try {
+    const keyFile = path.join(dir, 'admin.key');
+    fs.writeFileSync(keyFile, `key "admin-key" { algorithm hmac-sha256; secret "${bind.keys['admin-key'].secret}"; };\n`, { mode: 0o600 });
+    const script = [`server ${bind.host} ${bind.port}`, `zone ${RFC2136_ZONE}.`, ...lines, 'send', ''].join('\n');
+    execFileSync(nsupdateBin, ['-v', '-t', '5', '-k', keyFile], { input: script, stdio: ['pipe', 'pipe', 'pipe'] });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function ipv4Bytes(value: string): Buffer {
@@ -266,12 +292,20 @@ export async function rfc2136Harness(start: () => Promise<BindServer> = startCon
       const req = plan.request as { zone: string; updates: { name: string; ttl?: number; value?: string }[]; tsig: { key: string } };
       expect(msg.opcode).toBe(5);
       expect(msg.zone).toEqual([{ name: req.zone, type: DNS_TYPE.SOA, cls: DNS_CLASS.IN }]);
-      // No prerequisites; delete the RRset, then add the one record; both in this one message.
-      expect(msg.answers).toEqual([]);
-      expect(msg.authorities).toHaveLength(2);
-      const [del, add] = msg.authorities;
+      // The prerequisite on the epoch (a fresh case has none: name not in use), then delete the RRset, add the one
+      // record, and replace the epoch with the fencing token; all in this one message.
+      const epoch = `_pf-epoch.${record}`;
+      expect(msg.answers).toHaveLength(1);
+      expect({ ...msg.answers[0], offset: 0, rdata: msg.answers[0].rdata.length }).toEqual({ offset: 0, name: epoch, type: DNS_TYPE.ANY, cls: DNS_CLASS.NONE, ttl: 0, rdata: 0 });
+      expect(msg.authorities).toHaveLength(4);
+      const [del, add, delEpoch, addEpoch] = msg.authorities;
       expect({ ...del, offset: 0, rdata: del.rdata.length }).toEqual({ offset: 0, name: record, type: DNS_TYPE.A, cls: DNS_CLASS.ANY, ttl: 0, rdata: 0 });
       expect({ ...add, offset: 0, rdata: [...add.rdata] }).toEqual({ offset: 0, name: record, type: DNS_TYPE.A, cls: DNS_CLASS.IN, ttl: req.updates[1].ttl, rdata: [...ipv4Bytes(req.updates[1].value ?? '')] });
+      expect({ ...delEpoch, offset: 0, rdata: delEpoch.rdata.length }).toEqual({ offset: 0, name: epoch, type: DNS_TYPE.TXT, cls: DNS_CLASS.ANY, ttl: 0, rdata: 0 });
+      expect({ ...addEpoch, offset: 0, rdata: 0 }).toEqual({ offset: 0, name: epoch, type: DNS_TYPE.TXT, cls: DNS_CLASS.IN, ttl: 60, rdata: 0 });
+      // The one value plan() cannot know: one character-string, the fencing token of apply's context.
+      expect(addEpoch.rdata[0]).toBe(addEpoch.rdata.length - 1);
+      expect(addEpoch.rdata.subarray(1).toString()).toMatch(/^\d{1,16}$/);
       expect(msg.additionals).toHaveLength(1);
       expect(msg.additionals[0]).toMatchObject({ name: req.tsig.key, type: DNS_TYPE.TSIG, cls: DNS_CLASS.ANY });
     },
@@ -308,10 +342,11 @@ export async function startConformanceKnot(): Promise<KnotServer> {
         name: RFC2136_ZONE,
         records: CONFORMANCE_RECORDS,
         acl: [
-          { key: 'failover-key', types: ['A', 'AAAA'], names: ['www'] },
-          { key: 'failover-key', types: ['AAAA'], names: ['v6'] },
-          { key: 'failover-key', types: ['CNAME'], names: ['portal'] },
-          { key: 'failover-key-512', types: ['A'], names: ['www'] },
+          // One rule must allow a whole update, so each names the record and its epoch TXT.
+          { key: 'failover-key', types: ['A', 'AAAA', 'TXT'], names: ['www', '_pf-epoch.www'] },
+          { key: 'failover-key', types: ['AAAA', 'TXT'], names: ['v6', '_pf-epoch.v6'] },
+          { key: 'failover-key', types: ['CNAME', 'TXT'], names: ['portal', '_pf-epoch.portal'] },
+          { key: 'failover-key-512', types: ['A', 'TXT'], names: ['www', '_pf-epoch.www'] },
           { key: 'admin-key' },
         ],
       },
@@ -436,4 +471,69 @@ export async function webhookHarness(): Promise<Harness> {
     wrongCredential: (logger) => webhookStep({ url: receiver.url, verifyUrl: receiver.verifyUrl }, wrong, logger),
     close: () => receiver.close(),
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fencing at the DNS server (rfc2136 against BIND and Knot): the epoch TXT and the UPDATE's prerequisite on it.
+
+/** Fencing tokens as lease.ts makes them: floored by the clock in microseconds, 16 digits. */
+const T = 1_764_700_000_000_000;
+
+/**
+ * A leader writes with token T+10 and sets the epoch; stale leaders with older tokens are then refused: before
+ * sending when they read the newer epoch, and by the server itself (the prerequisite) when they read before the
+ * newer leader wrote, which is sent past the local check on purpose; a newer token then writes. `server` starts
+ * from adminSet's state: www at PRIMARY, no epoch.
+ */
+export async function expectServerFencing(server: BindServer, logger: Logger): Promise<void> {
+  const secret = server.keys['failover-key'].secret;
+  const www = `www.${RFC2136_ZONE}.`;
+  const epochName = `_pf-epoch.${www}`;
+  const at = (token: number): ProviderContext => ({ fence: { token, assertHeld: async () => undefined }, logger });
+  const dig = () => queryA(server.host, server.port, www);
+  const proxy = await startDnsTcpProxy({ host: server.host, port: server.port });
+  const updatesSent = () => proxy.messages.filter((m) => ((m.readUInt16BE(2) >> 11) & 0xf) === 5).length;
+  try {
+    const p = rfc2136Step(server, { server: proxy.server }, secret, logger);
+    const fresh = (await p.read()) as Rfc2136State;
+    expect(fresh.epoch).toBeNull();
+
+    // First write: prerequisite "name not in use"; the epoch is set to the writer's token.
+    await p.apply(p.plan(fresh, STANDBY), at(T));
+    const afterFirst = (await p.read()) as Rfc2136State;
+    expect(afterFirst.epoch).toEqual([[String(T)]]);
+
+    // A newer leader (T+10) writes from what it read: prerequisite "epoch is exactly T".
+    await p.apply(p.plan(afterFirst, PRIMARY), at(T + 10));
+    expect(await dig()).toEqual([PRIMARY.routing.address]);
+    expect(((await p.read()) as Rfc2136State).epoch).toEqual([[String(T + 10)]]);
+    const sentBefore = updatesSent();
+
+    // A stale leader (T+5) that reads the newer epoch refuses by itself and sends nothing.
+    // Stale writes aim at a third address, so an update that got through would show.
+    const elsewhere: TargetSite = { name: 'elsewhere', routing: { address: '203.0.113.7' } };
+    const local = await rejection(() => p.apply(p.plan({ values: [], epoch: [[String(T + 10)]] } as Rfc2136State, elsewhere), at(T + 5)));
+    expect(local.retryable).toBe(false);
+    expect(local.message).toContain(`lease lost: ${epochName} holds fencing token ${T + 10}, newer than ours (${T + 5}); a newer leader has written this record, so nothing was sent`);
+    expect(updatesSent()).toBe(sentBefore);
+
+    // The race: stale leaders that read before T+10 wrote pass the local check (their tokens are not older than
+    // what they read) and send; the server refuses, whether they expected epoch T (NXRRSET) or none (YXDOMAIN).
+    for (const [read, rcode] of [[afterFirst, 'NXRRSET'], [fresh, 'YXDOMAIN']] as const) {
+      const err = await rejection(() => p.apply(p.plan(read, elsewhere), at(T + 5)));
+      expect(err.retryable).toBe(false);
+      expect(err.message).toMatch(new RegExp(`lease lost: refused by the DNS server: a newer leader wrote \\(127\\.0\\.0\\.1:\\d+ answered ${rcode}: the epoch record _pf-epoch\\.www\\.portal\\.example\\. was expected`));
+      expect(err.message).toMatch(/nothing was changed$/);
+    }
+    expect(updatesSent()).toBe(sentBefore + 2);
+    expect(await dig()).toEqual([PRIMARY.routing.address]);
+    expect(((await p.read()) as Rfc2136State).epoch).toEqual([[String(T + 10)]]);
+
+    // A newer leader (T+20) writes.
+    await p.apply(p.plan(await p.read(), STANDBY), at(T + 20));
+    expect(await dig()).toEqual([STANDBY.routing.address]);
+    expect(((await p.read()) as Rfc2136State).epoch).toEqual([[String(T + 20)]]);
+  } finally {
+    await proxy.close();
+  }
 }

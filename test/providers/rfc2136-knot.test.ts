@@ -3,7 +3,7 @@ import { type ProviderContext, type TargetSite } from '@portal-failover/shared';
 import { captureLogger } from '../support/capture-logger';
 import { KNOT_INSTALL_HINT, startKnot, type KnotServer } from '../support/knot-server';
 import { queryA } from '../support/powerdns-server';
-import { adminSet, PRIMARY, rfc2136Step, STANDBY, startConformanceKnot } from './harnesses';
+import { adminSet, expectServerFencing, PRIMARY, rfc2136Step, STANDBY, startConformanceKnot } from './harnesses';
 import { rejection } from './test-kit';
 
 /**
@@ -39,11 +39,11 @@ describe('rfc2136 with Knot: switching records', () => {
     expect(await dig(WWW)).toEqual(['192.0.2.10']);
     await p.apply(p.plan(await p.read(), STANDBY), ctx);
     expect(await dig(WWW)).toEqual(['198.51.100.20']);
-    expect(await p.read()).toEqual({ values: ['198.51.100.20'], ttl: 30, detail: 'ttl 30' });
+    expect(await p.read()).toEqual({ values: ['198.51.100.20'], ttl: 30, detail: 'ttl 30', epoch: [['1']] });
 
     const p512 = rfc2136Step(knot, { ttl: 120, tsig: { name: 'failover-key-512', algorithm: 'hmac-sha512' } }, knot.keys['failover-key-512'].secret, logger);
     await p512.apply(p512.plan(await p512.read(), PRIMARY), ctx);
-    expect(await p512.read()).toEqual({ values: ['192.0.2.10'], ttl: 120, detail: 'ttl 120' });
+    expect(await p512.read()).toEqual({ values: ['192.0.2.10'], ttl: 120, detail: 'ttl 120', epoch: [['1']] });
     expect(knot.log()).toMatch(/\[portal\.example\.\] ACL, allowed, action update, remote 127\.0\.0\.1@\d+, key 'failover-key-512\.'/);
   });
 
@@ -57,6 +57,12 @@ describe('rfc2136 with Knot: switching records', () => {
     await cname.apply(cname.plan(await cname.read(), standby), ctx);
     expect(await dig('portal.portal.example', 'CNAME')).toEqual(['standby.example.net']);
     expect((await cname.verify(standby)).ok).toBe(true);
+  });
+});
+
+describe('rfc2136 with Knot: Knot itself refuses a stale leader (epoch prerequisite)', () => {
+  it('a write sets the epoch; older tokens are refused, by Knot when sent past the local check; a newer token writes', async () => {
+    await expectServerFencing(knot, logger);
   });
 });
 

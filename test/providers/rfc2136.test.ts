@@ -6,7 +6,7 @@ import { captureLogger } from '../support/capture-logger';
 import { decodeWire, DNS_TYPE, startDnsTcpProxy, type DnsProxy } from '../support/dns-tcp-proxy';
 import { freePort } from '../support/free-port';
 import { queryA } from '../support/powerdns-server';
-import { adminSet, PRIMARY, rfc2136Step, STANDBY, startConformanceBind } from './harnesses';
+import { adminSet, expectServerFencing, PRIMARY, rfc2136Step, STANDBY, startConformanceBind } from './harnesses';
 import { rejection } from './test-kit';
 
 /**
@@ -72,7 +72,7 @@ describe('rfc2136: switching records in BIND', () => {
     expect(await dig(WWW)).toEqual(['192.0.2.10']);
     await p.apply(p.plan(await p.read(), STANDBY), ctx);
     expect(await dig(WWW)).toEqual(['198.51.100.20']);
-    expect(await p.read()).toEqual({ values: ['198.51.100.20'], ttl: 30, detail: 'ttl 30' });
+    expect(await p.read()).toEqual({ values: ['198.51.100.20'], ttl: 30, detail: 'ttl 30', epoch: [['1']] });
     // One message: BIND logs the delete and the add under the same client and key.
     expect(bind.log()).toMatch(/key failover-key: updating zone 'portal\.example\/IN': deleting rrset at 'www\.portal\.example' A\n.*key failover-key: updating zone 'portal\.example\/IN': adding an RR at 'www\.portal\.example' A 198\.51\.100\.20/);
   });
@@ -82,7 +82,7 @@ describe('rfc2136: switching records in BIND', () => {
     const plan = p.plan(await p.read(), STANDBY);
     expect(plan.request).toMatchObject({ tsig: { key: 'failover-key-512.', algorithm: 'hmac-sha512' } });
     await p.apply(plan, ctx);
-    expect(await p.read()).toEqual({ values: ['198.51.100.20'], ttl: 120, detail: 'ttl 120' });
+    expect(await p.read()).toEqual({ values: ['198.51.100.20'], ttl: 120, detail: 'ttl 120', epoch: [['1']] });
     // Same value, other TTL: still a change (the TTL decides how fast the next switch reaches resolvers).
     const back = rfc2136Step(bind, { ttl: 30, tsig: { name: 'failover-key-512', algorithm: 'hmac-sha512' } }, bind.keys['failover-key-512'].secret, logger);
     expect(back.plan(await back.read(), STANDBY).changes).toBe(true);
@@ -120,6 +120,14 @@ describe('rfc2136: switching records in BIND', () => {
     expect((await p.verify(STANDBY)).ok).toBe(true);
     await adminSet(bind, WWW, 'A', { name: 'x', routing: { address: '203.0.113.7' } }, logger);
     expect(await p.verify(STANDBY)).toMatchObject({ ok: false, observed: ['203.0.113.7'] });
+  });
+});
+
+describe('rfc2136: BIND itself refuses a stale leader (epoch prerequisite)', () => {
+  it('a write sets the epoch; older tokens are refused, by BIND when sent past the local check; a newer token writes', async () => {
+    await expectServerFencing(bind, logger);
+    expect(bind.log()).toMatch(/key failover-key: updating zone 'portal\.example\/IN': update unsuccessful: _pf-epoch\.www\.portal\.example\/TXT: 'RRset exists \(value dependent\)' prerequisite not satisfied \(NXRRSET\)/);
+    expect(bind.log()).toMatch(/key failover-key: updating zone 'portal\.example\/IN': update unsuccessful: _pf-epoch\.www\.portal\.example: 'name not in use' prerequisite not satisfied \(YXDOMAIN\)/);
   });
 });
 
@@ -222,17 +230,28 @@ describe('rfc2136: answers are authenticated', () => {
     expect(err.message).toMatch(/the update answer .* is not signed/);
   });
 
-  it('sends the update as one signed message: delete the RRset, add the record, no prerequisites', async () => {
+  it('sends the update as one signed message: epoch prerequisite, delete the RRset, add the record, replace the epoch', async () => {
     const px = await proxy();
     const p = rfc2136Step(bind, { server: px.server }, secret, logger);
     await p.apply(p.plan(await p.read(), STANDBY), ctx);
+    await p.apply(p.plan(await p.read(), PRIMARY), { ...ctx, fence: { ...ctx.fence, token: 12 } });
     const updates = px.messages.map(decodeWire).filter((m) => m.opcode === 5);
-    expect(updates).toHaveLength(1);
-    expect(updates[0].answers).toEqual([]);
-    expect(updates[0].authorities.map((r) => [r.cls, r.ttl, r.rdata.length])).toEqual([
-      [255, 0, 0],
-      [1, 30, 4],
+    expect(updates).toHaveLength(2);
+    const epoch = '_pf-epoch.www.portal.example.';
+    // First write: "name not in use" (class NONE, type ANY); then "RRset exists (value dependent)": TXT "1".
+    expect(updates.map((u) => u.answers.map((r) => [r.name, r.cls, r.type, r.ttl, [...r.rdata]]))).toEqual([
+      [[epoch, 254, 255, 0, []]],
+      [[epoch, 1, 16, 0, [1, ...Buffer.from('1')]]],
     ]);
+    for (const [u, token] of [[updates[0], '1'], [updates[1], '12']] as const) {
+      expect(u.authorities.map((r) => [r.name, r.cls, r.type, r.ttl, r.rdata.length])).toEqual([
+        [WWW, 255, 1, 0, 0],
+        [WWW, 1, 1, 30, 4],
+        [epoch, 255, 16, 0, 0],
+        [epoch, 1, 16, 60, token.length + 1],
+      ]);
+      expect(u.authorities[3].rdata.subarray(1).toString()).toBe(token);
+    }
     // Queries are signed as well, so a read-back cannot be answered by anyone without the key.
     for (const m of px.messages.map(decodeWire)) expect(m.additionals.at(-1)?.type).toBe(DNS_TYPE.TSIG);
   });
@@ -307,7 +326,7 @@ describe('rfc2136: schema and site checks', () => {
     expect(p.label).toBe(`rfc2136 www.portal.example./A via ${bind.server}`);
     const plan = p.plan({ values: ['192.0.2.10'] }, STANDBY);
     expect(plan.description).toBe(
-      `UPDATE zone portal.example. at ${bind.server}: delete www.portal.example. A [192.0.2.10], add 198.51.100.20 (ttl 30), signed by failover-key.`,
+      `UPDATE zone portal.example. at ${bind.server}: delete www.portal.example. A [192.0.2.10], add 198.51.100.20 (ttl 30), signed by failover-key.; epoch _pf-epoch.www.portal.example. TXT none -> fence token`,
     );
     expect(JSON.stringify(plan)).not.toContain(secret);
   });

@@ -150,5 +150,5 @@ export function decodeWire(buf: Buffer): WireMessage {
   return { id: buf.readUInt16BE(0), opcode: (flags >> 11) & 0xf, rcode: flags & 0xf, zone, answers, authorities, additionals };
 }
 
-export const DNS_TYPE: Record<string, number> = { A: 1, CNAME: 5, SOA: 6, AAAA: 28, TSIG: 250 };
-export const DNS_CLASS = { IN: 1, ANY: 255 };
+export const DNS_TYPE: Record<string, number> = { A: 1, CNAME: 5, SOA: 6, TXT: 16, AAAA: 28, TSIG: 250, ANY: 255 };
+export const DNS_CLASS = { IN: 1, NONE: 254, ANY: 255 };

@@ -18,17 +18,25 @@ import {
   type TrafficProvider,
   type VerifyResult,
 } from './provider';
+import { EPOCH_TTL, epochRecordName, tokenOfText } from './epoch';
 import { DNS_RECORD_TYPES, dnsRecordFields, dnsSiteIssues, dnsTtlField, MAX_DNS_TTL, recordInZoneIssues, type DnsRecordType } from './dns-record';
 
 /**
  * Dynamic DNS UPDATE (RFC 2136) signed with TSIG (RFC 8945), for BIND, Knot, PowerDNS with dnsupdate=yes, and
  * anything else that speaks it. One UPDATE message deletes the RRset and adds the one record: the server applies
- * a message all or nothing, so no resolver ever sees the name without a value. The update has no prerequisites
- * (the target state is absolute, "set to X", so re-sending it is harmless). The record is then read back with an
- * ordinary query to the same server, signed with the same key so the answer's origin is checked as well.
+ * a message all or nothing, so no resolver ever sees the name without a value. The record is then read back with
+ * an ordinary query to the same server, signed with the same key so the answer's origin is checked as well.
+ *
+ * Fencing: the same message replaces the epoch TXT `_pf-epoch.<record>` (the fencing token of the last leader that
+ * wrote) with this leader's token, under a prerequisite (RFC 2136 §2.4) that the epoch is exactly what read() saw,
+ * or that the name is not in use when there was none. A leader whose token is older than the epoch refuses before
+ * sending; one that read before a newer leader wrote sends a prerequisite that no longer holds, and the server
+ * refuses the whole message (NXRRSET / YXDOMAIN): nothing changes.
  */
 
-const TYPE_CODE: Record<DnsRecordType, number> = { A: 1, AAAA: 28, CNAME: 5 };
+const TYPE_CODE: Record<DnsRecordType | 'TXT', number> = { A: 1, AAAA: 28, CNAME: 5, TXT: 16 };
+const TYPE_ANY = 255;
+const CLASS_NONE = 254;
 
 function schema(f: Fields) {
   return z
@@ -65,43 +73,103 @@ function schema(f: Fields) {
 
 export type Rfc2136StepConfig = StepOf<ReturnType<typeof schema>>;
 
-/** plan.request as JSON: exactly what goes into the UPDATE message, minus the id and the signature. */
+/** Stands for the fencing token in a plan: plan() does not know it, apply() writes ctx.fence.token there. */
+export const RFC2136_FENCE_TOKEN_PLACEHOLDER = '<fence token>';
+
+/** The epoch TXT RRset as read: one entry per record, each the record's character-strings. */
+const epochSetSchema = z.array(z.array(z.string())).min(1);
+export type EpochSet = z.infer<typeof epochSetSchema>;
+
+/** read()'s answer: the StepState plus the epoch TXT RRset (null: none; absent: not read). */
+export interface Rfc2136State extends StepState {
+  epoch?: EpochSet | null;
+}
+const stateEpoch = z.object({ epoch: epochSetSchema.nullable() });
+
+const prerequisiteSchema = z.discriminatedUnion('kind', [
+  // RFC 2136 §2.4.5: class NONE, type ANY.
+  z.strictObject({ kind: z.literal('name-not-in-use'), name: z.string() }),
+  // RFC 2136 §2.4.2: class IN, TTL 0, the whole RRset as read.
+  z.strictObject({ kind: z.literal('rrset-exists-value-dependent'), name: z.string(), type: z.literal('TXT'), values: epochSetSchema }),
+]);
+type Prerequisite = z.infer<typeof prerequisiteSchema>;
+
+/** plan.request as JSON: exactly what goes into the UPDATE message, minus the id, the token and the signature. */
 const requestSchema = z.strictObject({
   transport: z.literal('tcp'),
   server: z.string(),
   opcode: z.literal('UPDATE'),
   zone: z.string(),
-  prerequisites: z.array(z.never()).length(0),
+  prerequisites: z.tuple([prerequisiteSchema]),
   updates: z.tuple([
     z.strictObject({ action: z.literal('delete-rrset'), name: z.string(), type: z.enum(DNS_RECORD_TYPES) }),
     z.strictObject({ action: z.literal('add'), name: z.string(), type: z.enum(DNS_RECORD_TYPES), ttl: z.int().min(0).max(MAX_DNS_TTL), value: z.string().min(1) }),
+    z.strictObject({ action: z.literal('delete-rrset'), name: z.string(), type: z.literal('TXT') }),
+    z.strictObject({ action: z.literal('add'), name: z.string(), type: z.literal('TXT'), ttl: z.int().min(0).max(MAX_DNS_TTL), value: z.literal(RFC2136_FENCE_TOKEN_PLACEHOLDER) }),
   ]),
+  /** The token the epoch held when read (null: none, or not one of ours); apply refuses a token older than it. */
+  fence: z.strictObject({ record: z.string(), current: z.number().nullable() }),
   tsig: z.strictObject({ key: z.string(), algorithm: z.enum(['hmac-sha256', 'hmac-sha512']) }),
 });
 type UpdateRequest = z.infer<typeof requestSchema>;
+
+/** The token an epoch RRset carries: one record of one string of digits; anything else is not ours. */
+export function epochSetToken(set: EpochSet): number | undefined {
+  return set.length === 1 && set[0].length === 1 ? tokenOfText(set[0][0]) : undefined;
+}
 
 /**
  * dns-packet encodes record data it does not know as raw bytes, and spells such a type `UNKNOWN_<code>` (it is
  * what its decoder produces for unknown types). A delete-RRset entry (class ANY, no data, RFC 2136 §2.5.2) is
  * exactly that; its typings only list named types, hence the cast.
  */
-function deleteRRset(name: string, type: DnsRecordType): dnsPacket.Answer {
+function deleteRRset(name: string, type: DnsRecordType | 'TXT'): dnsPacket.Answer {
   const raw = { name, type: `UNKNOWN_${TYPE_CODE[type]}`, class: 'ANY', ttl: 0, data: Buffer.alloc(0) };
   return raw as unknown as dnsPacket.Answer;
 }
 
-export function encodeUpdate(req: UpdateRequest, id: number): Buffer {
-  const [del, add] = req.updates;
-  return dnsPacket.encode({
+/** Octets of a name in wire form, uncompressed (dns-packet never compresses). */
+function wireNameLength(name: string): number {
+  const labels = name.replace(/\.$/, '').split('.').filter((l) => l.length > 0);
+  return labels.reduce((n, l) => n + Buffer.byteLength(l) + 1, 1);
+}
+
+function prerequisiteRecords(p: Prerequisite): dnsPacket.Answer[] {
+  if (p.kind === 'rrset-exists-value-dependent') {
+    // Copies: dns-packet's TXT encoder replaces the strings of the array it is given by buffers.
+    return p.values.map((strings) => ({ name: p.name, type: 'TXT', class: 'IN', ttl: 0, data: [...strings] }) as dnsPacket.Answer);
+  }
+  // dns-packet cannot spell class NONE; 'CS' stands in and is overwritten after encoding (see encodeUpdate).
+  return [{ name: p.name, type: `UNKNOWN_${TYPE_ANY}`, class: 'CS', ttl: 0, data: Buffer.alloc(0) } as unknown as dnsPacket.Answer];
+}
+
+/** The UPDATE message of a plan, carrying `token` as the new epoch. */
+export function encodeUpdate(req: UpdateRequest, id: number, token: number): Buffer {
+  const [prereq] = req.prerequisites;
+  const [del, add, delEpoch, addEpoch] = req.updates;
+  const wire = dnsPacket.encode({
     type: 'query',
     id,
     flags: OPCODE_UPDATE << 11,
-    // Zone section; prerequisite section empty; update section.
+    // Zone section; prerequisite section; update section.
     questions: [{ name: req.zone, type: 'SOA', class: 'IN' }],
-    answers: [],
-    authorities: [deleteRRset(del.name, del.type), { name: add.name, type: add.type, class: 'IN', ttl: add.ttl, data: add.value }],
+    answers: prerequisiteRecords(prereq),
+    authorities: [
+      deleteRRset(del.name, del.type),
+      { name: add.name, type: add.type, class: 'IN', ttl: add.ttl, data: add.value },
+      deleteRRset(delEpoch.name, delEpoch.type),
+      { name: addEpoch.name, type: 'TXT', class: 'IN', ttl: addEpoch.ttl, data: [String(token)] },
+    ],
     additionals: [],
   });
+  if (prereq.kind === 'name-not-in-use') {
+    // The first RR after the header (12 octets) and the zone (name, type, class): its class field follows its
+    // name and type.
+    const at = 12 + wireNameLength(req.zone) + 4 + wireNameLength(prereq.name);
+    if (wire.readUInt16BE(at) !== TYPE_ANY || wire.readUInt16BE(at + 2) !== 2) throw new Error('rfc2136: prerequisite not where expected in the encoded UPDATE');
+    wire.writeUInt16BE(CLASS_NONE, at + 2);
+  }
+  return wire;
 }
 
 const TSIG_HINTS: Record<string, string> = {
@@ -115,6 +183,7 @@ class Rfc2136Provider implements TrafficProvider {
   readonly kind = 'rfc2136';
   readonly label: string;
   private readonly endpoint: DnsEndpoint;
+  private readonly epochName: string;
 
   constructor(
     private readonly cfg: Rfc2136StepConfig,
@@ -124,6 +193,7 @@ class Rfc2136Provider implements TrafficProvider {
     const hp = parseHostPort(cfg.server);
     if (!hp) throw new ProviderError(`${this.label}: server must be host:port`, false);
     this.endpoint = hp;
+    this.epochName = epochRecordName(cfg.record);
   }
 
   /** Built on each use so the decoded secret never sits in a field that inspect() or JSON could print. */
@@ -193,19 +263,15 @@ class Rfc2136Provider implements TrafficProvider {
     }
   }
 
-  async read(): Promise<StepState> {
-    const query = dnsPacket.encode({
-      type: 'query',
-      id: randomInt(0, 0x10000),
-      flags: 0,
-      questions: [{ name: this.cfg.record, type: this.cfg.type, class: 'IN' }],
-    });
+  /** One signed, authoritative query; the decoded answer and its rcode (NOERROR or NXDOMAIN). */
+  private async query(name: string, type: DnsRecordType | 'TXT'): Promise<{ rcode: number; answers: dnsPacket.Answer[] }> {
+    const query = dnsPacket.encode({ type: 'query', id: randomInt(0, 0x10000), flags: 0, questions: [{ name, type, class: 'IN' }] });
     const answer = await this.exchange(query, 'query');
     const { rcode, aa } = answer.header;
     if (rcode !== 0 && rcodeName(rcode) !== 'NXDOMAIN') throw this.rcodeError(rcode, 'query');
     // Only the server that holds the zone can confirm an update; a cache answering instead would be stale.
     if (!aa) {
-      throw new ProviderError(`${this.label}: ${this.cfg.server} is not authoritative for ${this.cfg.record} (no AA flag); point server at the zone's primary`, false);
+      throw new ProviderError(`${this.label}: ${this.cfg.server} is not authoritative for ${name} (no AA flag); point server at the zone's primary`, false);
     }
     let decoded: dnsPacket.DecodedPacket;
     try {
@@ -213,36 +279,55 @@ class Rfc2136Provider implements TrafficProvider {
     } catch (err) {
       throw new ProviderError(`${this.label}: the query answer from ${this.cfg.server} does not decode: ${(err as Error).message}`, false);
     }
-    const rrset = (decoded.answers ?? []).filter(
-      (a): a is dnsPacket.StringAnswer => a.type === this.cfg.type && canonicalName(a.name) === this.cfg.record,
-    );
+    return { rcode, answers: (decoded.answers ?? []).filter((a) => a.type === type && canonicalName(a.name) === canonicalName(name)) };
+  }
+
+  async read(): Promise<Rfc2136State> {
+    // Both at once; a failure is reported for the record first, so the same fault always gives the same error.
+    const [recordRead, epochRead] = await Promise.allSettled([this.query(this.cfg.record, this.cfg.type), this.query(this.epochName, 'TXT')]);
+    if (recordRead.status === 'rejected') throw recordRead.reason;
+    if (epochRead.status === 'rejected') throw epochRead.reason;
+    const { rcode, answers } = recordRead.value;
+    const rrset = answers as dnsPacket.StringAnswer[];
     const values = rrset.map((a) => normaliseDnsValue(this.cfg.type, a.data)).sort();
     const ttl = rrset[0]?.ttl;
-    return { values, ttl, detail: rrset.length > 0 ? `ttl ${ttl ?? '?'}` : rcodeName(rcode) === 'NXDOMAIN' ? 'no such name' : 'no such rrset' };
+    const epochRRs = epochRead.value.answers as dnsPacket.TxtAnswer[];
+    const epoch = epochRRs.length > 0 ? epochRRs.map((a) => (Array.isArray(a.data) ? a.data : [a.data]).map((d) => d.toString())) : null;
+    return { values, ttl, epoch, detail: rrset.length > 0 ? `ttl ${ttl ?? '?'}` : rcodeName(rcode) === 'NXDOMAIN' ? 'no such name' : 'no such rrset' };
   }
 
   plan(current: StepState, site: TargetSite): StepPlan {
     const { value, error } = dnsValueFor(this.cfg.type, site);
     if (!value) throw new ProviderError(`${this.label}: site ${site.name} ${error}`, false);
     const changes = !(current.values.length === 1 && current.values[0] === value && (current.ttl === undefined || current.ttl === this.cfg.ttl));
+    const parsed = stateEpoch.safeParse(current);
+    // Not read (a state built by hand): assume no epoch yet; if one exists the prerequisite fails and nothing changes.
+    const epoch = parsed.success ? parsed.data.epoch : null;
+    const prerequisite: Prerequisite = epoch
+      ? { kind: 'rrset-exists-value-dependent', name: this.epochName, type: 'TXT', values: epoch }
+      : { kind: 'name-not-in-use', name: this.epochName };
     const request: UpdateRequest = {
       transport: 'tcp',
       server: this.cfg.server,
       opcode: 'UPDATE',
       zone: this.cfg.zone,
-      prerequisites: [],
+      prerequisites: [prerequisite],
       updates: [
         { action: 'delete-rrset', name: this.cfg.record, type: this.cfg.type },
         { action: 'add', name: this.cfg.record, type: this.cfg.type, ttl: this.cfg.ttl, value },
+        { action: 'delete-rrset', name: this.epochName, type: 'TXT' },
+        { action: 'add', name: this.epochName, type: 'TXT', ttl: EPOCH_TTL, value: RFC2136_FENCE_TOKEN_PLACEHOLDER },
       ],
+      fence: { record: this.epochName, current: epoch ? (epochSetToken(epoch) ?? null) : null },
       tsig: { key: this.cfg.tsig.name, algorithm: this.cfg.tsig.algorithm },
     };
+    const epochText = `; epoch ${this.epochName} TXT ${epoch ? epoch.map((s) => s.join(' ')).join(', ') : 'none'} -> fence token`;
     return {
       kind: this.kind,
       target: site.name,
       changes,
       description: changes
-        ? `UPDATE zone ${this.cfg.zone} at ${this.cfg.server}: delete ${this.cfg.record} ${this.cfg.type} [${current.values.join(', ')}], add ${value} (ttl ${this.cfg.ttl}), signed by ${this.cfg.tsig.name}`
+        ? `UPDATE zone ${this.cfg.zone} at ${this.cfg.server}: delete ${this.cfg.record} ${this.cfg.type} [${current.values.join(', ')}], add ${value} (ttl ${this.cfg.ttl}), signed by ${this.cfg.tsig.name}${epochText}`
         : `${this.cfg.record} ${this.cfg.type} already ${value}`,
       request,
     };
@@ -252,8 +337,11 @@ class Rfc2136Provider implements TrafficProvider {
     const parsed = requestSchema.safeParse(plan.request);
     if (plan.kind !== this.kind || !parsed.success) throw new ProviderError(`${this.label}: not an rfc2136 plan`, false);
     const req = parsed.data;
-    const [del, add] = req.updates;
-    const mine = [del.name, add.name].every((n) => n === this.cfg.record) && [del.type, add.type].every((t) => t === this.cfg.type);
+    const [del, add, delEpoch, addEpoch] = req.updates;
+    const mine =
+      [del.name, add.name].every((n) => n === this.cfg.record) &&
+      [del.type, add.type].every((t) => t === this.cfg.type) &&
+      [delEpoch.name, addEpoch.name, req.prerequisites[0].name, req.fence.record].every((n) => n === this.epochName);
     if (req.server !== this.cfg.server || req.zone !== this.cfg.zone || !mine || req.tsig.key !== this.cfg.tsig.name) {
       throw new ProviderError(`${this.label}: plan is for ${add.name}/${add.type} in ${req.zone} at ${req.server}, not this step`, false);
     }
@@ -264,10 +352,26 @@ class Rfc2136Provider implements TrafficProvider {
     if (!plan.changes) return;
     const req = this.parseRequest(plan);
     await ctx.fence.assertHeld();
-    const answer = await this.exchange(encodeUpdate(req, randomInt(0, 0x10000)), 'update', ctx.signal);
+    const token = ctx.fence.token;
+    if (req.fence.current !== null && token < req.fence.current) {
+      throw new ProviderError(
+        `${this.label}: lease lost: ${this.epochName} holds fencing token ${req.fence.current}, newer than ours (${token}); a newer leader has written this record, so nothing was sent`,
+        false,
+      );
+    }
+    const answer = await this.exchange(encodeUpdate(req, randomInt(0, 0x10000), token), 'update', ctx.signal);
+    const rcode = rcodeName(answer.header.rcode);
+    if (rcode === 'NXRRSET' || rcode === 'YXDOMAIN') {
+      const [prereq] = req.prerequisites;
+      const expected = prereq.kind === 'name-not-in-use' ? 'not to exist' : `to hold ${prereq.values.map((s) => s.join(' ')).join(', ')}`;
+      throw new ProviderError(
+        `${this.label}: lease lost: refused by the DNS server: a newer leader wrote (${this.cfg.server} answered ${rcode}: the epoch record ${this.epochName} was expected ${expected}, as read before this update, and has changed since); nothing was changed`,
+        false,
+      );
+    }
     if (answer.header.rcode !== 0) throw this.rcodeError(answer.header.rcode, 'update');
     const add = req.updates[1];
-    ctx.logger.info('rfc2136 update accepted', { server: this.cfg.server, zone: this.cfg.zone, record: add.name, type: add.type, value: add.value, ttl: add.ttl, key: this.cfg.tsig.name });
+    ctx.logger.info('rfc2136 update accepted', { server: this.cfg.server, zone: this.cfg.zone, record: add.name, type: add.type, value: add.value, ttl: add.ttl, key: this.cfg.tsig.name, epoch: token });
   }
 
   async verify(site: TargetSite): Promise<VerifyResult> {

@@ -3,6 +3,7 @@
 import type * as Route53Sdk from '@aws-sdk/client-route-53';
 import type { Change, ResourceRecordSet, Route53Client } from '@aws-sdk/client-route-53';
 import { z } from 'zod';
+import { EPOCH_PREFIX, EPOCH_TTL, epochRecordName, tokenOfText } from './epoch';
 import { canonicalName, type Fields } from '../config/fields';
 import {
   dnsValueFor,
@@ -41,19 +42,13 @@ const route53Sdk = lazySdk(() => require('@aws-sdk/client-route-53') as typeof R
  * DELETE that no longer matches, and Route 53 refuses the whole batch: nothing changes.
  */
 
-export const EPOCH_PREFIX = '_pf-epoch.';
-/** TTL of the epoch TXT record; nobody resolves it, it only has to exist. */
-export const EPOCH_TTL = 60;
+export { EPOCH_PREFIX, EPOCH_TTL, epochRecordName } from './epoch';
 /** Stands for the fencing token in a plan: plan() does not know it, apply() writes ctx.fence.token there. */
 export const FENCE_TOKEN_PLACEHOLDER = '"<fence token>"';
 /** The IAM actions this provider calls, named in every access-denied error. */
 export const ROUTE53_ACTIONS = ['route53:ChangeResourceRecordSets', 'route53:GetChange', 'route53:ListResourceRecordSets'];
 /** GetChange is limited to 5 requests per second per account: throttled polls back off up to this. */
 const MAX_POLL_MS = 2000;
-
-export function epochRecordName(record: string): string {
-  return `${EPOCH_PREFIX}${record}`;
-}
 
 function schema(f: Fields) {
   return z
@@ -125,11 +120,9 @@ function unescapeName(name: string): string {
 /** The token an epoch TXT value carries: `"12"` -> 12; anything else is not ours. */
 export function epochToken(values: string[]): number | undefined {
   if (values.length !== 1) return undefined;
-  // Tokens are floored by the clock in microseconds (lease.ts): 16 digits today. Reading them as "not ours" made
-  // the pre-send check pass for any stale leader, which then replaced the newer leader's epoch exactly as read.
-  const m = /^"(\d{1,16})"$/.exec(values[0]);
-  const token = m ? Number(m[1]) : undefined;
-  return token !== undefined && Number.isSafeInteger(token) ? token : undefined;
+  // Route 53 spells TXT values quoted.
+  const m = /^"(.*)"$/.exec(values[0]);
+  return m ? tokenOfText(m[1]) : undefined;
 }
 
 interface AwsErrorLike {
