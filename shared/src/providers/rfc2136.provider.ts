@@ -1,3 +1,6 @@
+// Over 350 lines on purpose: one RFC 2136 UPDATE protocol. The read of the record and of its _pf-epoch TXT, the one
+// message that carries the epoch prerequisite, the record change and the new epoch, and the mapping of the server's
+// answers (NXRRSET, YXDOMAIN, REFUSED, NOTAUTH) are one exchange that plan, apply and verify all share.
 import { randomInt } from 'node:crypto';
 import * as dnsPacket from 'dns-packet';
 import { z } from 'zod';
