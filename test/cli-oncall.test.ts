@@ -496,6 +496,16 @@ describe('CLI conventions: output formats, token file, contexts, confirmation, w
     }
     expect(text).not.toContain('\x1b[');
     expect(text.match(/^PORTAL\s+ACTIVE\s+PHASE/gm)?.length).toBeGreaterThanOrEqual(2);
+    // For scripts: one JSON document per line, every line parseable.
+    const js = spawn(process.execPath, [CLI, 'status', '--watch', '1', '-o', 'json'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let lines = '';
+    js.stdout.setEncoding('utf8').on('data', (d: string) => (lines += d));
+    try {
+      await waitFor(() => lines.split('\n').filter(Boolean).length >= 2, { timeoutMs: 15_000, what: 'two JSON lines' });
+    } finally {
+      js.kill('SIGINT');
+    }
+    for (const l of lines.split('\n').filter(Boolean)) expect((JSON.parse(l) as { portals: ApiPortal[] }).portals.map((p) => p.id)).toEqual(['oncall']);
     const bad = await cli(['status', '--watch', '0']);
     expect(bad).toMatchObject({ code: 2, err: 'portal-failover: --watch: "0" must be an interval from 1s to 1h, e.g. 2 or 5s\n' });
   });

@@ -40,6 +40,15 @@ export function expandHome(p: string, env: NodeJS.ProcessEnv = process.env): str
   return p === '~' || p.startsWith('~/') ? path.join(env.HOME || homedir(), p.slice(1)) : p;
 }
 
+/** An absolute http:// or https:// URL: what --url and a context's url must be. */
+export function isHttpUrl(text: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}
+
 export function validContextName(name: string): boolean {
   return NAME.test(name);
 }

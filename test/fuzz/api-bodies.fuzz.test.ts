@@ -3,6 +3,7 @@ import request from 'supertest';
 import { routes, type RouteDef } from '../../services/api/src/routes';
 import { apiConfig, bearer, bodyOf, fillPath, startApiHarness, type ApiHarness, type ErrorBody } from '../api/support';
 import { portalFixture, type PortalFixture } from '../support/e2e';
+import { mutate, paths, type Path } from './mutate';
 
 /**
  * Issue #9: every API body and query (the zod schemas of services/api/src/schemas.ts, reached through the route
@@ -13,7 +14,6 @@ import { portalFixture, type PortalFixture } from '../support/e2e';
 jest.setTimeout(180_000);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
 
-type Path = (string | number)[];
 
 let fx: PortalFixture;
 let h: ApiHarness;
@@ -75,29 +75,7 @@ function valid(d: RouteDef): { body?: Record<string, unknown>; query?: Record<st
 
 const withInput = routes().filter((d) => d.body !== undefined || d.query !== undefined);
 
-function paths(v: unknown, at: Path = []): Path[] {
-  if (Array.isArray(v)) return [at, ...v.flatMap((x, i) => paths(x, [...at, i]))];
-  if (v !== null && typeof v === 'object') return [at, ...Object.entries(v).flatMap(([k, x]) => paths(x, [...at, k]))];
-  return [at];
-}
 
-function mutate(doc: Record<string, unknown>, at: Path, how: 'replace' | 'delete' | 'extra', value: unknown, key: string): unknown {
-  const copy = structuredClone(doc) as Record<string | number, unknown>;
-  if (at.length === 0) return how === 'replace' ? value : copy;
-  let parent: Record<string | number, unknown> = copy;
-  for (const seg of at.slice(0, -1)) parent = parent[seg] as Record<string | number, unknown>;
-  const last = at[at.length - 1];
-  if (how === 'replace') parent[last] = value;
-  else if (how === 'delete') {
-    if (Array.isArray(parent)) parent.splice(Number(last), 1);
-    else delete parent[last];
-  } else {
-    const target = parent[last];
-    if (target !== null && typeof target === 'object' && !Array.isArray(target)) (target as Record<string, unknown>)[key] = value;
-    else parent[last] = value;
-  }
-  return copy;
-}
 
 /** How parseOr400 writes a path: `alerts[0].labels.portal`. */
 const shown = (at: Path) => at.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('').replace(/^\./, '');

@@ -3,6 +3,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { parse } from 'yaml';
 import { ConfigError, parseConfig } from '@portal-failover/shared';
+import { mutate, paths } from './mutate';
 
 /**
  * Issue #9: config files fuzzed. The shipped config with one value replaced, removed or joined by an unknown key,
@@ -15,32 +16,10 @@ const shipped = parse(fs.readFileSync(path.join(CONFIG_DIR, 'failover.yaml'), 'u
 const env = { PDNS_API_KEY: 'test-key', VANTAGE_HN1_KEY: 'hn1-key', VANTAGE_HCM1_KEY: 'hcm1-key' };
 const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
 
-type Path = (string | number)[];
 
-function paths(v: unknown, at: Path = []): Path[] {
-  if (Array.isArray(v)) return [at, ...v.flatMap((x, i) => paths(x, [...at, i]))];
-  if (v !== null && typeof v === 'object') return [at, ...Object.entries(v).flatMap(([k, x]) => paths(x, [...at, k]))];
-  return [at];
-}
 
 const allPaths = paths(shipped).filter((p) => p.length > 0);
 
-function mutate(doc: unknown, at: Path, how: 'replace' | 'delete' | 'extra', value: unknown, key: string): unknown {
-  const copy = structuredClone(doc) as Record<string | number, unknown>;
-  let parent: Record<string | number, unknown> = copy;
-  for (const seg of at.slice(0, -1)) parent = parent[seg] as Record<string | number, unknown>;
-  const last = at[at.length - 1];
-  if (how === 'replace') parent[last] = value;
-  else if (how === 'delete') {
-    if (Array.isArray(parent)) parent.splice(Number(last), 1);
-    else delete parent[last];
-  } else {
-    const target = parent[last];
-    if (target !== null && typeof target === 'object' && !Array.isArray(target)) (target as Record<string, unknown>)[key] = value;
-    else parent[last] = value;
-  }
-  return copy;
-}
 
 /** A ConfigError whose problems each name a field and a reason; anything else is a defect. */
 function expectNamedRefusalOrSuccess(doc: unknown): 'ok' | 'refused' {

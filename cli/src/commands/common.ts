@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { ApiClient, ApiError, ConnectionError, displayUrl, type ApiProblem } from '../api-client';
-import { contextsPath, expandHome, selectContext } from '../contexts';
+import { contextsPath, expandHome, isHttpUrl, selectContext } from '../contexts';
 import { json } from '../format';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
@@ -92,10 +92,7 @@ export function client(opts: ConnectionOptions, env: NodeJS.ProcessEnv = process
     throw new UsageError((err as Error).message);
   }
   const url = opts.url ?? (env[URL_ENV] || undefined) ?? ctx?.context.url ?? DEFAULT_URL;
-  try {
-    const u = new URL(url);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
-  } catch {
+  if (!isHttpUrl(url)) {
     const from = opts.url !== undefined ? '--url' : env[URL_ENV] ? URL_ENV : `context ${ctx?.name}: url`;
     throw new UsageError(`${from}: "${displayUrl(url)}" is not an http:// or https:// URL`);
   }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { table } from '../format';
-import { contextsPath, readContexts, validContextName, writeContexts, ContextsError } from '../contexts';
+import { contextsPath, isHttpUrl, readContexts, validContextName, writeContexts, ContextsError } from '../contexts';
 import { out, run, usageExitCodes, UsageError } from './common';
 
 function load(file: string) {
@@ -57,15 +57,7 @@ The file (override its path with PORTAL_FAILOVER_CONTEXTS) never holds a token, 
       run(async (name: string, opts: { url?: string; tokenFile?: string }) => {
         if (!validContextName(name)) throw new UsageError(`<name>: "${name}" must be letters, digits, ., - or _`);
         if (opts.url === undefined && opts.tokenFile === undefined) throw new UsageError('give --url, --token-file or both');
-        if (opts.url !== undefined) {
-          let ok = false;
-          try {
-            ok = ['http:', 'https:'].includes(new URL(opts.url).protocol);
-          } catch {
-            ok = false;
-          }
-          if (!ok) throw new UsageError(`--url: "${opts.url}" is not an http:// or https:// URL`);
-        }
+        if (opts.url !== undefined && !isHttpUrl(opts.url)) throw new UsageError(`--url: "${opts.url}" is not an http:// or https:// URL`);
         const file = contextsPath();
         const all = load(file);
         const merged = { ...all.contexts[name], ...(opts.url !== undefined ? { url: opts.url } : {}), ...(opts.tokenFile !== undefined ? { tokenFile: opts.tokenFile } : {}) };

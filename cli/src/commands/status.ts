@@ -64,10 +64,16 @@ interface StatusOptions extends ConnectionOptions {
   watch?: string | true;
 }
 
-/** One screen of `status`: the overview of all portals, or one portal's details. */
-async function snapshot(api: ApiClient, portal: string | undefined, opts: StatusOptions): Promise<string> {
-  const portals = portal ? [await api.get<ApiPortal>(`/api/v1/portals/${enc(portal)}`)] : (await api.get<{ portals: ApiPortal[] }>('/api/v1/portals')).portals;
-  if (machine(opts)) return dump(opts, portal ? portals[0] : { portals });
+/** What `status` shows: one portal, or all of them. */
+async function readPortals(api: ApiClient, portal: string | undefined): Promise<ApiPortal[]> {
+  return portal ? [await api.get<ApiPortal>(`/api/v1/portals/${enc(portal)}`)] : (await api.get<{ portals: ApiPortal[] }>('/api/v1/portals')).portals;
+}
+
+/** The API's answer as it came: one portal's object, or `{portals}`. */
+const answerOf = (portal: string | undefined, portals: ApiPortal[]): unknown => (portal ? portals[0] : { portals });
+
+/** One screen for people: the overview of all portals, or one portal's details. */
+function screenOf(portal: string | undefined, portals: ApiPortal[]): string {
   if (portal) return detail(portals[0]);
   return (
     table(
@@ -105,16 +111,24 @@ export function watchInterval(value: string | true | undefined): number | undefi
 async function watch(api: ApiClient, portal: string | undefined, opts: StatusOptions, everyMs: number): Promise<never> {
   const tty = process.stdout.isTTY === true;
   for (;;) {
-    let screen: string;
+    let portals: ApiPortal[] | undefined;
+    let failure = '';
     try {
-      screen = await snapshot(api, portal, opts);
+      portals = await readPortals(api, portal);
     } catch (err) {
       if (err instanceof UsageError) throw err;
-      screen = `${errorLines(err).join('\n')}\n`;
+      failure = `${errorLines(err).join('\n')}\n`;
     }
-    const head = `Every ${everyMs / 1000}s: portal-failover status${portal ? ` ${portal}` : ''}  ${new Date().toISOString()}`;
-    if (machine(opts)) out(opts.output === 'yaml' ? `---\n${screen}` : `${JSON.stringify(JSON.parse(screen))}\n`);
-    else out(`${tty ? '\x1b[H\x1b[2J' : ''}${head}\n\n${screen}${tty ? '' : '\n'}`);
+    if (machine(opts)) {
+      // Scripts get one document per screen (a JSON line, or a YAML document); a failed read goes to stderr so
+      // the stream stays parseable.
+      if (!portals) process.stderr.write(failure);
+      else out(opts.output === 'yaml' ? `---\n${dump(opts, answerOf(portal, portals))}` : `${JSON.stringify(answerOf(portal, portals))}\n`);
+    } else {
+      const head = `Every ${everyMs / 1000}s: portal-failover status${portal ? ` ${portal}` : ''}  ${new Date().toISOString()}`;
+      const screen = portals ? screenOf(portal, portals) : failure;
+      out(`${tty ? '\x1b[H\x1b[2J' : ''}${head}\n\n${screen}${tty ? '' : '\n'}`);
+    }
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -129,7 +143,8 @@ export function registerStatus(program: Command): void {
         const everyMs = watchInterval(opts.watch);
         const api = client(opts);
         if (everyMs !== undefined) await watch(api, portal, opts, everyMs);
-        out(await snapshot(api, portal, opts));
+        const portals = await readPortals(api, portal);
+        out(machine(opts) ? dump(opts, answerOf(portal, portals)) : screenOf(portal, portals));
       }),
     );
 }
