@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { summarize, table } from './stats';
+import { intEnv, summarize, table } from './stats';
 
 /**
  * Wall time of the CLI's start-up paths, beside a bare `node -e ""` measured in the same run (the floor no CLI can
@@ -11,7 +11,7 @@ import { summarize, table } from './stats';
 // Compiled to bench/dist/bench/: the repository is three levels up.
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(ROOT, 'cli', 'dist', 'main.js');
-const RUNS = Number(process.env.BENCH_RUNS ?? 20);
+const RUNS = intEnv('BENCH_RUNS', 20);
 
 const cases: { name: string; args: string[] }[] = [
   { name: 'node -e "" (floor)', args: ['-e', ''] },

@@ -21,20 +21,13 @@ import { mulberry32, SimSite, type SiteMode } from '../cli/src/demo/sim-site';
 import { errorMessage, waitFor } from '../test/support/free-port';
 import { createZone, pdnsRequest, queryA, replaceRRsets, startPowerDns, type PowerDnsServer } from '../test/support/powerdns-server';
 import { startRedis, type RedisServer } from '../test/support/redis-server';
-import { summaryRow, table } from './stats';
+import { summaryRow, table, intEnv } from './stats';
 
 /**
  * `npm run bench:failover`: portal-failover and PowerDNS's own health-checked LUA record, side by side on the same
  * simulated sites and the same PowerDNS, measured where a resolver would ask (the authoritative DNS answer).
  */
 
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 const S = {
   trials: intEnv('BENCH_TRIALS', 10),

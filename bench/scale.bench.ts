@@ -11,7 +11,7 @@ import { freePort, logTail } from '../test/support/free-port';
 import { startRedis, type RedisServer } from '../test/support/redis-server';
 import { startStaticHttpTarget, type StaticHttpTarget } from '../test/support/static-http-target';
 import { scaleRawConfig } from '../test/support/scale-fixture';
-import { table } from './stats';
+import { table, intEnv } from './stats';
 
 /**
  * `npm run bench:scale`: how many of the checks that fall due the checker really runs, and whether the controller
@@ -30,13 +30,6 @@ import { table } from './stats';
  * does not get there is reported as such, not measured).
  */
 
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 function listEnv(name: string, fallback: number[]): number[] {
   const raw = process.env[name];

@@ -34,3 +34,12 @@ export function summaryRow(label: string, values: readonly number[], missing: nu
   const n = missing > 0 ? `${values.length} (+${missing} timed out)` : String(values.length);
   return [label, n, f(s?.min), f(s?.median), f(s?.p95), f(s?.max)];
 }
+
+/** A positive whole number from the environment (a bench knob), or the default; anything else stops the bench. */
+export function intEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
+}

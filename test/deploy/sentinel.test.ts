@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { parseConfig, parseConfigText } from '@portal-failover/shared';
 import { parse, parseAllDocuments } from 'yaml';
 import { requireExecutable, spawnDaemon, freePort, waitFor, logTail, type Daemon } from '../support/free-port';
 import { pingRedis, startRedis, type RedisServer } from '../support/redis-server';
 import { arr, deployPath, obj, repoRoot, str, type Obj } from './support';
+import { askSentinel } from '../support/sentinel-cluster';
 
 /**
  * The Sentinel deployments: docker-compose.yml's `sentinel` profile (1 primary, 1 replica, 3 Sentinels) and the
@@ -60,15 +60,6 @@ async function startSentinel(conf: string, master: { host: string; port: number 
   return { port, daemon, dir };
 }
 
-async function askSentinel(port: number, ...args: string[]): Promise<unknown> {
-  const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await c.connect();
-    return await c.call(...(args as [string, ...string[]]));
-  } finally {
-    c.disconnect();
-  }
-}
 
 let primary: RedisServer;
 beforeAll(async () => {

@@ -63,15 +63,7 @@ export async function startSentinelCluster(opts: { name?: string; downAfterMs?: 
       sentinelPorts.push(port);
       await waitFor(() => pingRedis(port), { what: `sentinel on ${port}`, timeoutMs: 15_000, intervalMs: 25, signal: d.exitSignal });
     }
-    const ask = async (port: number, ...args: string[]) => {
-      const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      try {
-        await c.connect();
-        return await c.call(...(args as [string, ...string[]]));
-      } finally {
-        c.disconnect();
-      }
-    };
+    const ask = askSentinel;
     const masterPort = async () => {
       for (const p of sentinelPorts) {
         try {
@@ -115,5 +107,16 @@ export async function startSentinelCluster(opts: { name?: string; downAfterMs?: 
     await Promise.all([...daemons.values()].map((d) => d.stop('SIGKILL')));
     fs.rmSync(root, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** One command to a Redis or Sentinel on loopback, on a connection of its own that never retries. */
+export async function askSentinel(port: number, ...args: string[]): Promise<unknown> {
+  const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await c.connect();
+    return await c.call(...(args as [string, ...string[]]));
+  } finally {
+    c.disconnect();
   }
 }
