@@ -47,6 +47,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class DrillRunner {
   private readonly running = new Set<string>();
+  /** Whether this process has loaded the last-success gauge from the stored records (once, on its first tick). */
+  private restored = false;
 
   constructor(private readonly d: DrillDeps) {}
 
@@ -63,8 +65,6 @@ export class DrillRunner {
     }
     this.restored = true;
   }
-
-  private restored = false;
 
   /** Starts the drills that are due; never waits for them. */
   async tick(): Promise<void> {
