@@ -10,7 +10,6 @@ import { arr, declaredFailoverMetrics, deployPath, exportedSeriesNames, keepsLea
 
 const RULES = deployPath('prometheus', 'rules', 'failover.rules.yml');
 const RULE_TESTS = deployPath('prometheus', 'tests', 'failover.rules.test.yml');
-const RUNBOOK_BASE = 'https://github.com/portal-failover/portal-failover/blob/main/';
 
 /** The alerts the observability issue asks for; a rule dropped or renamed by accident fails here. */
 const EXPECTED_ALERTS = [
@@ -120,22 +119,21 @@ describe('alert rules', () => {
     expect(mine.filter((c) => c.expected.length === 0).map((c) => `${c.test} @ ${c.evalTime}`)).not.toEqual([]);
   });
 
-  it.each(EXPECTED_ALERTS)('%s has a severity, summary, description and a runbook_url to an existing runbook', (name) => {
+  // Where runbook_url points (one base, the alert's own section) is checked in runbook-links.test.ts.
+  it.each(EXPECTED_ALERTS)('%s has a severity, summary, description and a runbook_url', (name) => {
     const rule = rules.find((r) => r.alert === name);
     expect(rule).toBeDefined();
     if (!rule) return;
     expect(['critical', 'warning', 'info']).toContain(rule.labels.severity);
     expect(rule.annotations.summary).toMatch(/\S{3}/);
     expect(rule.annotations.description).toMatch(/\S{3}/);
-    const url = rule.annotations.runbook_url ?? '';
-    expect(url.startsWith(`${RUNBOOK_BASE}docs/runbooks/`)).toBe(true);
-    const file = url.slice(RUNBOOK_BASE.length).replace(/#.*$/, '');
-    expect(fs.existsSync(path.join(repoRoot, file)) ? file : `missing: ${file}`).toBe(file);
+    expect(rule.annotations.runbook_url).toMatch(/^https?:\/\/\S+$/);
   });
 
-  it('name the alerts the runbook table documents', () => {
-    const table = fs.readFileSync(path.join(repoRoot, 'docs', 'runbooks', 'alerts.md'), 'utf8');
-    const documented = [...table.matchAll(/^\| (Failover\w+) \|/gm)].map((m) => m[1]);
+  it('name the alerts the runbook documents', () => {
+    const runbook = fs.readFileSync(path.join(repoRoot, 'docs', 'runbooks', 'alerts.md'), 'utf8');
+    const documented = [...runbook.matchAll(/^## (Failover\w+)$/gm)].map((m) => m[1]);
+    expect(documented.length).toBeGreaterThan(0);
     for (const name of documented) expect(rules.map((r) => r.alert)).toContain(name);
   });
 
