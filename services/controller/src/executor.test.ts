@@ -301,6 +301,40 @@ describe('lease-bounded provider calls', () => {
     expect((err as Error).message).toMatch(/may have landed after a newer leader took over/);
   });
 
+  it('a write that failed without an answer after the lease deadline passed is reported as stale, not retried', async () => {
+    // As after a pause (SIGSTOP, a VM stall): the call's own timeout fired before the lease signal did.
+    const p = new MemoryProvider('a');
+    let deadline = Date.now() + 60_000;
+    p.apply = async () => {
+      p.applies++;
+      deadline = 0;
+      throw new ProviderError('a: PATCH failed: no answer within 1000ms', true);
+    };
+    const o = op(1);
+    const err = await runAt(o, [p], { token: 7, assertHeld: async () => undefined, deadline: () => deadline }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StaleWriteError);
+    expect((err as Error).message).toMatch(/lease lost while writing a \(a: PATCH failed: no answer within 1000ms; the lease deadline has passed\): the write "set 198\.51\.100\.20" may have landed/);
+    expect(p.applies).toBe(1);
+    expect(o.status).toBe('running');
+  });
+
+  it('a final refusal after the lease deadline is not reported as a write that may have landed', async () => {
+    const p = new MemoryProvider('a');
+    let deadline = Date.now() + 60_000;
+    p.apply = async () => {
+      p.applies++;
+      deadline = 0;
+      throw new ProviderError('a: refused by the server: a newer leader wrote', false);
+    };
+    const err = await runAt(op(1), [p], { token: 7, assertHeld: async () => undefined, deadline: () => deadline }).then(
+      (o) => o.error,
+      (e: unknown) => e,
+    );
+    expect(err).not.toBeInstanceOf(StaleWriteError);
+    expect(String(err)).toMatch(/refused by the server/);
+    expect(p.applies).toBe(1);
+  });
+
   it('does not start a write once the deadline has passed', async () => {
     const p = new MemoryProvider('a');
     const err = await runAt(op(1), [p], { token: 7, assertHeld: async () => undefined, deadline: () => Date.now() - 1 }).catch((e: unknown) => e);

@@ -57,6 +57,11 @@ async function fencedApply(provider: TrafficProvider, plan: StepPlan, fence: Fen
   } catch (err) {
     if (err instanceof LeaseLostError) throw err;
     if (signal?.aborted) throw new StaleWriteError(provider.label, plan, 'aborted at the lease deadline');
+    // The call's own timeout (or a reset) can fire before the lease signal when both expired during a pause: the
+    // request may still have reached the provider, and with the lease gone that write is as stale as an aborted
+    // one. A final refusal (the provider answered no) changed nothing and stays what it is.
+    const outcomeUnknown = !(err instanceof ProviderError) || err.retryable;
+    if (outcomeUnknown && fence.deadline && fence.deadline() <= now()) throw new StaleWriteError(provider.label, plan, `${message(err)}; the lease deadline has passed`);
     throw err;
   }
   try {
