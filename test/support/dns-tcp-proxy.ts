@@ -15,8 +15,15 @@ export interface DnsProxy {
   server: string;
   /** Every client message, in order. */
   messages: Buffer[];
+  /** Every server answer, in order, as the server sent it (before `rewrite`). */
+  answers: Buffer[];
   /** Answers are passed through this before reaching the client. */
   rewrite: ((answer: Buffer) => Buffer) | undefined;
+  /**
+   * Called with each client message before it is forwarded; a promise it returns holds the message (a write in
+   * flight on a slow network) until it settles. Messages of one connection keep their order.
+   */
+  hold: ((msg: Buffer) => Promise<void> | void) | undefined;
   close(): Promise<void>;
 }
 
@@ -27,7 +34,9 @@ export async function startDnsTcpProxy(upstream: { host: string; port: number })
     port: 0,
     server: '',
     messages: [],
+    answers: [],
     rewrite: undefined,
+    hold: undefined,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -36,21 +45,36 @@ export async function startDnsTcpProxy(upstream: { host: string; port: number })
   };
   const server = net.createServer((client) => {
     sockets.add(client);
-    const up = net.createConnection(upstream);
-    sockets.add(up);
+    // Connected when the first message is forwarded: a message held for longer than the server's TCP idle
+    // timeout must still reach it.
+    let up: net.Socket | undefined;
     const drop = () => {
       client.destroy();
-      up.destroy();
+      up?.destroy();
+    };
+    const upstreamSocket = (): net.Socket => {
+      if (up) return up;
+      const s = net.createConnection(upstream);
+      sockets.add(s);
+      s.on('error', drop);
+      s.on('close', () => { sockets.delete(s); client.destroy(); });
+      framed(s, (msg) => {
+        proxy.answers.push(msg);
+        client.write(frame(proxy.rewrite ? proxy.rewrite(msg) : msg));
+      });
+      return (up = s);
     };
     client.on('error', drop);
-    up.on('error', drop);
-    client.on('close', () => { sockets.delete(client); up.destroy(); });
-    up.on('close', () => { sockets.delete(up); client.destroy(); });
+    client.on('close', () => { sockets.delete(client); up?.destroy(); });
+    let queue = Promise.resolve();
     framed(client, (msg) => {
       proxy.messages.push(msg);
-      up.write(frame(msg));
+      queue = queue.then(async () => {
+        await proxy.hold?.(msg);
+        // A client that gave up while its message was held never sent it, as far as the server is concerned.
+        if (!client.destroyed) upstreamSocket().write(frame(msg));
+      });
     });
-    framed(up, (msg) => client.write(frame(proxy.rewrite ? proxy.rewrite(msg) : msg)));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const address = server.address();

@@ -52,6 +52,8 @@ export interface ConfigOptions {
   vantages?: { name: string; key: string; canary?: string }[];
   /** The DNS step's propagation check (`verify`), as a user writes it. */
   verify?: Record<string, unknown>;
+  /** The portal's traffic steps instead of the PowerDNS one (another DNS server holds its zone). */
+  traffic?: (p: PortalFixture) => Record<string, unknown>[];
 }
 
 /** The config document for the fixtures, as a user would write it (secrets as ${ENV} references). */
@@ -80,7 +82,7 @@ export function e2eRawConfig(portals: PortalFixture[], o: ConfigOptions = {}): R
         { name: 'primary', provider: 'hosting-a', routing: { address: p.primaryAddress }, checks: [check(p.primary.url)] },
         { name: 'standby', provider: 'hosting-b', routing: { address: p.standbyAddress }, checks: [check(p.standby.url)] },
       ],
-      traffic: [{ kind: 'powerdns', apiUrl: o.apiUrl ?? pdns.apiUrl, apiKey: '${TEST_PDNS_API_KEY}', zone: p.zone, record: p.record, type: 'A', ttl: 30, timeout: '1s', ...(o.verify ? { verify: o.verify } : {}) }],
+      traffic: o.traffic?.(p) ?? [{ kind: 'powerdns', apiUrl: o.apiUrl ?? pdns.apiUrl, apiKey: '${TEST_PDNS_API_KEY}', zone: p.zone, record: p.record, type: 'A', ttl: 30, timeout: '1s', ...(o.verify ? { verify: o.verify } : {}) }],
     })),
   };
   return raw;
