@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseConfigText } from '@portal-failover/shared';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
+import { readKustomization } from './kustomize';
 import { arr, deployPath, isObj, obj, repoRoot, str, walkStrings, type Obj } from './support';
 
 /**
@@ -129,13 +130,8 @@ describe('deploy/docker-compose.observability.yml', () => {
 describe('deploy/k8s', () => {
   const dir = deployPath('k8s');
   const kustomization = yamlFile(path.join(dir, 'kustomization.yaml'));
-  const files = arr(kustomization.resources, 'resources').map((r) => str(r, 'resource'));
-  const docs: Obj[] = files.flatMap((f) =>
-    parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8')).map((d, i) => {
-      expect(d.errors).toEqual([]);
-      return obj(d.toJS(), `${f}#${i}`);
-    }),
-  );
+  const tree = readKustomization(dir);
+  const docs: Obj[] = tree.docs.map((d) => d.doc);
   const byKind = (kind: string) => docs.filter((d) => d.kind === kind);
   const name = (d: Obj) => str(obj(d.metadata, 'metadata').name, 'metadata.name');
   const find = (kind: string, n: string) => {
@@ -150,12 +146,37 @@ describe('deploy/k8s', () => {
   const workloads = [...byKind('Deployment'), ...byKind('StatefulSet')];
   const appDeployments = byKind('Deployment');
 
-  it('lists every manifest in kustomization.yaml, names no namespace and keeps Secrets out', () => {
-    const onDisk = fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml').sort();
-    expect([...files].sort()).toEqual(onDisk);
-    for (const d of docs) expect(obj(d.metadata, 'metadata').namespace).toBeUndefined();
+  it('reaches every manifest under deploy/k8s from kustomization.yaml (overlays and monitoring apart), and keeps Secrets out', () => {
+    expect(tree.missing).toEqual([]);
+    const onDisk = (d: string): string[] =>
+      fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => {
+        const p = path.join(d, e.name);
+        if (e.isDirectory()) return d === dir && ['overlays', 'monitoring'].includes(e.name) ? [] : onDisk(p);
+        return /\.ya?ml$/.test(e.name) ? [p] : [];
+      });
+    expect(onDisk(dir).filter((f) => !tree.files.has(f)).map((f) => path.relative(dir, f))).toEqual([]);
     expect(byKind('Secret')).toEqual([]);
     expect(arr(kustomization.images, 'images').map((i) => obj(i, 'image').name)).toEqual(['portal-failover']);
+  });
+
+  it('puts everything in the Namespace it creates; the manifests themselves name none', () => {
+    const [ns] = byKind('Namespace');
+    expect(byKind('Namespace')).toHaveLength(1);
+    expect(tree.namespace).toBe(name(ns));
+    for (const d of docs) expect(obj(d.metadata, 'metadata').namespace).toBeUndefined();
+  });
+
+  it('generates the config ConfigMap from base/failover.yaml, and every config volume names the generated ConfigMap', () => {
+    const generated = byKind('ConfigMap').filter((d) => d.generated === true);
+    expect(generated.map(name)).toEqual(['portal-failover-config']);
+    // No hand-written copy beside it: kustomize would refuse two objects of one name, and one would go stale.
+    expect(byKind('ConfigMap').filter((d) => d.generated !== true)).toEqual([]);
+    expect(Object.keys(obj(generated[0].data, 'data'))).toEqual(['failover.yaml']);
+    for (const d of workloads) {
+      for (const v of arr(podSpec(d).volumes ?? [], 'volumes').map((x) => obj(x, 'volume'))) {
+        if (v.configMap !== undefined) expect({ workload: name(d), configMap: obj(v.configMap, 'configMap').name }).toEqual({ workload: name(d), configMap: name(generated[0]) });
+      }
+    }
   });
 
   it('has the API (1–2 replicas), two checkers with their own vantages, two controllers, Redis', () => {
@@ -251,10 +272,10 @@ describe('deploy/k8s', () => {
     expect(obj(spec.selector, 'selector').matchLabels).toEqual(controllerLabels);
   });
 
-  it('ships a ConfigMap whose failover.yaml passes the real config validator', () => {
+  it('ships a config (base/failover.yaml) that passes the real config validator', () => {
     const cm = find('ConfigMap', 'portal-failover-config');
     const text = str(obj(cm.data, 'data')['failover.yaml'], 'failover.yaml');
-    const config = parseConfigText(text, 'deploy/k8s/configmap.yaml', { PDNS_API_KEY: 'test-only', VANTAGE_HN1_KEY: 'test-only-hn-1-key-0123456789abcdef', VANTAGE_HCM1_KEY: 'test-only-hcm-1-key-0123456789abcdef' });
+    const config = parseConfigText(text, 'deploy/k8s/base/failover.yaml', { PDNS_API_KEY: 'test-only', VANTAGE_HN1_KEY: 'test-only-hn-1-key-0123456789abcdef', VANTAGE_HCM1_KEY: 'test-only-hcm-1-key-0123456789abcdef' });
     expect(config.portals.map((p) => p.id)).toEqual(['dvc-hanoi']);
     expect(config.api.tokenFile).toBe('/etc/portal-failover/tokens/tokens');
     const mounted = arr(containers(find('Deployment', 'portal-failover-api'))[0].volumeMounts, 'mounts').map((m) => obj(m, 'mount'));
@@ -275,5 +296,58 @@ describe('deploy/k8s', () => {
       }
     }
     expect([...refs].filter((r) => !doc.includes(r))).toEqual([]);
+  });
+});
+
+describe('deploy/k8s vantages and overlays', () => {
+  const dir = deployPath('k8s');
+  const root = yamlFile(path.join(dir, 'kustomization.yaml'));
+  const base = readKustomization(path.join(dir, 'base'));
+  const baseConfig = parse(str(obj(base.docs.find((d) => d.doc.kind === 'ConfigMap')?.doc.data, 'base ConfigMap data')['failover.yaml'], 'failover.yaml')) as { vantages: { name: string; key: string }[] };
+  const vantages = baseConfig.vantages.map((v) => v.name);
+  const name = (d: Obj) => str(obj(d.metadata, 'metadata').name, 'metadata.name');
+  const containerOf = (d: Obj) => obj(arr(obj(obj(obj(d.spec, 'spec').template, 'template').spec, 'pod spec').containers, 'containers')[0], 'container');
+  const envOfContainer = (c: Obj) => arr(c.env ?? [], 'env').map((e) => obj(e, 'env var'));
+
+  it('has a Component per vantage the config declares, and the one-cluster install includes them all', () => {
+    expect(vantages.length).toBeGreaterThanOrEqual(2);
+    expect(fs.readdirSync(path.join(dir, 'vantages')).sort()).toEqual([...vantages].sort());
+    expect(arr(root.components, 'components').map((c) => str(c, 'component')).sort()).toEqual(vantages.map((v) => `vantages/${v}`).sort());
+    for (const v of vantages) expect(yamlFile(path.join(dir, 'vantages', v, 'kustomization.yaml')).kind).toBe('Component');
+  });
+
+  it.each(['hn-1', 'hcm-1'])('overlays/%s is the base plus that vantage\'s checkers, wired to the generated config and the vantage key', (v) => {
+    const odir = path.join(dir, 'overlays', v);
+    const overlay = yamlFile(path.join(odir, 'kustomization.yaml'));
+    const tree = readKustomization(odir);
+    expect(tree.missing).toEqual([]);
+    expect(overlay.resources).toEqual(['../../base']);
+    expect(overlay.components).toEqual([`../../vantages/${v}`]);
+    // Same namespace and image as the one-cluster install, so both halves of a split install meet.
+    expect(tree.namespace).toBe(root.namespace);
+    expect(overlay.images).toEqual(root.images);
+    const kinds = tree.docs.map((d) => `${String(d.doc.kind)}/${name(d.doc)}`).sort();
+    expect(kinds).toEqual(['ConfigMap/portal-failover-config', `Deployment/portal-failover-checker-${v}`, 'Namespace/portal-failover', `NetworkPolicy/portal-failover-checker-${v}`, `PodDisruptionBudget/portal-failover-checker-${v}`].sort());
+    const deployment = tree.docs.find((d) => d.doc.kind === 'Deployment')!.doc;
+    const c = containerOf(deployment);
+    expect(envOfContainer(c).find((e) => e.name === 'FAILOVER_VANTAGE')?.value).toBe(v);
+    // The checker gets its own vantage's key, under the variable the config names for it, and no other secret
+    // than Redis's.
+    const keyVar = /^\$\{(\w+)\}$/.exec(baseConfig.vantages.find((x) => x.name === v)!.key)![1];
+    const secrets = envOfContainer(c).filter((e) => e.valueFrom !== undefined).map((e) => [e.name, obj(obj(e.valueFrom, 'valueFrom').secretKeyRef, 'secretKeyRef').key]);
+    expect(secrets.sort()).toEqual([['REDIS_URL', 'redis-url'], [keyVar, `vantage-${v}-key`]].sort());
+    const volumes = arr(obj(obj(obj(deployment.spec, 'spec').template, 'template').spec, 'pod spec').volumes, 'volumes').map((x) => obj(x, 'volume'));
+    expect(volumes.find((x) => x.name === 'config')?.configMap).toEqual({ name: 'portal-failover-config' });
+    // The budget and the policy select exactly this vantage's checker pods.
+    const podLabels = obj(obj(obj(obj(deployment.spec, 'spec').template, 'template').metadata, 'metadata').labels, 'labels');
+    for (const d of tree.docs.filter((x) => ['PodDisruptionBudget', 'NetworkPolicy'].includes(String(x.doc.kind)))) {
+      const sel = obj(d.doc.kind === 'NetworkPolicy' ? obj(d.doc.spec, 'spec').podSelector : obj(d.doc.spec, 'spec').selector, 'selector');
+      expect(obj(sel.matchLabels, 'matchLabels')).toEqual({ 'app.kubernetes.io/name': 'portal-failover', 'app.kubernetes.io/component': 'checker', 'portal-failover/vantage': v });
+      expect(podLabels).toMatchObject(obj(sel.matchLabels, 'matchLabels'));
+    }
+  });
+
+  it('has an overlay for every vantage and nothing else under overlays/', () => {
+    expect(fs.readdirSync(path.join(dir, 'overlays')).sort()).toEqual([...vantages].sort());
   });
 });
