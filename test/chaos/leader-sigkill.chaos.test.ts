@@ -1,11 +1,10 @@
-import { Redis } from 'ioredis';
-import { ControlStore, keys, StateStore, type NewSwitchIntent, type Operation } from '@portal-failover/shared';
+import { ControlStore, type NewSwitchIntent, type Operation } from '@portal-failover/shared';
 import { startRecordingProxy } from '../support/recording-proxy';
 import { sharedPowerDns } from '../support/powerdns-server';
 import { waitFor } from '../support/free-port';
 import { e2eRawConfig, portalFixture, sleep, type PortalFixture } from '../support/e2e';
-import { spawnService, writeConfigFile, type ServiceProcess } from '../support/processes';
-import { sharedRedisUrl } from '../support/redis-server';
+import { startControllerCluster, type ControllerCluster } from '../support/controller-cluster';
+import type { ServiceProcess } from '../support/processes';
 import { reportRow } from './report';
 
 /**
@@ -19,38 +18,27 @@ jest.setTimeout(60_000 + TRIALS * 30_000);
 
 let proxy: Awaited<ReturnType<typeof startRecordingProxy>>;
 let fx: PortalFixture;
-let redis: Redis;
-const procs: ServiceProcess[] = [];
+let cluster: ControllerCluster | undefined;
 
 beforeAll(async () => {
   proxy = await startRecordingProxy(sharedPowerDns().apiUrl);
-  redis = new Redis(sharedRedisUrl());
 });
 
 afterAll(async () => {
-  await Promise.all(procs.map((p) => p.stop()));
+  await cluster?.stop();
   await Promise.all([fx?.primary.close(), fx?.standby.close(), proxy?.close()]);
-  redis?.disconnect();
 });
 
 it(`SIGKILL of the leader at random points of an operation, ${TRIALS} trials: each operation executed exactly once, none lost`, async () => {
   fx = await portalFixture('sigkill');
   const raw = e2eRawConfig([fx], { apiUrl: proxy.url, controller: { leaseTtl: '2s', renewEvery: '500ms', evaluateEvery: '100ms', stepAttempts: 6 } });
-  const k = keys((raw.redis as { prefix: string }).prefix);
-  const store = new StateStore(redis, k);
+  cluster = await startControllerCluster(raw, { controllers: [{}, {}], healthy: [fx.id], timeoutMs: 60_000 });
+  const { store, redis, keys: k } = cluster;
   const control = new ControlStore(redis, k);
-  const file = writeConfigFile(raw);
   const writes = () => proxy.acceptedWrites(encodeURIComponent(fx.zone)).length;
-  procs.push(spawnService('checker', file));
-  let controllers = [spawnService('controller', file), spawnService('controller', file)];
-  procs.push(...controllers);
-  await waitFor(async () => (await store.loadState(fx.id))?.phase === 'healthy', { timeoutMs: 60_000, what: 'healthy' });
-
-  const leader = async (): Promise<ServiceProcess | undefined> => {
-    const v = await redis.get(k.lease);
-    const pid = v ? Number(v.split('-')[0]) : NaN;
-    return controllers.find((c) => c.child.pid === pid);
-  };
+  // The two running now; the cluster keeps every one it started (the victims too).
+  let controllers: ServiceProcess[] = [...cluster.controllers];
+  const leader = () => cluster!.leader();
   const recoveries: number[] = [];
   let doubles = 0;
   let lost = 0;
@@ -73,8 +61,7 @@ it(`SIGKILL of the leader at random points of an operation, ${TRIALS} trials: ea
     const killedAt = Date.now();
     await victim!.exited;
     // Keep two controllers: a fresh one replaces the victim (it starts while the survivor takes over).
-    const fresh = spawnService('controller', file);
-    procs.push(fresh);
+    const fresh = cluster.spawnController();
     controllers = [...controllers.filter((c) => c !== victim), fresh];
 
     let done: Operation | undefined;

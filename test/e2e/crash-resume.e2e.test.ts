@@ -1,44 +1,35 @@
-import { Redis } from 'ioredis';
-import { keys, StateStore, type Operation } from '@portal-failover/shared';
+import type { Operation } from '@portal-failover/shared';
 import { startRecordingProxy } from '../support/recording-proxy';
 import { sharedPowerDns } from '../support/powerdns-server';
 import { waitFor } from '../support/free-port';
 import { e2eRawConfig, portalFixture, sleep, type PortalFixture } from '../support/e2e';
-import { spawnService, writeConfigFile, type ServiceProcess } from '../support/processes';
-import { sharedRedisUrl } from '../support/redis-server';
+import { startControllerCluster, type ControllerCluster } from '../support/controller-cluster';
 
 jest.setTimeout(120_000);
 
 let proxy: Awaited<ReturnType<typeof startRecordingProxy>>;
 let p: PortalFixture;
-let redis: Redis;
-const procs: ServiceProcess[] = [];
+let cluster: ControllerCluster | undefined;
 
 beforeAll(async () => {
   proxy = await startRecordingProxy(sharedPowerDns().apiUrl);
-  redis = new Redis(sharedRedisUrl());
 });
 
 afterAll(async () => {
-  await Promise.all(procs.map((x) => x.stop()));
+  await cluster?.stop();
   await p?.primary.close();
   await p?.standby.close();
   await proxy?.close();
-  redis?.disconnect();
 });
 
 it('a controller killed between applying and verifying a switch: the next one completes it once, not twice', async () => {
   p = await portalFixture('crash');
   const raw = e2eRawConfig([p], { apiUrl: proxy.url, controller: { leaseTtl: '2s', renewEvery: '500ms' } });
-  const prefix = (raw.redis as { prefix: string }).prefix;
-  const store = new StateStore(redis, keys(prefix));
-  const file = writeConfigFile(raw);
   const writes = () => proxy.acceptedWrites(encodeURIComponent(p.zone)).length;
 
-  procs.push(spawnService('checker', file));
-  const doomed = spawnService('controller', file, { FAILOVER_FAILPOINTS: 'after-apply' });
-  procs.push(doomed);
-  await waitFor(async () => (await store.loadState(p.id))?.phase === 'healthy', { timeoutMs: 20_000, what: 'portal healthy' });
+  cluster = await startControllerCluster(raw, { controllers: [{ FAILOVER_FAILPOINTS: 'after-apply' }], healthy: [p.id], timeoutMs: 20_000 });
+  const { store } = cluster;
+  const [doomed] = cluster.controllers;
 
   await p.primary.setMode({ kind: 'refuse' });
   const exit = await Promise.race([doomed.exited, sleep(20_000).then(() => undefined)]);
@@ -52,8 +43,7 @@ it('a controller killed between applying and verifying a switch: the next one co
   const opId = state!.inflight!.operationId;
   expect((await store.loadOperation(opId))?.status).toBe('running');
 
-  const successor = spawnService('controller', file);
-  procs.push(successor);
+  const successor = cluster.spawnController();
   let op: Operation | undefined;
   await waitFor(async () => (op = await store.loadOperation(opId))?.status === 'succeeded', { timeoutMs: 20_000, what: 'operation resumed and succeeded' });
 

@@ -1,46 +1,33 @@
-import { Redis } from 'ioredis';
-import { keys, StateStore } from '@portal-failover/shared';
 import { startRecordingProxy } from '../support/recording-proxy';
 import { sharedPowerDns } from '../support/powerdns-server';
 import { waitFor } from '../support/free-port';
 import { e2eRawConfig, portalFixture, sleep, type PortalFixture } from '../support/e2e';
-import { spawnService, writeConfigFile, type ServiceProcess } from '../support/processes';
-import { sharedRedisUrl } from '../support/redis-server';
+import { startControllerCluster, type ControllerCluster } from '../support/controller-cluster';
 
 jest.setTimeout(120_000);
 
 let proxy: Awaited<ReturnType<typeof startRecordingProxy>>;
 let fx: PortalFixture[] = [];
-let redis: Redis;
-const procs: ServiceProcess[] = [];
+let cluster: ControllerCluster | undefined;
 
 beforeAll(async () => {
   proxy = await startRecordingProxy(sharedPowerDns().apiUrl);
-  redis = new Redis(sharedRedisUrl());
 });
 
 afterAll(async () => {
-  await Promise.all(procs.map((x) => x.stop()));
+  await cluster?.stop();
   await Promise.all(fx.flatMap((p) => [p.primary.close(), p.standby.close()]));
   await proxy?.close();
-  redis?.disconnect();
 });
 
 it('two controllers on one Redis: exactly one executes each operation, also across a leader change', async () => {
   fx = await Promise.all(['duo-a', 'duo-b', 'duo-c'].map((id) => portalFixture(id)));
   const raw = e2eRawConfig(fx, { apiUrl: proxy.url, controller: { leaseTtl: '2s', renewEvery: '500ms' } });
-  const store = new StateStore(redis, keys((raw.redis as { prefix: string }).prefix));
-  const file = writeConfigFile(raw);
   const writes = (p: PortalFixture) => proxy.writes(encodeURIComponent(p.zone)).length;
 
-  procs.push(spawnService('checker', file));
-  const c1 = spawnService('controller', file);
-  const c2 = spawnService('controller', file);
-  procs.push(c1, c2);
-  await waitFor(async () => (await Promise.all(fx.map((p) => store.loadState(p.id)))).every((s) => s?.phase === 'healthy'), {
-    timeoutMs: 20_000,
-    what: 'portals healthy',
-  });
+  // Both start at once and race for the lease.
+  cluster = await startControllerCluster(raw, { controllers: [{}, {}], healthy: fx.map((p) => p.id), timeoutMs: 20_000 });
+  const [c1, c2] = cluster.controllers;
   const leaderOf = () => [c1, c2].filter((c) => /became leader/.test(c.output()));
   expect(leaderOf()).toHaveLength(1);
 

@@ -16,7 +16,10 @@ export interface ControllerCluster {
   redis: Redis;
   checker: ServiceProcess;
   controllers: ServiceProcess[];
-  /** The controller whose process id is the lease's owner now (undefined while nobody holds it). */
+  /**
+   * The running controller whose process id is the lease's owner now; undefined while nobody holds it, and while
+   * the lease still names a process that was killed (until it expires).
+   */
   leader(): Promise<ServiceProcess | undefined>;
   /** One more controller process on the same config (a replacement, a successor). */
   spawnController(env?: NodeJS.ProcessEnv): ServiceProcess;
@@ -77,7 +80,7 @@ export async function startControllerCluster(raw: Record<string, unknown>, o: Cl
     async leader() {
       // The lease value is `<pid>-<id>|<token>` (services/controller/src/lease.ts).
       const pid = Number((await redis.get(k.lease))?.split('-')[0]);
-      return cluster.controllers.find((c) => c.child.pid === pid);
+      return cluster.controllers.find((c) => c.child.pid === pid && c.child.exitCode === null && c.child.signalCode === null);
     },
     spawnController(env = {}) {
       const c = spawn('controller', env);
