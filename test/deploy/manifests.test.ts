@@ -44,16 +44,21 @@ describe('docker-compose.yml', () => {
     expect(arr(redis.volumes, 'redis.volumes')).toContain('redis-data:/data');
   });
 
-  it.each(app)('%s runs the image with REDIS_URL, the config mounted and its command', (name) => {
+  it.each(app)('%s runs its process of the image (entrypoint, not the CLI), with REDIS_URL, the config mounted and secrets from env files', (name) => {
     const s = obj(services[name], name);
     expect(str(s.image, `${name}.image`)).toMatch(/\S/);
     const env = envOf(s);
     // The single Redis unless REDIS_URL is set (empty for the sentinel profile: test/deploy/sentinel.test.ts).
     expect(env.REDIS_URL).toBe('${REDIS_URL-redis://redis:6379}');
     expect(env.FAILOVER_CONFIG).toBe('/app/config/failover.yaml');
-    expect(arr(s.volumes, `${name}.volumes`)).toContain('./config:/app/config:ro');
-    expect(commandText(s.command)).toMatch(new RegExp(`services/${name.replace(/-.*/, '')}/dist/main\\.js`));
-    for (const [k, v] of Object.entries(env)) if (SECRET_NAME.test(k)) expect(`${k}=${v}`).toMatch(/=\$\{\w+(:-)?\}$/);
+    // The demo config unless FAILOVER_CONFIG_DIR (.env) names the folder of your own.
+    expect(arr(s.volumes, `${name}.volumes`)).toContain('${FAILOVER_CONFIG_DIR:-./deploy/demo}:/app/config:ro');
+    // The image's ENTRYPOINT is the CLI: a `command` would become its arguments, so the process is the entrypoint.
+    expect(s.command).toBeUndefined();
+    expect(commandText(s.entrypoint)).toMatch(new RegExp(`^node services/${name.replace(/-.*/, '')}/dist/main\\.js$`));
+    // No secret in `environment` (it would also override the env file's value); they come from deploy/secrets.
+    expect(Object.keys(env).filter((k) => SECRET_NAME.test(k))).toEqual([]);
+    expect(str(s.env_file, `${name}.env_file`)).toMatch(/^\.\/deploy\/secrets\/[a-z0-9-]+\.env$/);
   });
 
   it('gives each checker its own vantage and the checkers and controllers a metrics listener', () => {
