@@ -57,7 +57,15 @@ const vantageKeys = VANTAGES.map((v) => ({ ...v, key: keep(`vantage-${v.name}-ke
 
 // env files are read by docker compose on this host, not mounted: only you need to read them.
 const env = (pairs) => pairs.map(([k, v]) => `${k}=${v}\n`).join('');
-write('pdns.env', env([['PDNS_AUTH_API_KEY', pdnsKey]]), 0o600);
+// PowerDNS reads its API settings from a file in its include-dir, not from PDNS_AUTH_API_KEY: the image's start-up
+// script prints the config it renders from that variable, key included, into the container log.
+write(
+  'pdns-api.conf',
+  ['# Written by npm run compose:init: the API of the stack\'s PowerDNS, for the other containers (the key guards it).', 'webserver=yes', 'api=yes', `api-key=${pdnsKey}`, 'webserver-address=0.0.0.0', 'webserver-allow-from=0.0.0.0/0,::/0', ''].join('\n'),
+  0o644,
+);
+// The zone one-shot needs the PowerDNS key and nothing else.
+write('pdns.env', env([['PDNS_API_KEY', pdnsKey]]), 0o600);
 // The controllers and the API resolve every secret of the config; each checker holds only its own vantage's key.
 write('services.env', env([['PDNS_API_KEY', pdnsKey], ...vantageKeys.map((v) => [v.env, v.key])]), 0o600);
 for (const v of vantageKeys) write(`checker-${v.name}.env`, env([[v.env, v.key]]), 0o600);

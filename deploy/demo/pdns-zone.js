@@ -2,7 +2,7 @@
 // One-shot of the compose demo (service pdns-zone): creates the zone the demo portal switches on the stack's
 // PowerDNS, through its HTTP API (a zone written into the database directly is not served until pdns rediscovers it).
 // An existing zone is left as it is: after a switch its record names the standby, and a restart must not undo that.
-// Environment: PDNS_API_URL, PDNS_AUTH_API_KEY (deploy/secrets/pdns.env), DEMO_ZONE, DEMO_RECORD, DEMO_ADDRESS.
+// Environment: PDNS_API_URL, PDNS_API_KEY (deploy/secrets/pdns.env), DEMO_ZONE, DEMO_RECORD, DEMO_ADDRESS.
 'use strict';
 
 const need = (name) => {
@@ -14,7 +14,7 @@ const need = (name) => {
   return v;
 };
 const api = `${need('PDNS_API_URL').replace(/\/+$/, '')}/api/v1/servers/localhost`;
-const key = need('PDNS_AUTH_API_KEY');
+const key = need('PDNS_API_KEY');
 const zone = need('DEMO_ZONE');
 const record = need('DEMO_RECORD');
 const address = need('DEMO_ADDRESS');
@@ -39,7 +39,7 @@ async function main() {
     process.stdout.write(`pdns-zone: ${zone} exists, left as it is\n`);
     return;
   }
-  if (existing.status === 401) throw new Error('PowerDNS refused the API key (401): PDNS_AUTH_API_KEY differs from the server\'s');
+  if (existing.status === 401) throw new Error('PowerDNS refused the API key (401): PDNS_API_KEY differs from the server\'s');
   if (existing.status !== 404 && existing.status !== 422) throw new Error(`GET zone ${zone}: HTTP ${existing.status} ${await existing.text()}`);
   const ns = `ns1.${zone}`;
   const res = await call('/zones', {

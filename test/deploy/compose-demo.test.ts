@@ -207,8 +207,13 @@ describe('the compose demo stack', () => {
     const zoneEnv = serviceEnv(root, services['pdns-zone']);
     const primary = obj(arr(portal.sites, 'sites')[0], 'site');
     expect(zoneEnv).toMatchObject({ PDNS_API_URL: step.apiUrl, DEMO_ZONE: step.zone, DEMO_RECORD: step.record, DEMO_ADDRESS: obj(primary.routing, 'routing').address });
-    expect(serviceEnv(root, services.pdns).PDNS_AUTH_API_KEY).toBe(serviceEnv(root, services.controller).PDNS_API_KEY);
-    expect(zoneEnv.PDNS_AUTH_API_KEY).toBe(secret('pdns-api-key'));
+    // pdns takes its key from the file mounted into its include-dir; the controllers and the one-shot use the same.
+    const conf = arr(services.pdns.volumes, 'pdns.volumes').map((v) => str(v, 'volume').split(':')).find(([, target]) => target.startsWith('/etc/powerdns/pdns.d/'));
+    const settings = Object.fromEntries(fs.readFileSync(path.resolve(root, conf![0]), 'utf8').split('\n').filter((l) => /^[a-z-]+=/.test(l)).map((l) => l.split(/=(.*)/s).slice(0, 2)));
+    expect(settings).toMatchObject({ api: 'yes', webserver: 'yes', 'webserver-address': '0.0.0.0', 'api-key': secret('pdns-api-key') });
+    expect(serviceEnv(root, services.controller).PDNS_API_KEY).toBe(secret('pdns-api-key'));
+    expect(zoneEnv.PDNS_API_KEY).toBe(secret('pdns-api-key'));
+    expect(services.pdns.environment).toBeUndefined();
     // The API reads the token file compose:init wrote, where the config says.
     expect(arr(services.api.secrets, 'api.secrets')).toEqual(['portal_failover_api_tokens']);
     expect(obj(config.api, 'api').tokenFile).toBe('/run/secrets/portal_failover_api_tokens');
@@ -227,7 +232,7 @@ describe('deploy/demo/pdns-zone.js against a real PowerDNS', () => {
   const runZone = (key: string) =>
     spawnSync(process.execPath, [path.join(repoRoot, 'deploy', 'demo', 'pdns-zone.js')], {
       encoding: 'utf8',
-      env: { PATH: process.env.PATH, PDNS_API_URL: pdns.apiUrl, PDNS_AUTH_API_KEY: key, DEMO_ZONE: 'portal.example.', DEMO_RECORD: 'www.portal.example.', DEMO_ADDRESS: '192.0.2.10', PDNS_WAIT_MS: '5000' },
+      env: { PATH: process.env.PATH, PDNS_API_URL: pdns.apiUrl, PDNS_API_KEY: key, DEMO_ZONE: 'portal.example.', DEMO_RECORD: 'www.portal.example.', DEMO_ADDRESS: '192.0.2.10', PDNS_WAIT_MS: '5000' },
     });
   const api = (p: string, init: RequestInit = {}) => fetch(`${pdns.apiUrl}/api/v1/servers/localhost${p}`, { ...init, headers: { 'X-API-Key': pdns.apiKey, 'Content-Type': 'application/json' } });
   const wwwA = async () => {
