@@ -1,4 +1,5 @@
 import { Resolver } from 'node:dns/promises';
+import fs from 'node:fs';
 import { createToken } from '../../services/api/src/auth';
 import type { PortalBody } from '../api/support';
 import { operationFinished } from '../chaos/operations';
@@ -18,9 +19,9 @@ import { startRecordingProxy } from '../support/recording-proxy';
  * switch; an operator switches back through the API; then A's write arrives and A is continued.
  *
  * The write is held in a proxy in front of the server (what a slow network does) and delivered after the switch
- * back: the worst case. A write not yet sent when the pause hits never leaves A, because the provider call's
- * lease-deadline abort fires as soon as A runs again; so the server-side fence is only exercised by a write
- * already in flight.
+ * back: the worst case. A write not yet sent when the pause hits never leaves A (the lease-deadline signal and the
+ * provider's own lease check stop it when A runs again; the PowerDNS case "paused right before its PATCH" pauses A
+ * there with the failpoint before-write:stop), so the server-side fence is only exercised by a write in flight.
  *
  * BIND and Knot refuse it themselves (the UPDATE's prerequisite on the `_pf-epoch` record no longer holds).
  * PowerDNS has no conditional write and takes it; B's reconciliation reports the drift (audit `drift.detected`)
@@ -46,7 +47,8 @@ interface Setup {
   env?: NodeJS.ProcessEnv;
   /** The record's A answer over DNS from the server that holds the zone. */
   answer(): Promise<string[]>;
-  holdFirstWrite(): InFlightWrite;
+  /** Holds A's write on its way; without it A stops itself just before writing (failpoint before-write:stop). */
+  holdFirstWrite?(): InFlightWrite;
   policy?: Record<string, unknown>;
   controller?: Record<string, unknown>;
 }
@@ -56,7 +58,7 @@ interface Outcome {
   successor: ServiceProcess;
   /** The operation A decided and B completed. */
   operationId: string;
-  /** The server's answer to A's write. */
+  /** The server's answer to A's write; `not sent` when A was paused before writing. */
   verdict: string;
   deliveredAt: number;
   /** B's fencing token (the lease's). */
@@ -76,6 +78,12 @@ afterEach(async () => {
   cluster = undefined;
   for (const c of cleanups.splice(0).reverse()) await c();
 });
+
+/** The state letter of /proc/<pid>/stat: T once a process is stopped. */
+function processState(pid: number): string {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}
 
 const dnsAnswer = (server: { host: string; port: number }, name: string) => () => queryA(server.host, server.port, name);
 
@@ -120,7 +128,8 @@ async function pausedLeader(fx: PortalFixture, s: Setup): Promise<Outcome> {
     controller: { leaseTtl: '2s', renewEvery: '500ms', ...s.controller },
   });
   (raw.api as Record<string, unknown>).tokens = [operator.record];
-  cluster = await startControllerCluster(raw, { controllers: [{}, {}], firstLeads: true, env: s.env, healthy: [fx.id], timeoutMs: 60_000 });
+  const failpoints = s.holdFirstWrite ? {} : { FAILOVER_FAILPOINTS: 'before-write:stop' };
+  cluster = await startControllerCluster(raw, { controllers: [failpoints, {}], firstLeads: true, env: s.env, healthy: [fx.id], timeoutMs: 60_000 });
   const c = cluster;
   const [stale, successor] = c.controllers;
   expect(await c.leader()).toBe(stale);
@@ -134,12 +143,20 @@ async function pausedLeader(fx: PortalFixture, s: Setup): Promise<Outcome> {
     return (await res.json()) as T;
   };
 
-  // A decides primary -> standby; the moment its write is on the way, A is paused.
-  const write = s.holdFirstWrite();
+  // A decides primary -> standby; the moment its write is on the way (or just before it), A is paused.
+  const write = s.holdFirstWrite?.();
   await fx.primary.setMode({ kind: 'refuse' });
-  await waitFor(() => write.isHeld(), { timeoutMs: 30_000, intervalMs: 20, what: 'the leader to send its write' });
-  stale.child.kill('SIGSTOP');
-  expect(write.heldAddress()).toBe(fx.standbyAddress);
+  if (write) {
+    await waitFor(() => write.isHeld(), { timeoutMs: 30_000, intervalMs: 20, what: 'the leader to send its write' });
+    stale.child.kill('SIGSTOP');
+    expect(write.heldAddress()).toBe(fx.standbyAddress);
+  } else {
+    await waitFor(() => stale.output().includes('failpoint before-write: stopping') && processState(stale.child.pid!) === 'T', {
+      timeoutMs: 30_000,
+      intervalMs: 20,
+      what: 'the leader to stop itself before its write',
+    });
+  }
   const inflight = await waitFor(async () => (await c.store.loadState(fx.id))?.inflight, { timeoutMs: 10_000, what: 'the operation recorded in flight' });
   const operationId = inflight.operationId;
 
@@ -168,7 +185,7 @@ async function pausedLeader(fx: PortalFixture, s: Setup): Promise<Outcome> {
   const successorToken = Number((await c.redis.get(c.keys.lease))?.split('|').pop());
 
   // A's write arrives now, then A runs again.
-  const verdict = await write.deliver();
+  const verdict = write ? await write.deliver() : 'not sent';
   const deliveredAt = Date.now();
   stale.child.kill('SIGCONT');
   await waitFor(() => stale.output().includes(`operation ${operationId} interrupted`), { timeoutMs: 20_000, what: 'the continued controller to give the operation up' });
@@ -248,17 +265,43 @@ describe.each([
 });
 
 describe('powerdns', () => {
-  it(`a paused leader's late PATCH lands; the new leader reports the drift within reconcileEvery and repairs it`, async () => {
-    const fx = await portalFixture('stale-pdns');
+  type Entry = { at: string; type: string; actor: string; operation?: string; data?: Record<string, unknown> };
+  const auditOf = (o: Outcome, portal: string) => async (type: string) => (await o.get<{ entries: Entry[] }>(`/api/v1/audit?portal=${portal}&type=${type}`)).entries;
+
+  async function pdnsPortal(id: string) {
+    const fx = await portalFixture(id);
     cleanups.push(() => fx.primary.close(), () => fx.standby.close());
     const proxy = await startRecordingProxy(sharedPowerDns().apiUrl);
     cleanups.push(() => proxy.close());
-    const zonePath = encodeURIComponent(fx.zone);
     const setup: Setup = {
       traffic: (p) => [{ kind: 'powerdns', apiUrl: proxy.url, apiKey: '${TEST_PDNS_API_KEY}', zone: p.zone, record: p.record, type: 'A', ttl: 30, timeout: '1s' }],
       answer: () => fx.answer(),
       policy: { onDrift: 'repair' },
       controller: { reconcileEvery: `${RECONCILE_EVERY_MS}ms` },
+    };
+    return { fx, proxy, setup, zonePath: encodeURIComponent(fx.zone) };
+  }
+
+  it('a leader paused right before its PATCH never sends it once it runs again', async () => {
+    const { fx, proxy, setup, zonePath } = await pdnsPortal('stale-pdns-unsent');
+    const o = await pausedLeader(fx, setup);
+
+    expect(o.verdict).toBe('not sent');
+    // PowerDNS saw B's two writes (the resumed switch, the switch back) and nothing from A.
+    const written = proxy.writes(zonePath).map((r) => (JSON.parse(r.body) as { rrsets: { records: { content: string }[] }[] }).rrsets[0].records[0].content);
+    expect(written).toEqual([fx.standbyAddress, fx.primaryAddress]);
+    // Nothing may have landed, so nothing is reported as such, and there is no drift.
+    const audit = auditOf(o, fx.id);
+    expect(o.stale.output()).toMatch(new RegExp(`operation ${o.operationId} interrupted: lease with fencing token \\d+ is no longer held`));
+    expect(await audit('operation.interrupted')).toEqual([]);
+    await expectAnswerIsRecordedSite(fx, setup, o);
+    expect(await audit('drift.detected')).toEqual([]);
+  });
+
+  it(`a paused leader's late PATCH lands; the new leader reports the drift within reconcileEvery and repairs it`, async () => {
+    const { fx, proxy, setup: base, zonePath } = await pdnsPortal('stale-pdns');
+    const setup: Setup = {
+      ...base,
       holdFirstWrite: () => {
         let held: { body: string; status?: number } | undefined;
         let release!: () => void;
@@ -285,8 +328,7 @@ describe('powerdns', () => {
 
     // PowerDNS took the stale write: for a moment the record routes to the standby again.
     expect(o.verdict).toBe('204');
-    type Entry = { at: string; type: string; actor: string; operation?: string; data?: Record<string, unknown> };
-    const audit = async (type: string) => (await o.get<{ entries: Entry[] }>(`/api/v1/audit?portal=${fx.id}&type=${type}`)).entries;
+    const audit = auditOf(o, fx.id);
     // A reports the write it cannot vouch for.
     const interrupted = await waitFor(async () => (await audit('operation.interrupted')).find((e) => e.operation === o.operationId), {
       timeoutMs: 10_000,

@@ -52,6 +52,9 @@ function leaseSignal(fence: FenceGuard, now: () => number): AbortSignal | undefi
  */
 async function fencedApply(provider: TrafficProvider, plan: StepPlan, fence: FenceGuard, now: () => number, ctx: Omit<ProviderContext, 'fence' | 'signal'>): Promise<void> {
   const signal = leaseSignal(fence, now);
+  // The last moment before the write: a pause here (FAILOVER_FAILPOINTS=before-write:stop) is the one the lease
+  // signal and the provider's own lease check must catch when the process runs again.
+  if (plan.changes) failpoint('before-write');
   try {
     await provider.apply(plan, { ...ctx, fence, signal });
   } catch (err) {
