@@ -9,11 +9,13 @@ import YAML from 'yaml';
 import { createToken } from '@portal-failover/api';
 import { parseTokenFile } from '../services/api/src/auth';
 import { parse } from 'yaml';
-import { createMetrics, parseConfig, type Config } from '@portal-failover/shared';
+import { Redis } from 'ioredis';
+import { createMetrics, keys, parseConfig, StateStore, type Config } from '@portal-failover/shared';
 import { startAllInOne, type AllInOne } from '../cli/src/all-in-one';
 import type { ApiOperation, ApiPortal } from '../cli/src/api-client';
 import { freePort, waitFor } from './support/free-port';
 import { sharedPowerDns } from './support/powerdns-server';
+import { sharedRedisUrl } from './support/redis-server';
 import { e2eRawConfig, portalFixture, testLogger, type PortalFixture } from './support/e2e';
 
 /**
@@ -112,8 +114,17 @@ beforeAll(async () => {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -b\` first (npm test does)`);
   fx = await portalFixture('oncall');
   proxy = await slowWriteProxy(sharedPowerDns().apiUrl, 1500);
-  app = await startAllInOne(configWithTokens([fx]), testLogger(), createMetrics(undefined, { defaultMetrics: false }));
+  const config = configWithTokens([fx]);
+  app = await startAllInOne(config, testLogger(), createMetrics(undefined, { defaultMetrics: false }));
   await waitFor(() => app.controller.state(fx.id)?.phase === 'healthy', { timeoutMs: 20_000, what: 'portal healthy' });
+  // The CLI reads the state the leader saved, one evaluation tick after the leader's own view.
+  const redis = new Redis(sharedRedisUrl());
+  try {
+    const stored = new StateStore(redis, keys(config.redis.prefix));
+    await waitFor(async () => (await stored.loadState(fx.id))?.phase === 'healthy', { timeoutMs: 10_000, what: 'healthy state saved' });
+  } finally {
+    redis.disconnect();
+  }
 });
 
 afterAll(async () => {
@@ -532,5 +543,22 @@ describe('CLI conventions: output formats, token file, contexts, confirmation, w
     const zsh = await cli(['completion', 'zsh'], { token: null, url: null });
     expect(zsh.out).toContain('bashcompinit');
     expect(await cli(['completion', 'fish'], { token: null, url: null })).toMatchObject({ code: 2, err: 'portal-failover: <shell>: "fish" is not supported; use bash or zsh\n' });
+  });
+  it('risk-windows add, list and delete: an announced cut with its zone; a start without one refused naming the flag', async () => {
+    const day = new Date(Date.now() + 5 * 86_400_000).toISOString().slice(0, 10);
+    const flags = ['--name', 'billing-cutoff', '--duration', '6h', '--lead-time', '2h', '--lower-ttl-to', '5s', '--reason', 'hosting-a notice'];
+    const noZone = await cli(['risk-windows', 'add', 'oncall', '--start', `${day}T00:00:00`, ...flags]);
+    expect(noZone.code).toBe(1);
+    expect(noZone.err).toContain(`start: "${day}T00:00:00" has no zone`);
+    const added = await cli(['risk-windows', 'add', 'oncall', '--start', `${day}T00:00:00+07:00`, ...flags]);
+    expect(added).toMatchObject({ code: 0, err: '' });
+    expect(added.out).toBe(`oncall: risk window "billing-cutoff" announced: ${day}T00:00:00+07:00 to ${day}T06:00:00+07:00, TTLs lowered to 5s from ${added.out.match(/from (\S+)\n/)?.[1]}\n`);
+    const list = await cli(['risk-windows', 'list', 'oncall']);
+    expect(list.out).toMatch(/^oncall: DNS TTLs as configured/);
+    expect(list.out).toMatch(new RegExp(`^billing-cutoff\\s+scheduled\\s+${day}T00:00:00\\+07:00 \\(\\S+Z\\)\\s+${day}T06:00:00\\+07:00`, 'm'));
+    const asJson = JSON.parse((await cli(['risk-windows', 'list', 'oncall', '-o', 'json'])).out) as { windows: { name: string; source: string }[] };
+    expect(asJson.windows).toEqual([expect.objectContaining({ name: 'billing-cutoff', source: 'api' })]);
+    expect(await cli(['risk-windows', 'delete', 'oncall', 'billing-cutoff', '--reason', 'notice withdrawn'])).toMatchObject({ code: 0, out: 'oncall: risk window "billing-cutoff" withdrawn\n' });
+    expect((await cli(['risk-windows', 'list', 'oncall'])).out).toContain('no risk windows');
   });
 });

@@ -33,6 +33,8 @@ export type ApiAuditPage = Out<typeof ApiSchemas.AuditResponse>;
 export type ApiAuditEntry = ApiAuditPage['entries'][number];
 export type ApiAuditVerify = Out<typeof ApiSchemas.AuditVerifyResponse>;
 export type ApiEvidence = Out<typeof ApiSchemas.EvidenceResponse>;
+export type ApiRiskWindows = Out<typeof ApiSchemas.RiskWindowListResponse>;
+export type ApiRiskWindow = Out<typeof ApiSchemas.RiskWindowResponse>;
 
 /** Long enough for a slow Redis behind the API, short enough that a hung connection does not stall an incident. */
 export const REQUEST_TIMEOUT_MS = 15_000;

@@ -22,9 +22,14 @@ program
   .argument('[file]', 'config file', process.env.FAILOVER_CONFIG ?? DEFAULT_CONFIG_PATH)
   .description('validate a config file; lists every problem with its path')
   .action(async (file: string) => {
-    const { ConfigError, loadConfig } = await import('@portal-failover/shared/config');
+    const { ConfigError, endedRiskWindowIssues, formatPath, loadConfig } = await import('@portal-failover/shared/config');
     try {
       const config = loadConfig(file);
+      const ended = endedRiskWindowIssues(config.portals, Date.now());
+      if (ended.length) {
+        process.stderr.write(`${file}: ${ended.length} problem(s)\n${ended.map((i) => `  ${formatPath(i.path)}: ${i.message}`).join('\n')}\n`);
+        process.exit(2);
+      }
       const sites = config.portals.reduce((n, p) => n + p.sites.length, 0);
       process.stdout.write(`${file}: OK (${config.portals.length} portal(s), ${sites} site(s))\n`);
     } catch (err) {

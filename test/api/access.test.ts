@@ -39,6 +39,8 @@ let operationId: string;
 /** Every response body and header block the API sent in this file; checked for secrets at the end. */
 const seen: string[] = [];
 
+let windows = 0;
+
 /** A request each route accepts from the right role, so "allowed" means a 2xx, not just "not 401/403". */
 function sample(d: RouteDef): { body?: unknown; query?: Record<string, string> } {
   switch (label(d)) {
@@ -56,14 +58,24 @@ function sample(d: RouteDef): { body?: unknown; query?: Record<string, string> }
       return { query: { limit: '5' } };
     case 'POST /api/v1/tokens/reload':
       return { body: { reason: 'access matrix reload' } };
+    case 'POST /api/v1/portals/:id/risk-windows':
+      // A new name each call: every allowed role's request is a 201, not a duplicate's 409.
+      return { body: { name: `access-${++windows}`, start: '2999-01-01T00:00:00+07:00', duration: '1h', leadTime: '1h', lowerTtlTo: '5s' } };
+    case 'DELETE /api/v1/portals/:id/risk-windows/:name':
+      return { body: { reason: 'access matrix withdrawal' } };
     default:
       return {};
   }
 }
 
 async function call(d: RouteDef, authorization: string | undefined) {
-  const path = fillPath(d, { id: d.path.startsWith('/api/v1/operations/') ? operationId : fx.id });
+  const name = `withdrawn-${++windows}`;
+  const path = fillPath(d, { id: d.path.startsWith('/api/v1/operations/') ? operationId : fx.id, name });
   const s = sample(d);
+  if (label(d) === 'DELETE /api/v1/portals/:id/risk-windows/:name') {
+    // The window it withdraws, announced by an admin first.
+    await request(h.server).post(`/api/v1/portals/${fx.id}/risk-windows`).set('Authorization', bearer('admin')).send({ name, start: '2999-01-01T00:00:00Z', duration: '1h', leadTime: '0s', lowerTtlTo: 5 });
+  }
   let req = request(h.server)[d.method](path);
   if (authorization !== undefined) req = req.set('Authorization', authorization);
   if (s.query) req = req.query(s.query);

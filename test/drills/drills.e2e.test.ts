@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { ControlStore, createMetrics, DrillStore, keys, parseConfig, type DrillRecord } from '@portal-failover/shared';
+import { ControlStore, createMetrics, DrillStore, keys, parseConfig, RiskWindowStore, type DrillRecord } from '@portal-failover/shared';
 import { startAllInOne, type AllInOne } from '../../cli/src/all-in-one';
 import { waitFor } from '../support/free-port';
 import { sharedRedisUrl } from '../support/redis-server';
@@ -12,7 +12,7 @@ import { e2eRawConfig, portalFixture, testLogger, type PortalFixture } from '../
 /**
  * A roundTrip drill on a short test schedule ("every 20s", the schema allows down to 10s) on real PowerDNS:
  * two recorded successes, traffic back on the primary after each, the metric set; then, frozen, the next due
- * drill is recorded as skipped with the reason.
+ * drill is recorded as skipped with the reason, and so is one due inside an announced risk window.
  */
 jest.setTimeout(180_000);
 
@@ -93,4 +93,15 @@ it('runs roundTrip drills on schedule, back on the primary after each, and skips
   expect(dry.stdout).toMatch(/(ok  |FAIL) automation not frozen: not frozen/);
   expect(dry.stdout).toMatch(/(ok  |FAIL) target healthy by quorum: /);
   expect(dry.status).toBe(dry.stdout.includes('(dryRun) succeeded') ? 0 : 1);
+
+  // An announced cut in force (its lead time has begun): a round trip would move real traffic during it, so the
+  // scheduled one and one asked for from the CLI are skipped, naming the window.
+  const startsAt = Date.now() + 60_000;
+  await new RiskWindowStore(redis, keys(prefix)).add(fx.id, { name: 'dc-notice', start: new Date(startsAt).toISOString(), startsAt, durationMs: 60_000, leadTimeMs: 3_600_000, lowerTtlTo: 5, source: 'api' });
+  const announcedAt = Date.now();
+  const inWindow = await waitFor(async () => (await drills.history(fx.id, 50)).find((r) => r.startedAt > announcedAt + 1000 && r.trigger === 'schedule'), { timeoutMs: 45_000, what: 'a drill due in the window' });
+  expect(inWindow).toMatchObject({ outcome: 'skipped', detail: 'in a risk window: "dc-notice" is in force' });
+  const manual = cli(['drill', 'run', fx.id, '--mode', 'roundTrip', '-c', configFile]);
+  expect(manual.stdout).toContain('(roundTrip) skipped: in a risk window: "dc-notice" is in force');
+  expect(await fx.answer()).toEqual([fx.primaryAddress]);
 });

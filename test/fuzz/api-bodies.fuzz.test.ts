@@ -21,6 +21,9 @@ let h: ApiHarness;
 beforeAll(async () => {
   fx = await portalFixture('fuzz');
   h = await startApiHarness(apiConfig([fx]));
+  // The window the DELETE route's valid request withdraws (and the POST's valid request collides with: a 409).
+  const w = valid(routes().find((d) => label(d) === 'POST /api/v1/portals/:id/risk-windows')!).body;
+  expect((await request(h.server).post(`/api/v1/portals/${fx.id}/risk-windows`).set('Authorization', bearer('admin')).send(w!)).status).toBe(201);
 });
 afterAll(async () => {
   await h?.close();
@@ -33,6 +36,8 @@ const PORTAL = '@portal@';
 const withPortal = (v: unknown): unknown => (v === undefined ? undefined : (JSON.parse(JSON.stringify(v).replaceAll(PORTAL, fx.id)) as unknown));
 
 const label = (d: RouteDef) => `${d.method.toUpperCase()} ${d.path}`;
+
+const WINDOW = 'fuzzed';
 
 /** A request each route accepts, to mutate from. */
 function valid(d: RouteDef): { body?: Record<string, unknown>; query?: Record<string, unknown> } {
@@ -48,6 +53,10 @@ function valid(d: RouteDef): { body?: Record<string, unknown>; query?: Record<st
       return { body: { reason: 'fuzzed ack' } };
     case 'POST /api/v1/tokens/reload':
       return { body: { reason: 'fuzzed reload' } };
+    case 'POST /api/v1/portals/:id/risk-windows':
+      return { body: { name: WINDOW, start: '2999-01-01T00:00:00+07:00', duration: '6h', leadTime: '2h', lowerTtlTo: '5s', probeInterval: '1s', reason: 'fuzzed window' } };
+    case 'DELETE /api/v1/portals/:id/risk-windows/:name':
+      return { body: { reason: 'fuzzed withdrawal' } };
     case 'POST /api/v1/hooks/alertmanager':
       // Only the fields the schema knows (it lets Alertmanager's other fields through unchecked).
       return {
@@ -81,7 +90,7 @@ const withInput = routes().filter((d) => d.body !== undefined || d.query !== und
 const shown = (at: Path) => at.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('').replace(/^\./, '');
 
 async function send(d: RouteDef, input: { body?: unknown; query?: unknown }) {
-  let req = request(h.server)[d.method](fillPath(d, { id: fx.id })).set('Authorization', bearer('admin'));
+  let req = request(h.server)[d.method](fillPath(d, { id: fx.id, name: WINDOW })).set('Authorization', bearer('admin'));
   if (input.query !== undefined) req = req.query(withPortal(input.query) as Record<string, string>);
   // As raw JSON text: a body may be any JSON value, which supertest would not send as JSON itself.
   return input.body !== undefined ? req.set('Content-Type', 'application/json').send(JSON.stringify(withPortal(input.body))) : req;
@@ -144,7 +153,7 @@ describe.each(withInput.map((d) => [label(d), d] as const))('%s', (_name, d) => 
     it('bodies of any shape: never a 5xx, every 400 names fields', async () => {
       await fc.assert(
         fc.asyncProperty(fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.dictionary(keyArb, fc.jsonValue({ maxDepth: 2 }))), async (body) => {
-          const res = await request(h.server)[d.method](fillPath(d, { id: fx.id })).set('Authorization', bearer('admin')).set('Content-Type', 'application/json').send(JSON.stringify(body));
+          const res = await request(h.server)[d.method](fillPath(d, { id: fx.id, name: WINDOW })).set('Authorization', bearer('admin')).set('Content-Type', 'application/json').send(JSON.stringify(body));
           expectNoFaultAndNamedRefusal(res, `body ${JSON.stringify(body).slice(0, 80)}`);
         }),
         { numRuns: RUNS },

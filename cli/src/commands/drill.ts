@@ -18,7 +18,7 @@ export function registerDrill(program: Command): void {
       run(async (portal: string, opts: { mode: string; config: string }) => {
         if (opts.mode !== 'dryRun' && opts.mode !== 'roundTrip') throw new UsageError(`--mode: "${opts.mode}" is neither dryRun nor roundTrip`);
         // Loaded only when a drill runs: --help and the other commands must not load the service stack.
-        const [{ DrillRunner }, { AuditLog, ControlStore, createLogger, createMetrics, createRedis, DrillStore, keys, loadConfigOrExit, StateStore }] = await Promise.all([
+        const [{ DrillRunner }, { AuditLog, ControlStore, createLogger, createMetrics, createRedis, DrillStore, keys, loadConfigOrExit, RiskWindowStore, StateStore, ttlTarget }] = await Promise.all([
           import('@portal-failover/controller'),
           import('@portal-failover/shared'),
         ]);
@@ -35,6 +35,7 @@ export function registerDrill(program: Command): void {
           const c = controls.get(portal);
           // The freeze record is the API's; the stored state may lag behind it by one evaluation.
           const view = state ? { ...state, frozen: c?.freeze } : undefined;
+          const windows = [...config.portals.find((p) => p.id === portal)!.riskWindows, ...(await new RiskWindowStore(redis, k).list(portal))];
           const runner = new DrillRunner({
             config,
             store,
@@ -45,6 +46,7 @@ export function registerDrill(program: Command): void {
             logger: createLogger({ silent: true }),
             now: Date.now,
             state: () => view,
+            riskWindow: () => ttlTarget(windows, Date.now())?.window,
           });
           const rec = await runner.run({ portal, mode: opts.mode, holdFor: defined?.holdFor ?? 0 }, 'manual');
           out(`drill ${rec.id} (${rec.mode}) ${rec.outcome}: ${rec.detail}\n`);

@@ -5,6 +5,7 @@ import { registerAudit } from './audit';
 import { registerFreeze } from './freeze';
 import { registerOperation } from './operation';
 import { registerOperations } from './operations';
+import { registerRiskWindows } from './risk-windows';
 import { registerStatus } from './status';
 import { registerSwitchover } from './switchover';
 import { registerToken } from './token';
@@ -20,11 +21,12 @@ export function registerOnCallCommands(program: Command): void {
   registerOperations(program);
   registerOperation(program);
   registerAudit(program);
+  registerRiskWindows(program);
   registerToken(program);
   program.addHelpText(
     'after',
     `
-Where the on-call commands (status, switchover, freeze, unfreeze, ack, operations, operation, audit) find the
+Where the on-call commands (status, switchover, freeze, unfreeze, ack, operations, operation, audit, risk-windows) find the
 API, first match wins: --url / --token-file; the environment; the context (--context NAME, or \`context use\`).
   ${URL_ENV}       API base URL (default ${DEFAULT_URL})
   ${TOKEN_ENV}     API bearer token. There is deliberately no flag for the token itself: command-line

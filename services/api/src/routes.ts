@@ -27,6 +27,7 @@ import * as S from './schemas';
 import { statusHtml, statusJson } from './status-page/status-routes';
 import { buildEvidenceBundle } from './evidence/bundle';
 import { reloadTokensAudited } from './token-reload';
+import { addRiskWindow, listRiskWindows, removeRiskWindow, RiskWindowBody, RiskWindowDeleteBody, RiskWindowListResponse, RiskWindowResponse } from './risk-windows';
 
 /** /readyz answers within this (plus the response) even while Redis is paused or unreachable. */
 const READY_TIMEOUT_MS = 500;
@@ -373,6 +374,40 @@ export function routes(): RouteDef[] {
         res.setHeader('Link', `</api/v1/portals/${encodeURIComponent(String(req.params.id))}/unfreeze>; rel="successor-version"`);
         await unfreeze(ctx, req, res);
       },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/portals/:id/risk-windows',
+      role: 'viewer',
+      summary: 'Announced cuts of a portal (config and API), with phase, times in their own zone and in UTC, and whether the TTLs are lowered',
+      responses: { 200: { description: 'risk windows', schema: RiskWindowListResponse }, ...common, 404: err('unknown portal') },
+      handler: (ctx, req, res) => listRiskWindows(ctx, portalOr404(ctx, String(req.params.id)), res),
+    },
+    {
+      method: 'post',
+      path: '/api/v1/portals/:id/risk-windows',
+      role: 'operator',
+      mutates: true,
+      summary: 'Announce a cut: from start − leadTime the leader lowers every DNS step\'s TTL to lowerTtlTo and re-verifies the standby; after the window it restores the TTLs',
+      body: RiskWindowBody,
+      responses: {
+        201: { description: 'announced', schema: RiskWindowResponse },
+        400: err('invalid body: no zone in start, in the past, lowerTtlTo above a DNS step\'s TTL, no DNS step'),
+        ...common,
+        404: err('unknown portal'),
+        409: err('a window with this name exists (in the config file or announced)'),
+      },
+      handler: (ctx, req, res) => addRiskWindow(ctx, portalOr404(ctx, String(req.params.id)), req, res),
+    },
+    {
+      method: 'delete',
+      path: '/api/v1/portals/:id/risk-windows/:name',
+      role: 'operator',
+      mutates: true,
+      summary: 'Withdraw an announced window; if its TTLs were lowered, the leader restores them',
+      body: RiskWindowDeleteBody,
+      responses: { 200: { description: 'withdrawn', schema: RiskWindowResponse }, 400: err('invalid body'), ...common, 404: err('unknown portal or window'), 409: err('the window is in the config file') },
+      handler: (ctx, req, res) => removeRiskWindow(ctx, portalOr404(ctx, String(req.params.id)), req, res),
     },
     {
       method: 'post',

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { RiskWindowView } from './risk-windows';
+
+export { RiskWindowListResponse, RiskWindowResponse, RiskWindowView } from './risk-windows';
 
 const reason = z
   .string({ error: 'is required: say why (it goes to the audit log)' })
@@ -195,6 +198,9 @@ export const PortalResponse = z.object({
   operationInFlight: z.object({ operationId: z.string(), from: z.string(), to: z.string(), trigger: z.string(), since: z.number() }).nullable(),
   pendingRequest: z.string().nullable(),
   lastOperation: OperationResponse.nullable(),
+  /** Announced cuts not yet ended, by start; the DNS TTL a window holds now (null: as configured). */
+  riskWindows: z.array(RiskWindowView),
+  ttlLowered: z.object({ ttl: z.number(), window: z.string(), at: z.string() }).nullable(),
 });
 
 export const PortalListResponse = z.object({ portals: z.array(PortalResponse) });

@@ -13,6 +13,8 @@
  * 4. an operation's end (operation-runner.ts): settleOperation(), evaluate(), save.
  * 5. reconciliation (reconcile.ts): provider readings applied only if no operation was in flight before or after
  *    the (slow) reads.
+ * 6. a risk window's TTL change (risk-windows.ts): started only with no operation in flight, it sets `ttlLowered`
+ *    when its writes are verified; a switch decided meanwhile waits for it before writing (operation-runner.ts).
  * Each change is one synchronous read-decide-write of the state (the core is pure), so no two interleave; code that
  * awaits reads the state again afterwards. "In flight" is set in the same step that decides to switch (decide(),
  * admitSwitch() or a drift repair) and cleared only by settleOperation() or a resume that finds no record; while it
@@ -35,6 +37,7 @@ import {
   RateLimitedLog,
   reportInvalidRecords,
   RESULTS_QUEUE,
+  RiskWindowStore,
   StateStore,
   zeroControllerMetrics,
   type Config,
@@ -53,6 +56,7 @@ import { OperationRunner } from './operation-runner';
 import { portalRuntimes, type PortalRuntime } from './portal-runtime';
 import { Reconciler } from './reconcile';
 import { ResultIntake } from './result-intake';
+import { RiskWindowKeeper } from './risk-windows';
 import { Takeover } from './takeover';
 import { auditWitnessing, LeaderUpkeep } from './upkeep';
 
@@ -148,16 +152,22 @@ export class Controller extends EventEmitter<ControllerEvents> {
       },
     }));
     const takeover: Takeover = new Takeover({ portals, store, control, runner, results, reconcile: () => reconciler.all(), metrics, log, actor });
+    const riskWindows = new RiskWindowKeeper({
+      portals, store: new RiskWindowStore(redis, k, invalid), lease, metrics, log, warn, now, actor,
+      record: (e) => runner.record(e),
+      persist: (rt) => evaluation.persist(rt),
+    });
     this.drills = new DrillRunner({
       config, store, control, drills: new DrillStore(redis, config.redis.prefix), audit, metrics, logger: log, now,
       state: (portal) => portals.get(portal)?.state,
+      riskWindow: (portal) => riskWindows.inForce(portal),
     });
     this.resultsQueue = new Queue(RESULTS_QUEUE, { connection: opts.bullConnection, prefix: k.bull });
     this.resultsQueue.on('error', (err) => warn.warn('queue', `results queue: ${err.message}`));
     const witnessing = auditWitnessing({ config, audit, metrics, warn, now });
     const upkeep = new LeaderUpkeep({ config, drills: this.drills, probes, availability, audit, witnessing, resultsQueue: this.resultsQueue, metrics, warn, now });
     this.evaluationTick = new EvaluationTick({
-      portals, leader: leadership, control, evaluation, runner, availability, upkeep, warn, now,
+      portals, leader: leadership, control, evaluation, runner, availability, upkeep, riskWindows, warn, now,
       requests: { control, runner, log, warn, now, announce, stepDown: (why) => leadership.stepDown(why) },
     });
     metrics.controllerLeader.set(0);

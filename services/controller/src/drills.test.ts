@@ -59,6 +59,7 @@ async function gaugeAfterFirstTick(now: number): Promise<Map<string, number>> {
     logger: testLogger(),
     now: () => now,
     state: () => undefined,
+    riskWindow: () => undefined,
   } as ConstructorParameters<typeof DrillRunner>[0]);
   await runner.tick();
   const out = new Map<string, number>();

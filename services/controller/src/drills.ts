@@ -25,8 +25,8 @@ import {
  * - roundTrip (only with allowTrafficMove) asks for a switch to the standby through the same intent path as an
  *   operator (so the leader's own preconditions apply), waits for it to be verified, holds, switches back, and
  *   waits for that to be verified.
- * A drill never starts while the portal is frozen, degraded, switching or has a request waiting: it is recorded
- * as skipped with the reason. Every outcome is audited and stored; a success sets
+ * A drill never starts while the portal is frozen, degraded, switching or has a request waiting, and a round trip
+ * never inside a risk window: it is recorded as skipped with the reason. Every outcome is audited and stored; a success sets
  * failover_drill_last_success_timestamp_seconds{portal,mode}.
  */
 export interface DrillDeps {
@@ -40,6 +40,8 @@ export interface DrillDeps {
   now: () => number;
   /** The leader's view of a portal (fresher than Redis). */
   state: (portal: string) => PortalState | undefined;
+  /** The risk window in force for the portal now (risk-windows.ts), if any: no traffic is moved for practice then. */
+  riskWindow: (portal: string) => string | undefined;
 }
 
 const OPERATION_DEADLINE_MS = 120_000;
@@ -97,7 +99,11 @@ export class DrillRunner {
     const base = { id, portal: drill.portal, mode: drill.mode, trigger, startedAt };
     const blocked = this.blocker(drill.portal);
     let rec: DrillRecord;
+    const window = drill.mode === 'roundTrip' ? this.d.riskWindow(drill.portal) : undefined;
     if (blocked) rec = { ...base, finishedAt: this.d.now(), outcome: 'skipped', detail: blocked };
+    // A dry run moves nothing and is a fair re-check inside a window; a round trip would move real traffic
+    // during an announced cut.
+    else if (window) rec = { ...base, finishedAt: this.d.now(), outcome: 'skipped', detail: `in a risk window: "${window}" is in force` };
     else if (drill.mode === 'dryRun') rec = this.dryRun(base);
     else rec = await this.roundTrip(base, drill.holdFor);
     await this.d.drills.record(rec);

@@ -4,13 +4,14 @@ import type { LeaseHold } from './lease';
 import type { OperationRunner } from './operation-runner';
 import type { PortalRuntime } from './portal-runtime';
 import { takeRequest, type RequestIntakeDeps } from './request-intake';
+import type { RiskWindowKeeper } from './risk-windows';
 import { viewIsCurrent } from './takeover-view';
 import type { LeaderUpkeep } from './upkeep';
 
 /**
  * The leader's evaluation timer: reads the API's control records, resumes orphaned operations, copies freeze and
  * acknowledgement into each portal's state, evaluates it (time passes even without results), takes a waiting
- * switchover request, saves, then runs the upkeep. Ticks never overlap: a slow Redis must not stack them up (each
+ * switchover request, keeps the DNS TTLs that risk windows ask for (risk-windows.ts), saves, then runs the upkeep. Ticks never overlap: a slow Redis must not stack them up (each
  * would try to take the same request).
  */
 export class EvaluationTick {
@@ -26,6 +27,7 @@ export class EvaluationTick {
       requests: RequestIntakeDeps;
       availability: AvailabilityRecorder;
       upkeep: LeaderUpkeep;
+      riskWindows: RiskWindowKeeper;
       warn: RateLimitedLog;
       now: () => number;
     },
@@ -65,6 +67,10 @@ export class EvaluationTick {
       }
     }
     await Promise.all([...d.portals.values()].map((rt) => d.evaluation.persist(rt)));
+    // After the requests were taken (a switch decided this tick is in flight, and a TTL change waits for it) and
+    // the states saved (a TTL change saves its own result).
+    const held = d.leader.current;
+    if (held) await d.riskWindows.tick(held);
     await d.upkeep.run();
   }
 }

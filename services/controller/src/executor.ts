@@ -50,7 +50,7 @@ function leaseSignal(fence: FenceGuard, now: () => number): AbortSignal | undefi
  * lease ran out may have landed after a successor took over, and that is reported (the error names the step), so
  * the audit and the next leader's read-back of every step can see it rather than trust memory.
  */
-async function fencedApply(provider: TrafficProvider, plan: StepPlan, fence: FenceGuard, now: () => number, ctx: Omit<ProviderContext, 'fence' | 'signal'>): Promise<void> {
+export async function fencedApply(provider: TrafficProvider, plan: StepPlan, fence: FenceGuard, now: () => number, ctx: Omit<ProviderContext, 'fence' | 'signal'>): Promise<void> {
   const signal = leaseSignal(fence, now);
   // The last moment before the write: a pause here (FAILOVER_FAILPOINTS=before-write:stop) is the one the lease
   // signal and the provider's own lease check must catch when the process runs again.

@@ -206,6 +206,9 @@ export class OperationRunner {
     const run = (async () => {
       try {
         if (before && !(await before())) return;
+        // A risk window's TTL change writes the same records: the switch waits for it (it is bounded by the
+        // provider timeouts) and then writes with the TTL it left (rt.providers follows state.ttlLowered).
+        await rt.ttlChange?.catch(() => undefined);
         const c = this.d.controller;
         const done = await executeOperation(op, rt.providers, rt.sites.get(op.to)!, this.d.lease.guard(hold), {
           attempts: c.stepAttempts,

@@ -9,6 +9,7 @@ import {
   type PortalConfig,
   type PortalModel,
   type PortalState,
+  type RiskWindow,
   type TargetSite,
   type TrafficProvider,
 } from '@portal-failover/shared';
@@ -19,7 +20,17 @@ export interface PortalRuntime {
   model: PortalModel;
   rollbackOnFailure: boolean;
   hooks: PortalConfig['hooks'];
-  providers: TrafficProvider[];
+  /**
+   * The traffic steps as they write now: with the configured TTLs, or with the TTL a risk window lowered them to
+   * (`state.ttlLowered`), so a switch during a window keeps the low TTL instead of undoing it.
+   */
+  readonly providers: TrafficProvider[];
+  /** The traffic steps writing with DNS TTLs at most `ttl` seconds (risk-windows.ts); undefined: as configured. */
+  providersWithTtl(ttl: number | undefined): TrafficProvider[];
+  /** Announced cuts from the config file; the API's are read from Redis each tick (risk-windows.ts). */
+  configWindows: RiskWindow[];
+  /** A TTL change for a risk window in progress: a switch starts only after it (operation-runner.ts). */
+  ttlChange?: Promise<void>;
   sites: Map<string, TargetSite>;
   state: PortalState;
   /** The JSON last written to Redis, so an unchanged state is not written again ('' = never written by this process). */
@@ -37,11 +48,27 @@ export function portalRuntimes(config: Config, logger: Logger, metrics: Metrics)
   const portals = new Map<string, PortalRuntime>();
   for (const p of config.portals) {
     const model = portalModel(p);
+    const build = (ttl: number | undefined) =>
+      p.traffic.map((step) => {
+        // Only DNS steps have a TTL; a window never raises one above its configured value.
+        const own = 'ttl' in step && typeof step.ttl === 'number' && ttl !== undefined ? { ...step, ttl: Math.min(step.ttl, ttl) } : step;
+        return instrumentProvider(createProvider(own, { logger }), metrics);
+      });
+    const byTtl = new Map<number | undefined, TrafficProvider[]>();
+    const providersWithTtl = (ttl: number | undefined): TrafficProvider[] => {
+      let list = byTtl.get(ttl);
+      if (!list) byTtl.set(ttl, (list = build(ttl)));
+      return list;
+    };
     portals.set(p.id, {
       model,
       rollbackOnFailure: p.policy.rollbackOnFailure,
       hooks: p.hooks,
-      providers: p.traffic.map((step) => instrumentProvider(createProvider(step, { logger }), metrics)),
+      get providers() {
+        return providersWithTtl(this.state.ttlLowered?.ttl);
+      },
+      providersWithTtl,
+      configWindows: p.riskWindows,
       sites: new Map(p.sites.map((s) => [s.name, { name: s.name, routing: s.routing }])),
       state: initialState(model),
       persisted: '',

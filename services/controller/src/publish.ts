@@ -18,7 +18,7 @@ export function publishPortal(m: Metrics, rt: PortalRuntime, statuses: Record<st
 /** A deposed controller must not keep exporting its last view as if it were current. */
 export function withdrawLeaderView(m: Metrics): void {
   m.controllerLeader.set(0);
-  for (const g of [m.portalPhase, m.activeSite, m.siteHealthy, m.siteReady, m.automationFrozen, m.queueJobs, m.trafficInSync]) g.reset();
+  for (const g of [m.portalPhase, m.activeSite, m.siteHealthy, m.siteReady, m.automationFrozen, m.queueJobs, m.trafficInSync, m.riskWindowInForce, m.dnsTtlLowered]) g.reset();
 }
 
 /**

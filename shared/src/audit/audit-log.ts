@@ -26,7 +26,14 @@ export type AuditType =
   /** The leader had no record and the traffic steps disagree, point elsewhere or cannot be read. */
   | 'routing.unknown'
   /** Redis lost the controller's records; the leader wrote back what it still knew (state, freeze, acknowledgement). */
-  | 'state.restored';
+  | 'state.restored'
+  /** A risk window was announced or withdrawn through the API. */
+  | 'risk-window.added'
+  | 'risk-window.removed'
+  /** A risk window changed phase (preparing, active, ended), with the standby's readiness at that moment. */
+  | 'risk-window.phase'
+  /** The leader lowered or restored the DNS TTLs for a risk window (verified, or failed with why). */
+  | 'risk-window.ttl';
 
 /** One audit record. `actor` is a token name, `controller:<owner>` or `alertmanager`; never a secret. */
 export interface AuditEntry {

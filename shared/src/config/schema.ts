@@ -10,6 +10,7 @@ import { auditSchema, drillSchema, evidenceSchema, statusPageSchema, transparenc
 import { declaredVantages, quorumSchema, resolveQuorum, vantageRules, vantagesSchema } from './vantages';
 import { LEASE_TRUST_FRACTION, providerCallBudget, stepTimeLimits } from './lease-budget';
 import { redisSchema } from './redis-schema';
+import { configRiskWindowSchema, riskWindowIssues } from './risk-window-fields';
 
 const ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const idField = (what: string) =>
@@ -183,6 +184,8 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
       hooks: hooksSchema(f),
       /** false leaves the portal off the public status page. */
       public: z.boolean().default(true),
+      /** Announced cuts: TTLs lowered and the standby re-verified ahead of them (core/risk-windows.ts). */
+      riskWindows: z.array(configRiskWindowSchema).default([]),
     })
     .superRefine((p, ctx) => {
       const names = new Set<string>();
@@ -209,6 +212,13 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
             ctx.addIssue({ code: 'custom', path: [...path, 'expect', 'sameVersionAs', 'site'], message: `must name another site of this portal (sites: ${p.sites.map((o) => o.name).join(', ')})` });
           }
         });
+      });
+      const windowNames = new Set<string>();
+      p.riskWindows.forEach((w, i) => {
+        if (windowNames.has(w.name)) ctx.addIssue({ code: 'custom', path: ['riskWindows', i, 'name'], message: `duplicate risk window name "${w.name}"` });
+        windowNames.add(w.name);
+        // Whether it already ended is for `validate` to say (endedRiskWindowIssues): a restart after a window must not fail.
+        for (const issue of riskWindowIssues(w, p.traffic)) ctx.addIssue({ code: 'custom', path: ['riskWindows', i, ...issue.path], message: issue.message });
       });
       const sites: TargetSite[] = p.sites.map((s) => ({ name: s.name, routing: s.routing }));
       p.traffic.forEach((step, i) => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TtlLoweredSchema } from './risk-windows';
 
 /**
  * The records the controller keeps in Redis and reads back (portal state, check results in the queue), as zod
@@ -68,6 +69,8 @@ export const PortalStateSchema = z.object({
    * switch, or the steps agreeing again, clears it.
    */
   unknownRouting: z.string().optional(),
+  /** The TTL the leader made every DNS step hold for a risk window (risk-windows.ts); absent: the configured TTLs. */
+  ttlLowered: TtlLoweredSchema.optional(),
 });
 
 /** What a check result carries from a checker to the controller (other processes, maybe other versions). */

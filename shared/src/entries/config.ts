@@ -10,3 +10,4 @@ export * from '../config/portal-model';
 export * from '../config/json-schema';
 export * from '../config/transparency';
 export * from '../config/redis-schema';
+export * from '../config/risk-window-fields';

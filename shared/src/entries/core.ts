@@ -10,3 +10,4 @@ export * from '../core/phase';
 export * from '../core/preconditions';
 export * from '../core/routing';
 export * from '../core/readiness';
+export * from '../core/risk-windows';

@@ -4,3 +4,4 @@ export * from '../store/state-store';
 export * from '../store/control';
 export * from '../drills/drill-store';
 export * from '../store/records';
+export * from '../store/risk-window-store';

@@ -12,6 +12,8 @@ export function keys(prefix: string) {
     portalFreeze: (portal: string) => `${prefix}:portal:${portal}:freeze`,
     /** Set by the API: the last automatic switch is acknowledged, lifting the anti-flap block. */
     portalAck: (portal: string) => `${prefix}:portal:${portal}:ack`,
+    /** Risk windows announced through the API (config windows live in the config file). */
+    portalRiskWindows: (portal: string) => `${prefix}:portal:${portal}:risk-windows`,
     audit: `${prefix}:audit`,
     /** BullMQ's own prefix; its queues live under it. */
     bull: prefix,

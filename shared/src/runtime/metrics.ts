@@ -159,6 +159,18 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       registers,
     }),
+    riskWindowInForce: new Gauge({
+      name: 'failover_risk_window_in_force',
+      help: '1 from a risk window\'s start minus its leadTime until its end (TTLs lowered, probes faster), 0 otherwise; leader only',
+      labelNames: ['portal', 'window'] as const,
+      registers,
+    }),
+    dnsTtlLowered: new Gauge({
+      name: 'failover_dns_ttl_lowered_seconds',
+      help: 'The TTL every DNS step of the portal holds for a risk window, verified by reading it back; 0 when the configured TTLs apply; leader only',
+      labelNames: ['portal'] as const,
+      registers,
+    }),
     propagationLagging: new Counter({
       name: 'failover_propagation_lagging_total',
       help: 'Nameservers that did not serve a DNS step\'s new answer within verify.timeout',

@@ -131,7 +131,7 @@ export const SwitchIntentSchema = z.object({
 export const AckSchema = z.object({ at: epochMs, actor: z.string(), reason: z.string() });
 
 /** The kinds of stored record that are parsed when read back: the `record` label of failover_records_invalid_total. */
-export const RECORD_KINDS = ['state', 'operation', 'intent', 'freeze', 'ack'] as const;
+export const RECORD_KINDS = ['state', 'operation', 'intent', 'freeze', 'ack', 'risk-window'] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 
 /** A stored record that did not parse: which, under what key, and the first bad field. It is treated as absent. */
