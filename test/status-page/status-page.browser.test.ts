@@ -20,6 +20,8 @@ let app: AllInOne;
 let browser: Browser;
 const operator = createToken('ops-nguyen-van-a', 'operator');
 const shots = artifactDir('status-page');
+/** Three days ahead at 00:00 in Hà Nội, as the data-centre's notice would say it. */
+const WINDOW_START = `${new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10)}T00:00:00+07:00`;
 
 async function screenshots(label: string): Promise<void> {
   for (const width of [360, 1280]) {
@@ -39,6 +41,8 @@ beforeAll(async () => {
   const portals = raw.portals as Record<string, unknown>[];
   portals[0].name = 'Cổng dịch vụ công Hà Nội';
   portals[1].public = false;
+  // An announced cut in the config: shown as planned maintenance with its times, nothing else about it.
+  portals[0].riskWindows = [{ name: 'dc-notice', start: WINDOW_START, duration: '6h', leadTime: '1h', lowerTtlTo: '5s' }];
   raw.api = { listen: '127.0.0.1:0', tokens: [operator.record] };
   raw.statusPage = { title: 'Tình trạng dịch vụ công', timeZone: 'Asia/Ho_Chi_Minh' };
   const { REDIS_URL: _ignored, ...env } = process.env;
@@ -63,6 +67,22 @@ it('shows the portal, the provider serving now and the incident, in Vietnamese a
   const before = await readStatus();
   expect(before.portals.map((p) => p.id)).toEqual([shown.id]);
   expect(before.portals[0]).toMatchObject({ state: 'operational', provider: 'hosting-a' });
+  // A second window announced through the API with an internal reason, and one marked public.
+  const announce = (name: string, reason: string, day: number) =>
+    fetch(`${app.apiUrl}/api/v1/portals/${shown.id}/risk-windows`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${operator.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name, start: `${new Date(Date.now() + day * 86_400_000).toISOString().slice(0, 10)}T22:00:00Z`, duration: '2h', leadTime: '1h', lowerTtlTo: 5, reason }),
+    });
+  expect((await announce('billing', 'billing dispute with hosting-a, invoice 4711', 4)).status).toBe(201);
+  expect((await announce('dc-work', 'public: Nhà cung cấp bảo trì trung tâm dữ liệu', 5)).status).toBe(201);
+  type Maintenance = { from: string; until: string | null; note: string | null }[];
+  const maintenance = await waitFor(async () => {
+    const m = ((await (await fetch(`${app.apiUrl}/status.json`)).json()) as { portals: { maintenance: Maintenance }[] }).portals[0].maintenance;
+    return m.length === 3 ? m : undefined;
+  }, { timeoutMs: 15_000, what: 'three maintenance entries on the page' });
+  expect(maintenance[0]).toEqual({ from: new Date(Date.parse(WINDOW_START)).toISOString(), until: new Date(Date.parse(WINDOW_START) + 6 * 3_600_000).toISOString(), note: null });
+  expect(maintenance.map((m) => m.note)).toEqual([null, null, 'Nhà cung cấp bảo trì trung tâm dữ liệu']);
   await screenshots('before');
 
   // The provider cuts the primary with a 200 "suspended" page: the controller moves the real DNS record.
@@ -96,6 +116,9 @@ it('shows the portal, the provider serving now and the incident, in Vietnamese a
     'ops-nguyen-van-a',
     'controller:',
     hidden.id,
+    'billing dispute',
+    'invoice 4711',
+    'dc-notice',
   ];
   const leaks = (text: string) => forbidden.filter((s) => text.includes(s));
 
@@ -119,6 +142,7 @@ it('shows the portal, the provider serving now and the incident, in Vietnamese a
       expect(text).toContain(expected[lang].state);
       expect(text).toContain(expected[lang].incident);
       expect(text).toContain(expected[lang].restored);
+      expect(await page.$$eval('.portal li time', (els) => els.map((e) => e.getAttribute('datetime')))).toEqual(expect.arrayContaining([new Date(Date.parse(WINDOW_START)).toISOString()]));
       // The incident's times are real <time> elements carrying the instants from the JSON.
       const times = await page.$$eval('.incident time', (els) => els.map((e) => e.getAttribute('datetime')));
       expect(times).toEqual(expect.arrayContaining([inc.firstFailureAt, inc.switchStartedAt, inc.restoredAt]));

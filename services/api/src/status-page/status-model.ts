@@ -5,7 +5,9 @@ import {
   DrillStore,
   keys,
   portalModel,
+  RiskWindowStore,
   siteStatus,
+  windowEndsAt,
   StateStore,
   type Availability,
   type Config,
@@ -89,6 +91,7 @@ export class StatusModel {
   private readonly control: ControlStore;
   private readonly availability: AvailabilityStore;
   private readonly drills: DrillStore;
+  private readonly windows: RiskWindowStore;
   private cached: { at: number; doc: PublicStatus } | undefined;
 
   constructor(
@@ -103,6 +106,7 @@ export class StatusModel {
     this.control = new ControlStore(redis, k);
     this.availability = new AvailabilityStore(redis, config.redis.prefix);
     this.drills = new DrillStore(redis, config.redis.prefix);
+    this.windows = new RiskWindowStore(redis, k);
   }
 
   async build(): Promise<PublicStatus> {
@@ -118,12 +122,19 @@ export class StatusModel {
   }
 
   private async portal(p: PortalConfig, freeze: { at: number; until?: number; reason: string } | undefined, t: number): Promise<PublicPortal> {
-    const [state, ops, availability, drills] = await Promise.all([
+    const [state, ops, availability, drills, announced] = await Promise.all([
       this.state.loadState(p.id),
       this.state.recentOperations(p.id, 50),
       this.availability.read(p.id, t),
       this.drills.lastSuccess(p.id),
+      this.windows.list(p.id),
     ]);
+    // Announced cuts not yet over, as planned maintenance: a citizen should know the service may move or stop
+    // then. Only a reason its author marked `public:` is shown, as for a freeze.
+    const windows = [...p.riskWindows, ...announced]
+      .filter((w) => windowEndsAt(w) > t)
+      .sort((a, b) => a.startsAt - b.startsAt)
+      .map((w) => ({ from: new Date(w.startsAt).toISOString(), until: iso(windowEndsAt(w)), note: publicReason(w.reason) ?? null }));
     const model = portalModel(p);
     const active = state?.activeSite ?? p.sites[0].name;
     const activeStatus = state ? siteStatus(state.health, active, model.sites.find((s) => s.name === active)?.checkNames ?? [], model.policy, t).status : undefined;
@@ -147,7 +158,7 @@ export class StatusModel {
         .map((op) => incidentOf(p, op))
         .filter((x): x is PublicIncident => x !== undefined)
         .slice(0, this.config.statusPage.incidents),
-      maintenance: freeze ? [{ from: new Date(freeze.at).toISOString(), until: iso(freeze.until), note: publicReason(freeze.reason) ?? null }] : [],
+      maintenance: [...(freeze ? [{ from: new Date(freeze.at).toISOString(), until: iso(freeze.until), note: publicReason(freeze.reason) ?? null }] : []), ...windows],
       lastDrill: lastDrill ? { mode: lastDrill.mode, at: new Date(lastDrill.finishedAt).toISOString() } : null,
     };
   }
