@@ -44,6 +44,20 @@ describe('portal-failover validate', () => {
     expect(r.out).toMatch(/OK \(1 portal\(s\), 2 site\(s\)\)/);
   });
 
+  it('refuses risk windows without a zone, larger than the TTL, or already over, naming each', () => {
+    const withWindows = (windows: string) => `${good}    riskWindows:\n${windows}`;
+    const noZone = validate(withWindows('      - { name: no-zone, start: "2099-07-04T00:00:00", duration: 6h, leadTime: 2h, lowerTtlTo: 5s }\n'), { PDNS_API_KEY: 'k' });
+    expect(noZone.code).toBe(2);
+    expect(noZone.err).toContain('portals[0].riskWindows[0].start: "2099-07-04T00:00:00" has no zone');
+    const tooLong = validate(withWindows('      - { name: too-long, start: "2099-07-04T00:00:00+07:00", duration: 6h, leadTime: 2h, lowerTtlTo: 1h }\n'), { PDNS_API_KEY: 'k' });
+    expect(tooLong.code).toBe(2);
+    expect(tooLong.err).toContain('portals[0].riskWindows[0].lowerTtlTo: 3600s is larger than the 30s TTL of traffic step 1 (powerdns www.portal.example.)');
+    const past = validate(withWindows('      - { name: billing-cutoff, start: "2020-07-04T00:00:00+07:00", duration: 6h, leadTime: 2h, lowerTtlTo: 5s }\n'), { PDNS_API_KEY: 'k' });
+    expect(past.code).toBe(2);
+    expect(past.err).toContain('portals[0].riskWindows[0].start: the window "billing-cutoff" is in the past: it ended at 2020-07-04T06:00:00+07:00; remove it');
+    expect(validate(withWindows('      - { name: billing-cutoff, start: "2099-07-04T00:00:00+07:00", duration: 6h, leadTime: 2h, lowerTtlTo: 5s }\n'), { PDNS_API_KEY: 'k' }).code).toBe(0);
+  });
+
   it('is installed as the portal-failover command (what `npx portal-failover` runs)', () => {
     const bin = path.join(ROOT, 'node_modules', '.bin', 'portal-failover');
     const r = spawnSync(bin, ['validate', path.join(ROOT, 'config', 'failover.yaml')], { encoding: 'utf8' });
