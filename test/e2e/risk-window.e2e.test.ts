@@ -1,6 +1,6 @@
 import { Resolver } from 'node:dns/promises';
 import { Redis } from 'ioredis';
-import { AuditLog, createMetrics, isoInZone, keys, parseConfig, StateStore } from '@portal-failover/shared';
+import { AuditLog, createMetrics, isoInZone, keys, parseConfig, StateStore, type Metrics } from '@portal-failover/shared';
 import { startAllInOne, type AllInOne } from '../../cli/src/all-in-one';
 import { apiRawConfig, bearer, type PortalBody } from '../api/support';
 import { waitFor } from '../support/free-port';
@@ -23,6 +23,7 @@ let redis: Redis;
 let store: StateStore;
 let audit: AuditLog;
 let configStartsAt: number;
+let metrics: Metrics;
 
 /** The record's A answers with their TTLs, over real DNS from the test PowerDNS (a fresh resolver: no cache). */
 async function served(fx: PortalFixture): Promise<{ addresses: string[]; ttl: number }> {
@@ -47,7 +48,8 @@ beforeAll(async () => {
   store = new StateStore(redis, k);
   audit = new AuditLog(redis, k.audit, 86_400_000);
   const { REDIS_URL: _ignored, ...env } = process.env;
-  app = await startAllInOne(parseConfig(raw, 'e2e', env), testLogger(), createMetrics(undefined, { defaultMetrics: false }));
+  metrics = createMetrics(undefined, { defaultMetrics: false });
+  app = await startAllInOne(parseConfig(raw, 'e2e', env), testLogger(), metrics);
   await waitFor(() => app.controller.state(viaApi.id)?.phase === 'healthy' && app.controller.state(viaConfig.id)?.phase === 'healthy', { timeoutMs: 30_000, what: 'portals healthy' });
 });
 
@@ -121,4 +123,29 @@ it('a window written in the config file does the same', async () => {
   ]);
   expect(await store.recentOperations(viaConfig.id)).toEqual([]);
   expect((await served(viaConfig)).addresses).toEqual([viaConfig.primaryAddress]);
+});
+
+/** The leader's failover_risk_window_in_force series of a portal, as `window=value`. */
+async function inForceSeries(portal: string): Promise<string[]> {
+  const { values } = await metrics.riskWindowInForce.get();
+  return values.filter((v) => v.labels.portal === portal).map((v) => `${String(v.labels.window)}=${v.value}`).sort();
+}
+
+it('a window withdrawn while in force restores the TTL and loses its in-force series (no stale 1 for the dashboard or the alert)', async () => {
+  const start = isoInZone(Math.ceil((Date.now() + 600_000) / 1000) * 1000, '+07:00');
+  const res = await api(`/api/v1/portals/${viaApi.id}/risk-windows`, {
+    method: 'POST',
+    body: JSON.stringify({ name: 'false-alarm', start, duration: '1h', leadTime: '1h', lowerTtlTo: '5s' }),
+  });
+  expect(res.status).toBe(201);
+  await ttlBecomes(viaApi, 5, 15_000);
+  expect(await inForceSeries(viaApi.id)).toEqual(['billing-cutoff=0', 'false-alarm=1']);
+  expect((await metrics.dnsTtlLowered.get()).values.find((v) => v.labels.portal === viaApi.id)?.value).toBe(5);
+
+  const del = await api(`/api/v1/portals/${viaApi.id}/risk-windows/false-alarm`, { method: 'DELETE', body: JSON.stringify({ reason: 'the operator withdrew the notice' }) });
+  expect(del.status).toBe(200);
+  await ttlBecomes(viaApi, 30, 15_000);
+  await waitFor(async () => (await inForceSeries(viaApi.id)).length === 1, { timeoutMs: 5_000, what: 'the withdrawn window\'s series removed' });
+  expect(await inForceSeries(viaApi.id)).toEqual(['billing-cutoff=0']);
+  expect((await metrics.dnsTtlLowered.get()).values.find((v) => v.labels.portal === viaApi.id)?.value).toBe(0);
 });

@@ -51,6 +51,12 @@ export class RiskWindowKeeper {
   private apiWindows = new Map<string, RiskWindow[]>();
   private readonly phases = new Map<string, RiskWindowPhase>();
   private readonly retryAt = new Map<string, number>();
+  /**
+   * The failover_risk_window_in_force series this process set on its last tick. A window withdrawn through the
+   * API (or gone from a reloaded config) would otherwise keep its last value, 1 if it was in force: the dashboard
+   * would draw it forever and FailoverRiskWindowNotPrepared would fire once the TTL is restored.
+   */
+  private exported = new Map<string, { portal: string; window: string }>();
 
   constructor(private readonly d: RiskWindowDeps) {}
 
@@ -73,8 +79,10 @@ export class RiskWindowKeeper {
       d.warn.warn('risk-windows', `cannot read the announced risk windows, keeping the last read: ${(err as Error).message}`);
     }
     const now = d.now();
+    const exported = new Map<string, { portal: string; window: string }>();
     for (const rt of d.portals.values()) {
       const windows = this.windows(rt);
+      for (const w of windows) exported.set(`${rt.model.id}|${w.name}`, { portal: rt.model.id, window: w.name });
       this.reportPhases(rt, windows, now);
       d.metrics.dnsTtlLowered.set({ portal: rt.model.id }, rt.state.ttlLowered?.ttl ?? 0);
       const action = ttlAction(rt.state.ttlLowered, windows, now);
@@ -84,6 +92,8 @@ export class RiskWindowKeeper {
       const window = action.kind === 'lower' ? action.window : action.from.window;
       rt.ttlChange = this.change(rt, ttl, window, hold).finally(() => (rt.ttlChange = undefined));
     }
+    for (const [key, labels] of this.exported) if (!exported.has(key)) d.metrics.riskWindowInForce.remove(labels);
+    this.exported = exported;
   }
 
   /** Metric per window, and one audit entry each time a window changes phase (seen by this process). */
