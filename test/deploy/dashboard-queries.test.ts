@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createMetrics } from '@portal-failover/shared';
+import { createMetrics, isoInZone, parseConfig } from '@portal-failover/shared';
 import { stringify } from 'yaml';
 import { startAllInOne, type AllInOne } from '../../cli/src/all-in-one';
 import { waitFor } from '../support/free-port';
-import { e2eConfig, portalFixture, testLogger, type PortalFixture } from '../support/e2e';
+import { e2eRawConfig, portalFixture, testLogger, type PortalFixture } from '../support/e2e';
 import { dashboardQueries } from './dashboard-model';
 import { deployPath, promQuery, startReadyServer, tempDir, tool, type PromVectorSample, type Server } from './support';
 
@@ -12,8 +12,13 @@ import { deployPath, promQuery, startReadyServer, tempDir, tool, type PromVector
  * Every PromQL expression of the Grafana dashboard, run through a real Prometheus that scrapes the real service
  * (checker, controller and API in one process) while it fails a portal over: each must parse and return data. The
  * alert rules are loaded too, so a rule that only fails on real series (e.g. a many-to-many match) shows up here.
+ * The portal has a risk window in force for the whole run (its TTL lowered before the switch), so the risk-window
+ * annotation and panels have data.
  */
 jest.setTimeout(180_000);
+
+/** The risk window's lowerTtlTo (the fixture's record has TTL 30). */
+const LOWERED_TTL = 5;
 
 /** Grafana's built-in variables, as Grafana would fill them for a 5-minute view of a 1 s-scrape Prometheus. */
 const GRAFANA_VARS: Record<string, string> = { $__rate_interval: '1m', $__interval: '15s', $__range: '5m' };
@@ -45,7 +50,13 @@ beforeAll(async () => {
   const binary = tool('prometheus');
   runStart = Date.now() / 1000;
   fx = await portalFixture('dash');
-  app = await startAllInOne(e2eConfig([fx]), testLogger(), createMetrics());
+  const raw = e2eRawConfig([fx]);
+  // Starts in 10 minutes with an hour of lead: in force from the first tick to the end of the run.
+  (raw.portals as Record<string, unknown>[])[0].riskWindows = [
+    { name: 'dc-notice', start: isoInZone(Math.ceil((Date.now() + 600_000) / 1000) * 1000, '+07:00'), duration: '1h', leadTime: '1h', lowerTtlTo: `${LOWERED_TTL}s` },
+  ];
+  const { REDIS_URL: _ignored, ...env } = process.env;
+  app = await startAllInOne(parseConfig(raw, 'e2e', env), testLogger(), createMetrics());
   const target = new URL(app.apiUrl).host;
 
   dir = tempDir('pf-prom-');
@@ -65,6 +76,7 @@ beforeAll(async () => {
     what: 'Prometheus scraping the service',
   });
   await waitFor(() => app.controller.state(fx.id)?.phase === 'healthy', { timeoutMs: 20_000, what: 'portal healthy' });
+  await waitFor(() => app.controller.state(fx.id)?.ttlLowered?.ttl === LOWERED_TTL, { timeoutMs: 20_000, what: 'the TTL lowered for the risk window' });
 
   // The failover: the primary refuses connections; the controller moves the record to the standby.
   await fx.primary.setMode({ kind: 'refuse' });
@@ -127,6 +139,14 @@ describe('every dashboard query on real data', () => {
     expect(switches.length).toBeGreaterThan(1);
     expect(counted.map((s) => [s.metric.from, s.metric.to, s.metric.trigger, s.metric.result, s.value?.[1]])).toEqual([['primary', 'standby', 'auto', 'success', '1']]);
   });
+
+  it('shows the risk window in force and the TTL the leader verified', async () => {
+    const one = async (where: string) => (await promQuery(prom.url, fill(queries.find((q) => q.where === where)?.expr ?? '', fx.id))).data?.result ?? [];
+    const windows = await one('panel "Risk windows" A');
+    expect(windows.map((s) => [s.metric.portal, s.metric.window, s.value?.[1]])).toEqual([[fx.id, 'dc-notice', '1']]);
+    expect((await one('panel "Risk-window DNS TTL" A')).map((s) => [s.metric.portal, s.value?.[1]])).toEqual([[fx.id, String(LOWERED_TTL)]]);
+    expect((await one('annotation "Risk windows"')).map((s) => [s.metric.portal, s.metric.window])).toEqual([[fx.id, 'dc-notice']]);
+  });
 });
 
 interface RulesResponse {
@@ -157,7 +177,7 @@ describe('alert rules on real data', () => {
       },
       { timeoutMs: 15_000, what: 'FailoverStandbyUnhealthy pending for the primary' },
     );
-    for (const name of ['FailoverNoLeader', 'FailoverBothSitesDown', 'FailoverFailed', 'FailoverNoCheckResults', 'FailoverQueueBacklog']) {
+    for (const name of ['FailoverNoLeader', 'FailoverBothSitesDown', 'FailoverFailed', 'FailoverNoCheckResults', 'FailoverQueueBacklog', 'FailoverRiskWindowNotPrepared']) {
       expect(`${name}: ${JSON.stringify(alerts(name))}`).toBe(`${name}: []`);
     }
   });

@@ -31,6 +31,7 @@ const EXPECTED_ALERTS = [
   'FailoverDrillTooOld',
   'FailoverPropagationLagging',
   'FailoverAuditWitnessFailing',
+  'FailoverRiskWindowNotPrepared',
 ];
 
 /** Series from other exporters that rules may use (the blackbox exporter's for the external probe). */

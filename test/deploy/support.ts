@@ -125,7 +125,7 @@ export function metricNamesIn(expr: string): string[] {
 }
 
 /** Series that only the controller holding the lease keeps up to date (see deploy/prometheus/rules). */
-export const LEADER_ONLY = ['failover_portal_phase', 'failover_site_healthy', 'failover_site_ready', 'failover_active_site', 'failover_automation_frozen', 'failover_queue_jobs', 'failover_traffic_in_sync'];
+export const LEADER_ONLY = ['failover_portal_phase', 'failover_site_healthy', 'failover_site_ready', 'failover_active_site', 'failover_automation_frozen', 'failover_queue_jobs', 'failover_traffic_in_sync', 'failover_risk_window_in_force', 'failover_dns_ttl_lowered_seconds'];
 
 /** True when every leader-only series in `expr` is filtered to the leader's process. */
 export function keepsLeaderOnly(expr: string): boolean {
