@@ -21,6 +21,7 @@ import { CaptureStore, createRedis, zeroCheckerMetrics } from '@portal-failover/
 import { SchedulerGuard } from './scheduler-guard';
 import { CaptureOnFailure } from './capture';
 import { VantageIdentity } from './vantage-identity';
+import { WindowIntervals } from './window-intervals';
 
 export interface CheckerOptions {
   config: Config;
@@ -42,6 +43,9 @@ interface ProbeJob {
 interface ScheduledCheck extends ProbeJob {
   schedulerId: string;
   config: CheckConfig;
+  readiness: boolean;
+  /** The interval it is probed at now: its own, or a risk window's probeInterval (window-intervals.ts). */
+  intervalMs: number;
   /** Set when another site's readiness compares its content version against this site's. */
   version?: VersionSource;
 }
@@ -77,6 +81,9 @@ export class Checker {
   private readonly capture: CaptureOnFailure;
   private captureRedis: Redis | undefined;
   private identity: VantageIdentity | undefined;
+  private windows: WindowIntervals | undefined;
+  private retuneTimer: NodeJS.Timeout | undefined;
+  private retuning = false;
   private readonly now: () => number;
 
   constructor(private readonly opts: CheckerOptions) {
@@ -104,12 +111,12 @@ export class Checker {
       const versions = versionSources(p);
       for (const s of p.sites) {
         // Readiness checks are scheduled and probed exactly like serving checks; only the controller tells them apart.
-        const all = [...s.checks.map((c, i) => ({ c, check: checkName(c, i) })), ...s.readiness.map((c, i) => ({ c, check: readinessCheckName(c, i) }))];
-        for (const { c, check } of all) {
+        const all = [...s.checks.map((c, i) => ({ c, check: checkName(c, i), readiness: false })), ...s.readiness.map((c, i) => ({ c, check: readinessCheckName(c, i), readiness: true }))];
+        for (const { c, check, readiness } of all) {
           const schedulerId = `${p.id}.${s.name}.${check}`;
           // The vantage header lets site operators (and the simulated sites) tell the vantages apart.
           const config: CheckConfig = c.type === 'http' ? { ...c, headers: { 'x-portal-failover-vantage': this.vantage, ...c.headers } } : c;
-          this.checks.set(schedulerId, { portal: p.id, site: s.name, check, schedulerId, config, version: c.type === 'http' ? versions.get(s.name) : undefined });
+          this.checks.set(schedulerId, { portal: p.id, site: s.name, check, schedulerId, config, readiness, intervalMs: c.interval, version: c.type === 'http' ? versions.get(s.name) : undefined });
         }
       }
     }
@@ -117,10 +124,14 @@ export class Checker {
 
   async start(): Promise<void> {
     this.identity = await VantageIdentity.start(this.opts.config, this.vantage, this.keyStore(), this.log);
+    // A risk window already in force when the checker starts: its schedulers start at the window's interval.
+    this.windows = new WindowIntervals(this.opts.config, this.opts.redis ?? this.opts.bullConnection);
+    await this.windows.refresh(this.now()).catch((err: Error) => this.warn.warn('risk-windows', `cannot read announced risk windows: ${err.message}`));
+    for (const c of this.checks.values()) c.intervalMs = this.windows.intervalFor(c, this.now());
     this.guard = new SchedulerGuard({
       queue: this.queue,
       connection: this.opts.bullConnection instanceof EventEmitter ? this.opts.bullConnection : undefined,
-      wanted: [...this.checks.values()].map((c) => ({ id: c.schedulerId, everyMs: c.config.interval, data: { portal: c.portal, site: c.site, check: c.check } })),
+      wanted: [...this.checks.values()].map((c) => ({ id: c.schedulerId, everyMs: c.intervalMs, data: { portal: c.portal, site: c.site, check: c.check } })),
       logger: this.log,
       onRecreated: (n) => this.opts.metrics.schedulersRecreated.inc({ vantage: this.vantage }, n),
       now: this.now,
@@ -134,7 +145,26 @@ export class Checker {
       removeOnFail: { count: 100 },
     });
     this.worker.on('error', (err) => this.warn.warn('worker', `probe worker error: ${err.message}`));
+    this.retuneTimer = setInterval(() => void this.retune(), 1_000);
     this.log.info(`checking ${this.checks.size} checks from vantage ${this.vantage}`);
+  }
+
+  /** Follows risk windows' probeInterval: rewrites the schedulers of the checks whose interval changes now. */
+  async retune(): Promise<void> {
+    const w = this.windows;
+    if (!w || !this.guard || this.retuning) return;
+    this.retuning = true;
+    try {
+      await w.refresh(this.now()).catch((err: Error) => this.warn.warn('risk-windows', `cannot read announced risk windows: ${err.message}`));
+      const changes = w.changes(this.checks.values(), this.now());
+      if (!changes.size) return;
+      for (const [id, ms] of changes) this.checks.get(id)!.intervalMs = ms;
+      const list = [...changes].map(([id, ms]) => `${id} ${ms}ms`);
+      this.log.info(`risk windows: probe intervals now ${list.slice(0, 5).join(', ')}${list.length > 5 ? ` and ${list.length - 5} more` : ''}`);
+      await this.guard.retune(changes);
+    } finally {
+      this.retuning = false;
+    }
   }
 
   /** Where the implied vantage key lives: the given command connection, or the BullMQ one when it is a client. */
@@ -153,7 +183,7 @@ export class Checker {
   private async run(job: Job<ProbeJob>): Promise<void> {
     const c = this.checks.get(`${job.data.portal}.${job.data.site}.${job.data.check}`);
     if (!c) throw new UnrecoverableError(`no configured check ${job.data.portal}/${job.data.site}/${job.data.check}`);
-    const interval = c.config.interval;
+    const interval = c.intervalMs;
     // A probe job that waited longer than its interval (busy queue, paused worker) measures nothing useful now:
     // a fresher one is already due. Dropping it keeps results close to real time.
     const scheduledAt = job.timestamp + (job.opts.delay ?? 0);
@@ -178,13 +208,15 @@ export class Checker {
     // Signed where it is built: the controller takes results only from declared vantages, with their key.
     if (!this.identity) throw new Error('checker not started');
     await this.results.add('result', this.identity.sign(result), {
-      jobId: `${this.vantage}.${c.schedulerId}.${slot}`,
+      // The interval is part of the id: slots of a window's faster interval must not collide with the usual ones.
+      jobId: `${this.vantage}.${c.schedulerId}.${interval}.${slot}`,
       removeOnComplete: { count: 0 },
       removeOnFail: { count: 1000 },
     });
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.retuneTimer);
     this.guard?.stop();
     this.identity?.stop();
     await this.worker?.close(true);

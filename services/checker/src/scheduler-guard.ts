@@ -80,6 +80,40 @@ export class SchedulerGuard {
     return this.passing;
   }
 
+  /**
+   * Changes how often some schedulers fire (a risk window's probeInterval starts or ends): the new interval is
+   * what the guard keeps from now on, and the schedulers are rewritten at once. Runs between passes, so a pass
+   * never mistakes the change for a scheduler Redis lost.
+   */
+  async retune(changes: ReadonlyMap<string, number>): Promise<void> {
+    while (this.passing) await this.passing;
+    const run = (async () => {
+      for (const [id, everyMs] of changes) {
+        const w = this.wanted.get(id);
+        if (!w || w.everyMs === everyMs) continue;
+        const next = { ...w, everyMs };
+        this.wanted.set(id, next);
+        await this.upsert(next);
+      }
+    })();
+    this.passing = run
+      .catch((err: Error) => {
+        // The next full pass writes whatever did not make it (the wanted intervals are already the new ones).
+        this.fullPassDue = true;
+        this.opts.logger.warn(`cannot change probe intervals yet: ${err.message}`);
+      })
+      .finally(() => (this.passing = undefined));
+    return this.passing;
+  }
+
+  private upsert(w: WantedScheduler): Promise<unknown> {
+    return this.opts.queue.upsertJobScheduler(
+      w.id,
+      { every: w.everyMs },
+      { name: 'probe', data: w.data, opts: { removeOnComplete: { count: 0 }, removeOnFail: { count: 100 } } },
+    );
+  }
+
   private async pass(full: boolean): Promise<void> {
     const q = this.opts.queue;
     if (!full) {
@@ -97,13 +131,7 @@ export class SchedulerGuard {
       const lost = s === undefined || s.every !== w.everyMs || (s.next !== undefined && now - s.next > 3 * w.everyMs + 1_000);
       if (lost) recreate.push(w);
     }
-    for (const w of recreate) {
-      await q.upsertJobScheduler(
-        w.id,
-        { every: w.everyMs },
-        { name: 'probe', data: w.data, opts: { removeOnComplete: { count: 0 }, removeOnFail: { count: 100 } } },
-      );
-    }
+    for (const w of recreate) await this.upsert(w);
     for (const s of existing) {
       if (s.key && !this.wanted.has(s.key)) {
         await q.removeJobScheduler(s.key);

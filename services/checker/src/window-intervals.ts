@@ -1,0 +1,61 @@
+import type { Redis } from 'ioredis';
+import { keys, probeIntervalTarget, RiskWindowStore, type Config, type RiskWindow } from '@portal-failover/shared';
+
+/** What the interval of one serving check depends on. */
+export interface TunableCheck {
+  schedulerId: string;
+  portal: string;
+  /** Readiness checks keep their own interval: they are re-verified, not watched faster. */
+  readiness: boolean;
+  /** The check's configured interval and timeout. */
+  config: { interval: number; timeout: number };
+  /** The interval the check is probed at now. */
+  intervalMs: number;
+}
+
+/**
+ * A risk window's `probeInterval` for the checker: while a window is in force (from start − leadTime to its end),
+ * the serving checks of its portal are probed at min(interval, probeInterval), never faster than their own timeout
+ * (one probe of a check at a time). Windows come from the config and from Redis (announced through the API; read
+ * every REFRESH_MS, the last read kept when Redis is away).
+ */
+export class WindowIntervals {
+  static readonly REFRESH_MS = 5_000;
+  private announced = new Map<string, RiskWindow[]>();
+  private readAt = Number.NEGATIVE_INFINITY;
+  private readonly store: RiskWindowStore | undefined;
+
+  constructor(
+    private readonly config: Config,
+    redis: unknown,
+  ) {
+    // Only a full client can read the announced windows; a checker given less uses the config's windows only.
+    const full = redis as Partial<Redis> | undefined;
+    if (full && typeof full.pipeline === 'function' && typeof full.hgetall === 'function') this.store = new RiskWindowStore(full as Redis, keys(config.redis.prefix));
+  }
+
+  /** Re-reads the announced windows when the last read is older than REFRESH_MS; errors keep the last read. */
+  async refresh(now: number): Promise<void> {
+    if (!this.store || now - this.readAt < WindowIntervals.REFRESH_MS) return;
+    this.readAt = now;
+    this.announced = await this.store.listMany(this.config.portals.map((p) => p.id));
+  }
+
+  /** The interval each check should be probed at now. */
+  intervalFor(c: TunableCheck, now: number): number {
+    if (c.readiness) return c.config.interval;
+    const p = this.config.portals.find((x) => x.id === c.portal);
+    const target = probeIntervalTarget([...(p?.riskWindows ?? []), ...(this.announced.get(c.portal) ?? [])], now);
+    return target === undefined ? c.config.interval : Math.min(c.config.interval, Math.max(target, c.config.timeout));
+  }
+
+  /** The checks whose interval changes now, with the new value. */
+  changes(checks: Iterable<TunableCheck>, now: number): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const c of checks) {
+      const want = this.intervalFor(c, now);
+      if (want !== c.intervalMs) out.set(c.schedulerId, want);
+    }
+    return out;
+  }
+}
