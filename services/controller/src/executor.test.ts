@@ -396,6 +396,33 @@ describe('executeOperation: propagation checks of DNS steps', () => {
     expect(done.steps[1].propagation).toBeUndefined();
   });
 
+  it('a resumed operation checks the propagation of a step the previous leader verified but did not report on', async () => {
+    const dns = new WatchedProvider('dns');
+    dns.value = standby.routing.address!;
+    const o = op(1);
+    o.resumedCount = 1;
+    o.steps[0] = { ...o.steps[0], status: 'verified', attempts: 1, finishedAt: 4200 };
+    const { result } = run(o, [dns]);
+    while (dns.calls.length === 0) await new Promise((r) => setImmediate(r));
+    expect(dns.calls).toEqual([{ site: 'standby', applied: { at: 4200 }, signal: expect.any(AbortSignal) }]);
+    dns.release(report(4200));
+    const done = await result;
+    expect(done.status).toBe('succeeded');
+    expect(done.steps[0].propagation).toEqual(report(4200));
+    expect(dns.applies).toBe(0);
+  });
+
+  it('a resumed operation whose verified step already has its propagation report does not check again', async () => {
+    const dns = new WatchedProvider('dns');
+    dns.value = standby.routing.address!;
+    const o = op(1);
+    o.resumedCount = 1;
+    o.steps[0] = { ...o.steps[0], status: 'verified', attempts: 1, finishedAt: 4200, propagation: report(4200) };
+    const done = await run(o, [dns]).result;
+    expect(done.status).toBe('succeeded');
+    expect(dns.calls).toEqual([]);
+  });
+
   it('stops the check when a later step fails, and records nothing from it', async () => {
     const dns = new WatchedProvider('dns');
     const later = new MemoryProvider('lb');

@@ -142,7 +142,12 @@ export async function executeOperation(
   const alreadyFailed = op.steps.find((x) => x.status === 'failed');
   if (alreadyFailed) return fail(alreadyFailed, providers[alreadyFailed.index]);
   for (const step of op.steps) {
-    if (step.status === 'verified') continue;
+    if (step.status === 'verified') {
+      // Verified by a leader that lost its lease before the step's propagation check ended: this leader checks it,
+      // timed from when that leader verified the step (the old TTL is no longer known here).
+      if (op.resumedCount > 0 && !step.propagation) propagation.start(step, providers[step.index], target, { at: step.finishedAt ?? now() });
+      continue;
+    }
     const provider = providers[step.index];
     for (;;) {
       step.status = 'applying';
