@@ -11,6 +11,10 @@ export interface StartRedisOptions {
   appendonly?: boolean;
   port?: number;
   startTimeoutMs?: number;
+  /** Extra redis-server arguments, e.g. ['--aclfile', file]. */
+  args?: string[];
+  /** A user the readiness probe logs in as, for a server whose default user may not run INFO (an ACL file). */
+  auth?: { user: string; password: string };
 }
 
 export interface RedisServer {
@@ -32,7 +36,7 @@ const INSTALL_HINT =
 
 /** True only for +PONG: a server still loading its AOF answers -LOADING and is not ready yet. */
 export async function pingRedis(port: number, host = '127.0.0.1', timeoutMs = 1000): Promise<boolean> {
-  return (await probeRedis(port, host, timeoutMs)).pong;
+  return (await probeRedis(port, host, timeoutMs, undefined)).pong;
 }
 
 interface RedisProbe {
@@ -44,7 +48,7 @@ interface RedisProbe {
  * PING plus the server's process_id from INFO, over a raw socket so readiness does not depend on client retry
  * logic. The pid tells our child apart from a foreign server that grabbed the port after freePort() released it.
  */
-function probeRedis(port: number, host: string, timeoutMs: number): Promise<RedisProbe> {
+function probeRedis(port: number, host: string, timeoutMs: number, auth: StartRedisOptions['auth']): Promise<RedisProbe> {
   return new Promise<RedisProbe>((resolve) => {
     const socket = net.createConnection({ host, port });
     let buffer = '';
@@ -55,9 +59,17 @@ function probeRedis(port: number, host: string, timeoutMs: number): Promise<Redi
     socket.setTimeout(timeoutMs, () => finish({ pong: false }));
     socket.once('error', () => finish({ pong: false }));
     socket.once('end', () => finish({ pong: false }));
-    socket.once('connect', () => socket.write('PING\r\nINFO server\r\n'));
+    // Inline AUTH arguments cannot hold spaces or CR/LF; the tests' passwords are hex.
+    socket.once('connect', () => socket.write(`${auth ? `AUTH ${auth.user} ${auth.password}\r\n` : ''}PING\r\nINFO server\r\n`));
+    let authed = auth === undefined;
     socket.on('data', (chunk: Buffer) => {
       buffer += chunk.toString('latin1');
+      if (!authed) {
+        if (!buffer.includes('\r\n')) return;
+        if (!buffer.startsWith('+OK\r\n')) return finish({ pong: false });
+        buffer = buffer.slice(5);
+        authed = true;
+      }
       const firstEnd = buffer.indexOf('\r\n');
       if (firstEnd < 0) return;
       const pong = buffer.startsWith('+PONG');
@@ -95,12 +107,13 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       '--appendonly', options.appendonly ? 'yes' : 'no',
       '--dir', dir,
       '--daemonize', 'no',
+      ...(options.args ?? []),
     ];
     const daemon = await spawnDaemon(binary, args, logFile);
     try {
       await waitFor(
         async () => {
-          const probe = await probeRedis(port, '127.0.0.1', 1000);
+          const probe = await probeRedis(port, '127.0.0.1', 1000, options.auth);
           return probe.pong && probe.processId === daemon.pid;
         },
         {
