@@ -26,9 +26,9 @@ function rolePatterns(prefix) {
   const p = prefix;
   return {
     // BullMQ's queues it consumes (checks-<vantage>) and produces to (results), its evidence captures, and the
-    // implied HMAC key of its vantage (SET NX on first start). Nothing of the controller's: no lease, fence,
-    // state, operations, intents or audit.
-    checker: [`~${p}:checks-*`, `~${p}:results:*`, `~${p}:capture:*`, `~${p}:portal:*:captures`, `~${p}:vantage:*:key`],
+    // implied HMAC key of its vantage (SET NX on first start); the announced risk windows read-only (their
+    // probeInterval). Nothing of the controller's: no lease, fence, state, operations, intents or audit.
+    checker: [`~${p}:checks-*`, `~${p}:results:*`, `~${p}:capture:*`, `~${p}:portal:*:captures`, `~${p}:vantage:*:key`, `%R~${p}:portal:*:risk-windows`],
     // The leader owns everything under the prefix (state, lease, fence, operations, audit, drills, probes,
     // availability, both queues).
     controller: [`~${p}:*`],

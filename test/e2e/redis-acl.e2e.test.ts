@@ -134,6 +134,9 @@ describe('what each user is refused', () => {
     await expect(c.xadd(k.audit, '*', 'e', '{}')).rejects.toThrow(NOPERM);
     await expect(c.eval("return redis.call('SET', KEYS[1], 'x')", 1, k.lease)).rejects.toThrow(NOPERM);
     await expect(c.get(k.portalState('acl'))).rejects.toThrow(NOPERM);
+    // Announced risk windows it reads (their probeInterval), never writes.
+    await expect(c.hset(k.portalRiskWindows('acl'), 'w', '{}')).rejects.toThrow(NOPERM);
+    expect(await c.hgetall(k.portalRiskWindows('acl'))).toEqual({});
     // What it needs works: its evidence captures.
     expect(await c.set(`${prefix}:capture:acl-test`, 'x', 'PX', 1000)).toBe('OK');
   });
