@@ -3,7 +3,7 @@
 // limited to the keys that role really touches under the installation's prefix (shared/src/runtime/keys.ts and the
 // stores that build keys from config.redis.prefix). test/e2e/redis-acl.e2e.test.ts runs the three roles on a Redis
 // started with this file and checks both that a failover works and that the refusals hold.
-//   --prefix <p>        config.redis.prefix (default pf)
+//   --prefix <p>        config.redis.prefix (default pf); repeat it for installations sharing one Redis
 //   --password-dir <d>  read each role's password from <d>/redis-<role>-password (compose:init writes them)
 //   otherwise REDIS_CHECKER_PASSWORD, REDIS_CONTROLLER_PASSWORD, REDIS_API_PASSWORD (and _REPLICA_, _SENTINEL_)
 // Passwords go into the file only as SHA-256 (#<hex>), so the file itself is no secret. A role without a password
@@ -56,24 +56,29 @@ function rolePatterns(prefix) {
  * EVALSHA alone name any key under the prefix; every command the script then calls is checked against the root
  * rules above, so the state, the lease and the queues stay read-only for the API (the test checks it).
  */
-function apiScriptSelector(prefix) {
-  return `(~${prefix}:* resetchannels -@all +eval +evalsha)`;
+function apiScriptSelector(prefixes) {
+  return `(${prefixes.map((p) => `~${p}:*`).join(' ')} resetchannels -@all +eval +evalsha)`;
 }
-/** The ACL file text. `passwords` maps role -> password; a role without one is written `off`. */
-function aclFile(prefix, passwords) {
-  if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(prefix)) {
-    throw new Error(`--prefix: must be lower-case letters, digits, - or _, starting with a letter or digit (the redis.prefix rule); got ${JSON.stringify(prefix)}`);
+/** The ACL file text for one or more prefixes. `passwords` maps role -> password; a role without one is `off`. */
+function aclFile(prefixes, passwords) {
+  const list = Array.isArray(prefixes) ? prefixes : [prefixes];
+  if (list.length === 0) throw new Error('--prefix: give at least one');
+  for (const prefix of list) {
+    if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(prefix)) {
+      throw new Error(`--prefix: must be lower-case letters, digits, - or _, starting with a letter or digit (the redis.prefix rule); got ${JSON.stringify(prefix)}`);
+    }
   }
   const cred = (role) => {
     const pw = passwords[role];
     return pw ? `on #${crypto.createHash('sha256').update(pw).digest('hex')}` : 'off nopass';
   };
-  const patterns = rolePatterns(prefix);
+  const per = list.map(rolePatterns);
+  const patterns = Object.fromEntries(['checker', 'controller', 'api'].map((r) => [r, per.flatMap((x) => x[r])]));
   // Redis refuses comment lines in an aclfile, so the why lives here. Unauthenticated connections (the default
   // user) may only PING: health checks work, nothing else does.
   const lines = ['user default on nopass resetkeys resetchannels -@all +ping'];
   for (const role of ['checker', 'controller', 'api']) {
-    const selector = role === 'api' ? ` ${apiScriptSelector(prefix)}` : '';
+    const selector = role === 'api' ? ` ${apiScriptSelector(list)}` : '';
     lines.push(`user ${role} ${cred(role)} resetkeys ${patterns[role].join(' ')} resetchannels ${SERVICE_COMMANDS}${selector}`);
   }
   // Replication and Sentinel (only with Sentinel): the commands Redis documents for masteruser and auth-user.
@@ -108,13 +113,19 @@ function main(argv) {
     return v;
   };
   const known = new Set(['--prefix', '--password-dir']);
-  for (let i = 0; i < argv.length; i += 2) if (!known.has(argv[i])) throw new Error(`${argv[i]}: unknown option (known: ${[...known].join(', ')})`);
-  const prefix = opt('--prefix') ?? 'pf';
+  const prefixes = [];
+  for (let i = 0; i < argv.length; i += 2) {
+    if (!known.has(argv[i])) throw new Error(`${argv[i]}: unknown option (known: ${[...known].join(', ')})`);
+    if (argv[i] === '--prefix') {
+      if (argv[i + 1] === undefined || argv[i + 1].startsWith('--')) throw new Error('--prefix: needs a value');
+      prefixes.push(argv[i + 1]);
+    }
+  }
   const dir = opt('--password-dir');
   const passwords = passwordsFrom(process.env, dir);
   const missing = ['checker', 'controller', 'api'].filter((r) => !passwords[r]);
   if (missing.length) process.stderr.write(`no password for ${missing.join(', ')}: written as off (cannot log in)\n`);
-  process.stdout.write(aclFile(prefix, passwords));
+  process.stdout.write(aclFile(prefixes.length ? prefixes : ['pf'], passwords));
 }
 
 if (require.main === module) {

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '@portal-failover/shared';
@@ -17,7 +18,7 @@ import { arr, obj, repoRoot, str, tempDir, type Obj } from './support';
  */
 
 const APP_IMAGE = 'portal-failover:local';
-const SECRET_FILES = ['operator-token', 'alertmanager-token', 'grafana-admin-password', 'pdns-api-key', 'vantage-hn-1-key', 'vantage-hcm-1-key'];
+const SECRET_FILES = ['operator-token', 'alertmanager-token', 'grafana-admin-password', 'pdns-api-key', 'vantage-hn-1-key', 'vantage-hcm-1-key', 'redis-checker-password', 'redis-controller-password', 'redis-api-password', 'redis-replica-password', 'redis-sentinel-password'];
 
 /** Compose interpolation of ${VAR}, ${VAR:-default} and ${VAR-default}, against `env` (no .env here: the defaults). */
 function interpolate(text: string, env: Record<string, string> = {}): string {
@@ -138,7 +139,9 @@ describe('the compose demo stack', () => {
     }
     // Only what a container's own user must read is readable by others.
     const mode = (f: string) => fs.statSync(path.join(root, 'deploy', 'secrets', f)).mode & 0o777;
-    for (const f of ['operator-token', 'pdns-api-key', 'services.env', 'pdns.env', 'checker-hn-1.env']) expect({ f, mode: mode(f) }).toEqual({ f, mode: 0o600 });
+    for (const f of ['operator-token', 'pdns-api-key', 'services.env', 'pdns.env', 'checker-hn-1.env', 'redis-api-password', 'redis-checker.env']) expect({ f, mode: mode(f) }).toEqual({ f, mode: 0o600 });
+    // The ACL file holds password hashes only.
+    for (const r of ['checker', 'controller', 'api', 'replica', 'sentinel']) expect(secret('users.acl')).not.toContain(secret(`redis-${r}-password`));
     const before = Object.fromEntries(SECRET_FILES.map((f) => [f, secret(f)]));
     const again = composeInit(root);
     expect(again.status).toBe(0);
@@ -158,6 +161,13 @@ describe('the compose demo stack', () => {
       const hostConfig = path.resolve(root, mount![0], path.relative(mount![1], env.FAILOVER_CONFIG));
       expect(path.relative(root, hostConfig)).toBe(path.join('deploy', 'demo', 'failover.yaml'));
       const childEnv = { PATH: process.env.PATH ?? '', ...env };
+      // Each service logs in as its role's Redis ACL user, whose password hash is in the ACL file Redis loads.
+      const role = name.startsWith('checker-') ? 'checker' : name;
+      const loaded = loadConfig(hostConfig, childEnv, { withholdSecrets: 'only the Redis login is looked at here' });
+      expect({ name, user: loaded.redis.username }).toEqual({ name, user: role });
+      expect(loaded.redis.password?.reveal()).toBe(secret(`redis-${role}-password`));
+      const hash = createHash('sha256').update(secret(`redis-${role}-password`)).digest('hex');
+      expect(secret('users.acl').split('\n')).toContainEqual(expect.stringMatching(new RegExp(`^user ${role} on #${hash} resetkeys \\S*pf:`)));
       if (name.startsWith('checker-')) {
         // A checker holds only its own vantage's key, so the CLI (which resolves every secret) names the others' as
         // missing and nothing else; the checker itself loads the config the way it does, withholding those.

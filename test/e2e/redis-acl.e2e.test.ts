@@ -63,8 +63,11 @@ it('each role on its own ACL user fails over on PowerDNS, and the API fails back
   const raw = apiRawConfig([p], { redisUrl: redis.url });
   (raw.redis as { prefix: string }).prefix = prefix;
   const file = writeConfigFile(raw);
+  // Both ways a role gets its user: the checker through REDIS_USERNAME/REDIS_PASSWORD (compose, Kubernetes), the
+  // others in the URL.
   const start = (role: Role) => {
-    const s = spawnService(role, file, { REDIS_URL: urlFor(role) });
+    const env = role === 'checker' ? { REDIS_URL: redis.url, REDIS_USERNAME: role, REDIS_PASSWORD: pw[role] } : { REDIS_URL: urlFor(role) };
+    const s = spawnService(role, file, env);
     procs.push(s);
     return s;
   };

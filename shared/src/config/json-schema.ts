@@ -36,6 +36,7 @@ function annotations(): Record<string, JsonSchema> {
     },
     'redis.sentinels': d('Redis Sentinel addresses (host:port, three in production). With sentinels, every connection asks them for the master and follows a promotion.'),
     'redis.name': d('The master set name the Sentinels monitor (`sentinel monitor <name> ...`); required with sentinels.'),
+    'redis.username': d('Redis ACL user to log in as (AUTH username password); ${VAR} expands. With a url, a user in the URL works too. `npm run redis:acl` writes one user per process role.'),
     'redis.password': d('Password of the Redis servers (AUTH), as a secret reference.'),
     'redis.sentinelPassword': d('Password of the Sentinels, as a secret reference; only with sentinels.'),
     'redis.tls': d('TLS to Redis and to the Sentinels (with a url, rediss:// does the same).'),

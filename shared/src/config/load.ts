@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { parseHostPort } from './fields';
+import { Secret } from './secret';
 import { buildConfigSchema, type Config } from './schema';
 
 export interface ConfigProblem {
@@ -63,6 +64,9 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
     }
     config.redis.url = env.REDIS_URL;
   }
+  // The role's Redis ACL user (npm run redis:acl), so one config file serves checker, controller and API.
+  if (env.REDIS_USERNAME) config.redis.username = env.REDIS_USERNAME;
+  if (env.REDIS_PASSWORD) config.redis.password = new Secret(env.REDIS_PASSWORD, 'env:REDIS_PASSWORD');
   if (env.API_LISTEN) {
     if (!parseHostPort(env.API_LISTEN)) throw new ConfigError(source, [{ path: 'API_LISTEN (environment)', message: 'must be host:port, e.g. 0.0.0.0:8080' }]);
     config.api.listen = env.API_LISTEN;

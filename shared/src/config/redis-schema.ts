@@ -15,6 +15,8 @@ export function redisSchema(f: Fields) {
       sentinels: z.array(sentinelAddress).min(1, 'must list at least one Sentinel (three in production)').optional(),
       /** The master set name Sentinel monitors (`sentinel monitor <name> ...`). */
       name: idLike().optional(),
+      /** The Redis ACL user (AUTH username password); with a url, a user in the URL works too. */
+      username: f.nonEmpty().optional(),
       password: f.secret().optional(),
       sentinelPassword: f.secret().optional(),
       /** TLS to Redis (and to the Sentinels); with a url, rediss:// does the same. */

@@ -3,7 +3,7 @@ import { parseHostPort } from '../config/fields';
 import type { RedisConfig } from '../config/redis-schema';
 
 /** A Redis address: a URL, or the `redis` section of the config (URL or Sentinel, with timeouts and secrets). */
-export type RedisTarget = string | Pick<RedisConfig, 'url' | 'sentinels' | 'name' | 'password' | 'sentinelPassword' | 'tls' | 'connectTimeout' | 'commandTimeout'>;
+export type RedisTarget = string | Pick<RedisConfig, 'url' | 'sentinels' | 'name' | 'username' | 'password' | 'sentinelPassword' | 'tls' | 'connectTimeout' | 'commandTimeout'>;
 
 /** Defaults for a bare URL (tests, the demo): the same as the config's. */
 const DEFAULT_CONNECT_TIMEOUT = 2_000;
@@ -38,6 +38,7 @@ export function redisOptions(target: RedisTarget, role: 'blocking' | 'command', 
       sentinels: cfg.sentinels.map((s) => parseHostPort(s)!),
       name: cfg.name,
       role: 'master',
+      username: cfg.username,
       password: cfg.password?.reveal(),
       sentinelPassword: cfg.sentinelPassword?.reveal(),
       tls,
@@ -53,8 +54,9 @@ export function redisOptions(target: RedisTarget, role: 'blocking' | 'command', 
   }
   const url = cfg.url ?? 'redis://127.0.0.1:6379';
   const password = 'password' in cfg ? cfg.password?.reveal() : undefined;
+  const username = 'username' in cfg ? cfg.username : undefined;
   const tls = 'tls' in cfg && cfg.tls && !url.startsWith('rediss:') ? { tls: {} } : {};
-  return { ...parseRedisUrl(url), ...base, ...(password ? { password } : {}), ...tls, ...extra };
+  return { ...parseRedisUrl(url), ...base, ...(username ? { username } : {}), ...(password ? { password } : {}), ...tls, ...extra };
 }
 
 /** ioredis accepts a URL only as a separate argument; this turns one into options so both forms share one path. */
