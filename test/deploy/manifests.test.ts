@@ -58,7 +58,11 @@ describe('docker-compose.yml', () => {
     expect(commandText(s.entrypoint)).toMatch(new RegExp(`^node services/${name.replace(/-.*/, '')}/dist/main\\.js$`));
     // No secret in `environment` (it would also override the env file's value); they come from deploy/secrets.
     expect(Object.keys(env).filter((k) => SECRET_NAME.test(k))).toEqual([]);
-    expect(str(s.env_file, `${name}.env_file`)).toMatch(/^\.\/deploy\/secrets\/[a-z0-9-]+\.env$/);
+    // Its secrets, and its role's Redis ACL user (REDIS_USERNAME, REDIS_PASSWORD).
+    const role = name.replace(/-.*/, '');
+    const files = arr(s.env_file, `${name}.env_file`).map((f) => str(f, `${name}.env_file`));
+    for (const f of files) expect(f).toMatch(/^\.\/deploy\/secrets\/[a-z0-9-]+\.env$/);
+    expect(files).toContain(`./deploy/secrets/redis-${role}.env`);
   });
 
   it('gives each checker its own vantage and the checkers and controllers a metrics listener', () => {
@@ -252,14 +256,23 @@ describe('deploy/k8s', () => {
     expect(arr(obj(api.spec, 'spec').ports, 'ports').map((p) => obj(p, 'port').port)).toEqual([8080]);
   });
 
-  it('runs Redis with AOF, noeviction, a password from the Secret and a persistent volume', () => {
+  it('runs Redis with AOF, noeviction, the ACL users from their Secret and a persistent volume', () => {
     const redis = find('StatefulSet', 'redis');
     const [c] = containers(redis);
     const cmd = `${commandText(c.command)} ${commandText(c.args)}`;
     expect(cmd).toMatch(/--appendonly yes/);
     expect(cmd).toMatch(/--maxmemory-policy noeviction/);
-    expect(cmd).toMatch(/--requirepass "\$REDIS_PASSWORD"/);
-    expect(envValue(c, 'REDIS_PASSWORD')?.valueFrom).toEqual({ secretKeyRef: { name: 'portal-failover', key: 'redis-password' } });
+    // No shared password: each role logs in as its ACL user, the default user may only PING (the probes).
+    expect(cmd).not.toMatch(/requirepass/);
+    expect(cmd).toMatch(/--aclfile \/etc\/redis\/acl\/users\.acl/);
+    expect(arr(c.volumeMounts, 'volumeMounts')).toContainEqual({ name: 'acl', mountPath: '/etc/redis/acl', readOnly: true });
+    const acl = arr(podSpec(redis).volumes, 'volumes').map((v) => obj(v, 'volume')).find((v) => v.name === 'acl');
+    expect(obj(acl?.secret, 'acl.secret').secretName).toBe('portal-failover-redis-acl');
+    for (const [n, role] of [['portal-failover-api', 'api'], ['portal-failover-controller', 'controller'], ['portal-failover-checker-hn-1', 'checker'], ['portal-failover-checker-hcm-1', 'checker']]) {
+      const [svc] = containers(find('Deployment', n));
+      expect({ n, user: envValue(svc, 'REDIS_USERNAME')?.value }).toEqual({ n, user: role });
+      expect(envValue(svc, 'REDIS_PASSWORD')?.valueFrom).toEqual({ secretKeyRef: { name: 'portal-failover', key: `redis-${role}-password` } });
+    }
     const claims = arr(obj(redis.spec, 'spec').volumeClaimTemplates, 'volumeClaimTemplates').map((v) => obj(v, 'claim'));
     expect(claims.map((v) => obj(v.metadata, 'metadata').name)).toEqual(['data']);
     expect(arr(c.volumeMounts, 'volumeMounts')).toContainEqual({ name: 'data', mountPath: '/data' });
@@ -340,7 +353,7 @@ describe('deploy/k8s vantages and overlays', () => {
     // than Redis's.
     const keyVar = /^\$\{(\w+)\}$/.exec(baseConfig.vantages.find((x) => x.name === v)!.key)![1];
     const secrets = envOfContainer(c).filter((e) => e.valueFrom !== undefined).map((e) => [e.name, obj(obj(e.valueFrom, 'valueFrom').secretKeyRef, 'secretKeyRef').key]);
-    expect(secrets.sort()).toEqual([['REDIS_URL', 'redis-url'], [keyVar, `vantage-${v}-key`]].sort());
+    expect(secrets.sort()).toEqual([['REDIS_URL', 'redis-url'], ['REDIS_PASSWORD', 'redis-checker-password'], [keyVar, `vantage-${v}-key`]].sort());
     const volumes = arr(obj(obj(obj(deployment.spec, 'spec').template, 'template').spec, 'pod spec').volumes, 'volumes').map((x) => obj(x, 'volume'));
     expect(volumes.find((x) => x.name === 'config')?.configMap).toEqual({ name: 'portal-failover-config' });
     // The budget and the policy select exactly this vantage's checker pods.

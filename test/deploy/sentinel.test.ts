@@ -176,12 +176,21 @@ describe('deploy/k8s-sentinel', () => {
     expect(name(patch)).toBe('redis');
     expect(obj(patch.spec, 'spec').replicas).toBe(2);
     const args = commandText(arr(obj(obj(obj(patch.spec, 'spec').template, 't').spec, 's').containers, 'c').map((x) => obj(x, 'c'))[0].args);
-    for (const flag of ['sentinel get-master-addr-by-name pf-master', '--replicaof $MASTER 6379', '--appendonly yes', '--maxmemory-policy noeviction', '--min-replicas-to-write 1', '--requirepass "$REDIS_PASSWORD"', '--masterauth "$REDIS_PASSWORD"']) {
+    for (const flag of ['sentinel get-master-addr-by-name pf-master', '--replicaof $MASTER 6379', '--appendonly yes', '--maxmemory-policy noeviction', '--min-replicas-to-write 1', '--aclfile /etc/redis/acl/users.acl', '--masteruser replica', '--masterauth "$REDIS_REPLICA_PASSWORD"']) {
       expect(args).toContain(flag);
     }
+    // Replication logs in as the `replica` ACL user; there is no shared password any more.
+    expect(args).not.toContain('requirepass');
+    const [c] = arr(obj(obj(obj(patch.spec, 'spec').template, 't').spec, 's').containers, 'c').map((x) => obj(x, 'c'));
+    expect(c.env).toEqual([{ name: 'REDIS_REPLICA_PASSWORD', valueFrom: { secretKeyRef: { name: 'portal-failover', key: 'redis-replica-password' } } }]);
+    // The Sentinels log in as the `sentinel` user.
+    const sentinel = docsOf('sentinel.yaml').find((d) => d.kind === 'StatefulSet')!;
+    const [sc] = arr(obj(obj(obj(sentinel.spec, 'spec').template, 't').spec, 's').containers, 'c').map((x) => obj(x, 'c'));
+    expect(commandText(sc.args)).toContain("sentinel auth-user pf-master sentinel");
+    expect(sc.env).toEqual([{ name: 'REDIS_SENTINEL_PASSWORD', valueFrom: { secretKeyRef: { name: 'portal-failover', key: 'redis-sentinel-password' } } }]);
   });
 
-  it('takes REDIS_URL away from every service Deployment of deploy/k8s and gives them the password', () => {
+  it('takes REDIS_URL away from every service Deployment of deploy/k8s, which keep their role\'s Redis user', () => {
     const patches = docsOf('services-env.yaml');
     const deployments = baseDocs.filter((d) => d.kind === 'Deployment').map(name).sort();
     expect(patches.map(name).sort()).toEqual(deployments);
@@ -190,7 +199,10 @@ describe('deploy/k8s-sentinel', () => {
       const base = baseDocs.find((d) => d.kind === 'Deployment' && name(d) === name(p))!;
       const [baseC] = arr(obj(obj(obj(base.spec, 'spec').template, 't').spec, 's').containers, 'c').map((x) => obj(x, 'c'));
       expect(c.name).toBe(baseC.name);
-      expect(c.env).toEqual([{ name: 'REDIS_URL', $patch: 'delete' }, { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'portal-failover', key: 'redis-password' } } }]);
+      expect(c.env).toEqual([{ name: 'REDIS_URL', $patch: 'delete' }]);
+      const baseEnv = arr(baseC.env, 'env').map((e) => obj(e, 'env'));
+      expect(baseEnv.find((e) => e.name === 'REDIS_USERNAME')?.value).toMatch(/^(api|controller|checker)$/);
+      expect(baseEnv.find((e) => e.name === 'REDIS_PASSWORD')?.valueFrom).toEqual({ secretKeyRef: { name: 'portal-failover', key: `redis-${String(baseEnv.find((e) => e.name === 'REDIS_USERNAME')?.value)}-password` } });
     }
   });
 
