@@ -27,6 +27,8 @@ export interface PortalRuntime {
   readonly providers: TrafficProvider[];
   /** The traffic steps writing with DNS TTLs at most `ttl` seconds (risk-windows.ts); undefined: as configured. */
   providersWithTtl(ttl: number | undefined): TrafficProvider[];
+  /** The TTL step `index` writes under providersWithTtl(ttl); undefined for a step without one (load balancers). */
+  ttlOfStep(index: number, ttl: number | undefined): number | undefined;
   /** Announced cuts from the config file; the API's are read from Redis each tick (risk-windows.ts). */
   configWindows: RiskWindow[];
   /** A TTL change for a risk window in progress: a switch starts only after it (operation-runner.ts). */
@@ -48,11 +50,16 @@ export function portalRuntimes(config: Config, logger: Logger, metrics: Metrics)
   const portals = new Map<string, PortalRuntime>();
   for (const p of config.portals) {
     const model = portalModel(p);
+    // Only DNS steps have a TTL; a window never raises one above its configured value.
+    const ttlOfStep = (index: number, ttl: number | undefined): number | undefined => {
+      const own = p.traffic[index]?.ttl;
+      if (typeof own !== 'number') return undefined;
+      return ttl === undefined ? own : Math.min(own, ttl);
+    };
     const build = (ttl: number | undefined) =>
-      p.traffic.map((step) => {
-        // Only DNS steps have a TTL; a window never raises one above its configured value.
-        const own = 'ttl' in step && typeof step.ttl === 'number' && ttl !== undefined ? { ...step, ttl: Math.min(step.ttl, ttl) } : step;
-        return instrumentProvider(createProvider(own, { logger }), metrics);
+      p.traffic.map((step, i) => {
+        const written = ttlOfStep(i, ttl);
+        return instrumentProvider(createProvider(written === undefined ? step : { ...step, ttl: written }, { logger }), metrics);
       });
     const byTtl = new Map<number | undefined, TrafficProvider[]>();
     const providersWithTtl = (ttl: number | undefined): TrafficProvider[] => {
@@ -68,6 +75,7 @@ export function portalRuntimes(config: Config, logger: Logger, metrics: Metrics)
         return providersWithTtl(this.state.ttlLowered?.ttl);
       },
       providersWithTtl,
+      ttlOfStep,
       configWindows: p.riskWindows,
       sites: new Map(p.sites.map((s) => [s.name, { name: s.name, routing: s.routing }])),
       state: initialState(model),

@@ -128,9 +128,10 @@ export class RiskWindowKeeper {
     const what = ttl === undefined ? `restoring the configured TTLs after risk window "${window}"` : `lowering DNS TTLs to ${ttl}s for risk window "${window}"`;
     const steps: { step: string; from?: number; to?: number; changed: boolean }[] = [];
     try {
-      for (const p of providers) {
-        const r = await this.one(p, site, fence);
-        if (r) steps.push(r);
+      for (const [i, p] of providers.entries()) {
+        const expected = rt.ttlOfStep(i, ttl);
+        if (expected === undefined) continue;
+        steps.push(await this.one(p, site, fence, expected));
       }
     } catch (err) {
       if (err instanceof LeaseLostError) {
@@ -151,15 +152,17 @@ export class RiskWindowKeeper {
     d.record({ type: 'risk-window.ttl', portal, actor: d.actor, reason: what, data: { window, ttl: ttl ?? 'configured', result: 'verified', steps, site: site.name, fence: hold.token } });
   }
 
-  /** One step: nothing for steps without a TTL; otherwise write the active site's value with the new TTL and read it back. */
-  private async one(p: TrafficProvider, site: TargetSite, fence: FenceGuard) {
+  /** One DNS step: writes the active site's value with the TTL `expected`, and reads both back. */
+  private async one(p: TrafficProvider, site: TargetSite, fence: FenceGuard, expected: number) {
     await fence.assertHeld();
     const before = await p.read();
-    if (before.ttl === undefined) return undefined;
     const plan = p.plan(before, site);
     if (plan.changes) await fencedApply(p, plan, fence, this.d.now, { logger: this.d.log });
     const after = await p.read();
-    if (p.plan(after, site).changes) throw new Error(`${p.label}: read back ${after.values.join(' ') || 'no value'} ttl ${after.ttl ?? '?'}, not the written record`);
+    // Both, explicitly: a value that moved would be a switch nobody asked for, and a TTL is the point of the change.
+    if (p.plan(after, site).changes || after.ttl !== expected) {
+      throw new Error(`${p.label}: read back ${after.values.join(' ') || 'no value'} ttl ${after.ttl ?? '?'}, not ${site.name}'s value with ttl ${expected}`);
+    }
     return { step: p.label, from: before.ttl, to: after.ttl, changed: plan.changes };
   }
 }

@@ -258,9 +258,11 @@ describe('zonefile provider against real files', () => {
     const before = fs.readFileSync(file, 'latin1');
     const current = await p.read();
     expect(current).toEqual({ values: ['192.0.2.10'], ttl: 300, detail: 'ttl 300, serial 2024010101' });
-    const same = p.plan(current, primary);
+    const same = provider(file, { ttl: 300 }).plan(current, primary);
     expect(same.changes).toBe(false);
-    expect(same.description).toBe(`www.portal.example. A already 192.0.2.10 in ${file}`);
+    // The same value with the step's other TTL (30) is a change: the TTL is written too.
+    expect(p.plan(current, primary).changes).toBe(true);
+    expect(same.description).toBe(`www.portal.example. A already 192.0.2.10 (ttl 300) in ${file}`);
     const plan = p.plan(current, standby);
     expect(plan).toEqual({
       kind: 'zonefile',
@@ -517,13 +519,24 @@ describe('reload command', () => {
     expect(fs.readFileSync(count, 'utf8')).toBe('x\nx\n');
   });
 
-  it('does not rewrite or reload when the value is already there (even with a different TTL)', async () => {
+  it('does not rewrite or reload when the value and the TTL are already there', async () => {
     const file = writeZone(ZONE);
     const marker = path.join(dir, 'reloaded');
-    const p = provider(file, { reloadCommand: ['/bin/sh', '-c', 'touch "$0"', marker] });
+    const p = provider(file, { reloadCommand: ['/bin/sh', '-c', 'touch "$0"', marker], ttl: 300 });
     await switchTo(p, primary);
     expect(fs.existsSync(marker)).toBe(false);
     expect(fs.readFileSync(file, 'latin1')).toBe(ZONE);
+  });
+
+  it('rewrites a right value with another TTL (how a risk window lowers it), and reloads', async () => {
+    const file = writeZone(ZONE);
+    const marker = path.join(dir, 'reloaded-ttl');
+    const p = provider(file, { reloadCommand: ['/bin/sh', '-c', 'touch "$0"', marker], ttl: 5 });
+    expect(p.plan(await p.read(), primary)).toMatchObject({ changes: true, description: `rewrite ${file}: www.portal.example. A [192.0.2.10] -> 192.0.2.10 (ttl 5), bump SOA serial` });
+    await switchTo(p, primary);
+    expect(fs.existsSync(marker)).toBe(true);
+    expect(await p.read()).toMatchObject({ values: ['192.0.2.10'], ttl: 5 });
+    expect(p.plan(await p.read(), primary).changes).toBe(false);
   });
 
   it('times out', async () => {

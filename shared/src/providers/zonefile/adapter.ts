@@ -79,14 +79,15 @@ class ZonefileProvider implements TrafficProvider {
   plan(current: StepState, site: TargetSite): StepPlan {
     const { value, error } = this.desired(site);
     if (value === undefined) throw new ProviderError(`${this.label}: ${error}`, false);
-    const changes = !(current.values.length === 1 && current.values[0] === value);
+    // A right value with another TTL is rewritten too, as on every DNS provider: a risk window lowers TTLs this way.
+    const changes = !(current.values.length === 1 && current.values[0] === value && (current.ttl === undefined || current.ttl === this.cfg.ttl));
     return {
       kind: this.kind,
       target: site.name,
       changes,
       description: changes
         ? `rewrite ${this.cfg.path}: ${this.owner} ${this.cfg.type} [${current.values.join(', ')}] -> ${value} (ttl ${this.cfg.ttl}), bump SOA serial`
-        : `${this.owner} ${this.cfg.type} already ${value} in ${this.cfg.path}`,
+        : `${this.owner} ${this.cfg.type} already ${value} (ttl ${this.cfg.ttl}) in ${this.cfg.path}`,
       request: { path: this.cfg.path, record: this.owner, type: this.cfg.type, ttl: this.cfg.ttl, value, serialBump: true },
     };
   }
@@ -114,9 +115,9 @@ class ZonefileProvider implements TrafficProvider {
     const text = original.toString('latin1');
     const zone = parseZone(text, this.zone, path);
     const current = rrsetValues(zone, change.owner, change.type, path);
-    // The same test plan() uses, so a dry run that says "no change" is never followed by a rewrite (a TTL that
-    // differs from the config is corrected by the next switch, as with the other DNS providers).
-    const upToDate = current.length === 1 && current[0] === change.value;
+    const ttl = zone.records.find((r) => r.owner === change.owner && r.type === change.type)?.ttl;
+    // The same test plan() uses, so a dry run that says "no change" is never followed by a rewrite.
+    const upToDate = current.length === 1 && current[0] === change.value && (ttl === undefined || ttl === change.ttl);
 
     if (upToDate) {
       ctx.logger.debug('zone file already has the record', { path, record: change.owner, type: change.type, value: change.value });
