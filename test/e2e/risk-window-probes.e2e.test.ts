@@ -17,7 +17,8 @@ let startsAt: number;
 beforeAll(async () => {
   fx = await portalFixture('risk-probe');
   const raw = e2eRawConfig([fx], { intervalMs: 3000, timeoutMs: 400 });
-  startsAt = Math.ceil((Date.now() + 12_000) / 1000) * 1000;
+  // 16 s before the lead time begins: room for the first results at 3 s even on a busy machine.
+  startsAt = Math.ceil((Date.now() + 20_000) / 1000) * 1000;
   (raw.portals as Record<string, unknown>[])[0].riskWindows = [{ name: 'cut', start: isoInZone(startsAt, '+07:00'), duration: '8s', leadTime: '4s', lowerTtlTo: '5s', probeInterval: '500ms' }];
   const { REDIS_URL: _ignored, ...env } = process.env;
   app = await startAllInOne(parseConfig(raw, 'e2e', env), testLogger(), createMetrics(undefined, { defaultMetrics: false }));
@@ -37,7 +38,7 @@ function reportedInterval(): number | undefined {
 it('probes faster while the window is in force and at the configured interval before and after', async () => {
   await waitFor(() => reportedInterval() === 3000, { timeoutMs: 15_000, what: 'results at the configured 3 s' });
   expect(Date.now()).toBeLessThan(startsAt - 4_000);
-  await waitFor(() => reportedInterval() === 500, { timeoutMs: 15_000, intervalMs: 100, what: 'results at the window\'s 500 ms' });
+  await waitFor(() => reportedInterval() === 500, { timeoutMs: 25_000, intervalMs: 100, what: 'results at the window\'s 500 ms' });
   expect(Date.now()).toBeGreaterThanOrEqual(startsAt - 4_000);
   // At 500 ms the site sees about two probes a second from this vantage (generously: more than four in 3 s).
   const before = fx.primary.requests;

@@ -59,6 +59,19 @@ afterAll(async () => {
   redis?.disconnect();
 });
 
+/** The portal's risk-window.ttl audit entries, once there are at least `n` (each is written just after its change is saved). */
+async function ttlEntries(portal: string, n: number) {
+  return waitFor(async () => {
+    const found = (await audit.query({ portal })).entries.filter((e) => e.type === 'risk-window.ttl');
+    return found.length >= n ? found : undefined;
+  }, { timeoutMs: 10_000, what: `${n} risk-window.ttl entries of ${portal}` });
+}
+
+/** The leader's failover_dns_ttl_lowered_seconds of a portal. */
+async function loweredGauge(portal: string): Promise<number | undefined> {
+  return (await metrics.dnsTtlLowered.get()).values.find((v) => v.labels.portal === portal)?.value;
+}
+
 /** Polls the served TTL until `want`, returning when it was first seen; every answer seen must be the primary's. */
 async function ttlBecomes(fx: PortalFixture, want: number, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
@@ -89,21 +102,30 @@ it('an announced window lowers the TTL before it starts and restores it after it
   // Lowered within the lead time, before the window starts (the tick runs every 250 ms; 10 s of lead is plenty).
   expect(loweredAt).toBeLessThan(startsAt);
   expect(loweredAt).toBeGreaterThanOrEqual(startsAt - 10_000);
-  const view = (await (await api(`/api/v1/portals/${viaApi.id}`)).json()) as PortalBody;
+  // The leader records the change once it has read both records back, a moment after DNS serves it.
+  const view = await waitFor(async () => {
+    const v = (await (await api(`/api/v1/portals/${viaApi.id}`)).json()) as PortalBody;
+    return v.ttlLowered ? v : undefined;
+  }, { timeoutMs: 10_000, what: 'the portal view says the TTL is lowered' });
   expect(view.ttlLowered).toMatchObject({ ttl: 5, window: 'billing-cutoff' });
   expect(view.riskWindows.map((w) => [w.name, w.ttlLowered])).toEqual([['billing-cutoff', true]]);
 
   const restoredAt = await ttlBecomes(viaApi, 30, 30_000);
   expect(restoredAt).toBeGreaterThanOrEqual(startsAt + 10_000);
-  const list = (await (await api(`/api/v1/portals/${viaApi.id}/risk-windows`)).json()) as { ttlLowered: unknown; windows: { name: string; phase: string }[] };
+  type WindowList = { ttlLowered: unknown; windows: { name: string; phase: string }[] };
+  const list = await waitFor(async () => {
+    const l = (await (await api(`/api/v1/portals/${viaApi.id}/risk-windows`)).json()) as WindowList;
+    return l.ttlLowered === null ? l : undefined;
+  }, { timeoutMs: 10_000, what: 'the window list says the TTL is restored' });
   expect(list.ttlLowered).toBeNull();
   expect(list.windows).toEqual([expect.objectContaining({ name: 'billing-cutoff', phase: 'ended' })]);
 
   // No traffic moved: no operation at all, the primary still active, and the TTL changes audited and verified.
   expect(await store.recentOperations(viaApi.id)).toEqual([]);
   expect(app.controller.state(viaApi.id)?.activeSite).toBe('primary');
+  // Audited just after the state is saved: wait for the second entry.
+  const ttl = await ttlEntries(viaApi.id, 2);
   const entries = (await audit.query({ portal: viaApi.id })).entries;
-  const ttl = entries.filter((e) => e.type === 'risk-window.ttl');
   expect(ttl.map((e) => [(e.data as { ttl: unknown }).ttl, (e.data as { result: string }).result])).toEqual([
     [5, 'verified'],
     ['configured', 'verified'],
@@ -116,7 +138,7 @@ it('a window written in the config file does the same', async () => {
   // The first test took about 35 s, so this window is already preparing or past; wait for its end if needed.
   await waitFor(async () => Date.now() >= configStartsAt + 10_000 + 500, { timeoutMs: 60_000, what: 'config window over' });
   await ttlBecomes(viaConfig, 30, 20_000);
-  const entries = (await audit.query({ portal: viaConfig.id })).entries.filter((e) => e.type === 'risk-window.ttl');
+  const entries = await ttlEntries(viaConfig.id, 2);
   expect(entries.map((e) => [(e.data as { ttl: unknown }).ttl, (e.data as { result: string }).result])).toEqual([
     [5, 'verified'],
     ['configured', 'verified'],
@@ -140,12 +162,12 @@ it('a window withdrawn while in force restores the TTL and loses its in-force se
   expect(res.status).toBe(201);
   await ttlBecomes(viaApi, 5, 15_000);
   expect(await inForceSeries(viaApi.id)).toEqual(['billing-cutoff=0', 'false-alarm=1']);
-  expect((await metrics.dnsTtlLowered.get()).values.find((v) => v.labels.portal === viaApi.id)?.value).toBe(5);
+  await waitFor(async () => (await loweredGauge(viaApi.id)) === 5, { timeoutMs: 10_000, what: 'the lowered TTL gauge at 5' });
 
   const del = await api(`/api/v1/portals/${viaApi.id}/risk-windows/false-alarm`, { method: 'DELETE', body: JSON.stringify({ reason: 'the operator withdrew the notice' }) });
   expect(del.status).toBe(200);
   await ttlBecomes(viaApi, 30, 15_000);
   await waitFor(async () => (await inForceSeries(viaApi.id)).length === 1, { timeoutMs: 5_000, what: 'the withdrawn window\'s series removed' });
   expect(await inForceSeries(viaApi.id)).toEqual(['billing-cutoff=0']);
-  expect((await metrics.dnsTtlLowered.get()).values.find((v) => v.labels.portal === viaApi.id)?.value).toBe(0);
+  await waitFor(async () => (await loweredGauge(viaApi.id)) === 0, { timeoutMs: 10_000, what: 'the lowered TTL gauge back at 0' });
 });
