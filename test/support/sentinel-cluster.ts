@@ -21,7 +21,18 @@ export interface SentinelCluster {
 
 const INSTALL_HINT = 'apt-get install -y redis-server (the Sentinel is the same binary with --sentinel)';
 
-export async function startSentinelCluster(opts: { name?: string; downAfterMs?: number } = {}): Promise<SentinelCluster> {
+/**
+ * Redis ACL users (scripts/gen-redis-acl.js): the servers load `file` and replicate as `replica`, the Sentinels log in
+ * as `sentinel`, and the readiness check reads INFO as `info` (the default user may only PING).
+ */
+export interface SentinelClusterAcl {
+  file: string;
+  replicaPassword: string;
+  sentinelPassword: string;
+  info: { user: string; password: string };
+}
+
+export async function startSentinelCluster(opts: { name?: string; downAfterMs?: number; acl?: SentinelClusterAcl } = {}): Promise<SentinelCluster> {
   const binary = requireExecutable('redis-server', INSTALL_HINT);
   const name = opts.name ?? 'pf';
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-sentinel-'));
@@ -29,7 +40,8 @@ export async function startSentinelCluster(opts: { name?: string; downAfterMs?: 
   const server = async (port: number, extra: string[]) => {
     const dir = path.join(root, `r${port}`);
     fs.mkdirSync(dir);
-    const d = await spawnDaemon(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', dir, '--daemonize', 'no', ...extra], path.join(dir, 'redis.log'));
+    const acl = opts.acl ? ['--aclfile', opts.acl.file, '--masteruser', 'replica', '--masterauth', opts.acl.replicaPassword] : [];
+    const d = await spawnDaemon(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', dir, '--daemonize', 'no', ...acl, ...extra], path.join(dir, 'redis.log'));
     daemons.set(port, d);
     await waitFor(() => pingRedis(port), { what: `redis-server on ${port}`, timeoutMs: 15_000, intervalMs: 25, signal: d.exitSignal });
   };
@@ -52,6 +64,7 @@ export async function startSentinelCluster(opts: { name?: string; downAfterMs?: 
           'bind 127.0.0.1',
           `dir ${dir}`,
           `sentinel monitor ${name} 127.0.0.1 ${primaryPort} 2`,
+          ...(opts.acl ? [`sentinel auth-user ${name} sentinel`, `sentinel auth-pass ${name} ${opts.acl.sentinelPassword}`] : []),
           `sentinel down-after-milliseconds ${name} ${opts.downAfterMs ?? 2000}`,
           `sentinel failover-timeout ${name} 10000`,
           `sentinel parallel-syncs ${name} 1`,
@@ -78,7 +91,7 @@ export async function startSentinelCluster(opts: { name?: string; downAfterMs?: 
     // Ready when the replica is in sync and every Sentinel knows the replica and the other two Sentinels.
     await waitFor(
       async () => {
-        const info = String(await ask(replicaPort, 'INFO', 'replication'));
+        const info = String(await askAs(replicaPort, opts.acl?.info, 'INFO', 'replication'));
         if (!/master_link_status:up/.test(info)) return false;
         for (const p of sentinelPorts) {
           const m = (await ask(p, 'SENTINEL', 'master', name)) as string[];
@@ -112,7 +125,12 @@ export async function startSentinelCluster(opts: { name?: string; downAfterMs?: 
 
 /** One command to a Redis or Sentinel on loopback, on a connection of its own that never retries. */
 export async function askSentinel(port: number, ...args: string[]): Promise<unknown> {
-  const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  return askAs(port, undefined, ...args);
+}
+
+/** askSentinel, logged in as `auth` when given. */
+export async function askAs(port: number, auth: { user: string; password: string } | undefined, ...args: string[]): Promise<unknown> {
+  const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...(auth ? { username: auth.user, password: auth.password } : {}) });
   try {
     await c.connect();
     return await c.call(...(args as [string, ...string[]]));
