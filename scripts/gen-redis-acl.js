@@ -5,6 +5,8 @@
 // started with this file and checks both that a failover works and that the refusals hold.
 //   --prefix <p>        config.redis.prefix (default pf); repeat it for installations sharing one Redis
 //   --password-dir <d>  read each role's password from <d>/redis-<role>-password (compose:init writes them)
+//   --vantage <v>       also a user checker-<v> that reaches only vantage <v>'s queue and implied key (repeatable;
+//                       its password from redis-checker-<v>-password or REDIS_CHECKER_<V>_PASSWORD, - as _)
 //   otherwise REDIS_CHECKER_PASSWORD, REDIS_CONTROLLER_PASSWORD, REDIS_API_PASSWORD (and _REPLICA_, _SENTINEL_)
 // Passwords go into the file only as SHA-256 (#<hex>), so the file itself is no secret. A role without a password
 // is written `off` (it cannot log in) and named on stderr. Nothing secret is printed.
@@ -59,14 +61,29 @@ function rolePatterns(prefix) {
 function apiScriptSelector(prefixes) {
   return `(${prefixes.map((p) => `~${p}:*`).join(' ')} resetchannels -@all +eval +evalsha)`;
 }
-/** The ACL file text for one or more prefixes. `passwords` maps role -> password; a role without one is `off`. */
-function aclFile(prefixes, passwords) {
+/**
+ * A checker of one vantage: the shared `checker` user's rights narrowed to its own checks queue and implied key, so
+ * it can neither remove another vantage's job schedulers nor read the key another vantage signs with.
+ */
+function vantageCheckerPatterns(prefix, vantage) {
+  const p = prefix;
+  return [`~${p}:checks-${vantage}:*`, `~${p}:results:*`, `~${p}:capture:*`, `~${p}:portal:*:captures`, `~${p}:vantage:${vantage}:key`, `%R~${p}:portal:*:risk-windows`];
+}
+
+/**
+ * The ACL file text for one or more prefixes. `passwords` maps role -> password (`checker-<vantage>` for the
+ * per-vantage users of `vantages`); a role without one is `off`.
+ */
+function aclFile(prefixes, passwords, vantages = []) {
   const list = Array.isArray(prefixes) ? prefixes : [prefixes];
   if (list.length === 0) throw new Error('--prefix: give at least one');
   for (const prefix of list) {
     if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(prefix)) {
       throw new Error(`--prefix: must be lower-case letters, digits, - or _, starting with a letter or digit (the redis.prefix rule); got ${JSON.stringify(prefix)}`);
     }
+  }
+  for (const v of vantages) {
+    if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(v)) throw new Error(`--vantage: must be a vantage name (lower-case letters, digits, - or _); got ${JSON.stringify(v)}`);
   }
   const cred = (role) => {
     const pw = passwords[role];
@@ -81,6 +98,10 @@ function aclFile(prefixes, passwords) {
     const selector = role === 'api' ? ` ${apiScriptSelector(list)}` : '';
     lines.push(`user ${role} ${cred(role)} resetkeys ${patterns[role].join(' ')} resetchannels ${SERVICE_COMMANDS}${selector}`);
   }
+  for (const v of vantages) {
+    const role = `checker-${v}`;
+    lines.push(`user ${role} ${cred(role)} resetkeys ${list.flatMap((p) => vantageCheckerPatterns(p, v)).join(' ')} resetchannels ${SERVICE_COMMANDS}`);
+  }
   // Replication and Sentinel (only with Sentinel): the commands Redis documents for masteruser and auth-user.
   lines.push(
     `user replica ${cred('replica')} resetkeys resetchannels -@all +psync +replconf +ping`,
@@ -90,14 +111,14 @@ function aclFile(prefixes, passwords) {
   return lines.join('\n');
 }
 
-function passwordsFrom(env, dir) {
+function passwordsFrom(env, dir, vantages) {
   const out = {};
-  for (const role of ROLES) {
+  for (const role of [...ROLES, ...vantages.map((v) => `checker-${v}`)]) {
     if (dir) {
       const file = path.join(dir, `redis-${role}-password`);
       if (fs.existsSync(file)) out[role] = fs.readFileSync(file, 'utf8').trim();
     } else {
-      const v = env[`REDIS_${role.toUpperCase()}_PASSWORD`];
+      const v = env[`REDIS_${role.toUpperCase().replace(/-/g, '_')}_PASSWORD`];
       if (v) out[role] = v;
     }
   }
@@ -112,20 +133,25 @@ function main(argv) {
     if (v === undefined || v.startsWith('--')) throw new Error(`${name}: needs a value`);
     return v;
   };
-  const known = new Set(['--prefix', '--password-dir']);
+  const known = new Set(['--prefix', '--password-dir', '--vantage']);
   const prefixes = [];
+  const vantages = [];
   for (let i = 0; i < argv.length; i += 2) {
     if (!known.has(argv[i])) throw new Error(`${argv[i]}: unknown option (known: ${[...known].join(', ')})`);
     if (argv[i] === '--prefix') {
       if (argv[i + 1] === undefined || argv[i + 1].startsWith('--')) throw new Error('--prefix: needs a value');
       prefixes.push(argv[i + 1]);
     }
+    if (argv[i] === '--vantage') {
+      if (argv[i + 1] === undefined || argv[i + 1].startsWith('--')) throw new Error('--vantage: needs a value');
+      vantages.push(argv[i + 1]);
+    }
   }
   const dir = opt('--password-dir');
-  const passwords = passwordsFrom(process.env, dir);
-  const missing = ['checker', 'controller', 'api'].filter((r) => !passwords[r]);
+  const passwords = passwordsFrom(process.env, dir, vantages);
+  const missing = ['checker', 'controller', 'api', ...vantages.map((v) => `checker-${v}`)].filter((r) => !passwords[r]);
   if (missing.length) process.stderr.write(`no password for ${missing.join(', ')}: written as off (cannot log in)\n`);
-  process.stdout.write(aclFile(prefixes.length ? prefixes : ['pf'], passwords));
+  process.stdout.write(aclFile(prefixes.length ? prefixes : ['pf'], passwords, vantages));
 }
 
 if (require.main === module) {

@@ -22,8 +22,15 @@ jest.setTimeout(150_000);
 const ROOT = path.resolve(__dirname, '..', '..');
 const prefix = `acl${randomBytes(3).toString('hex')}`;
 const k = keys(prefix);
-const pw = { checker: randomBytes(16).toString('hex'), controller: randomBytes(16).toString('hex'), api: randomBytes(16).toString('hex') };
+const pw = {
+  checker: randomBytes(16).toString('hex'),
+  controller: randomBytes(16).toString('hex'),
+  api: randomBytes(16).toString('hex'),
+  'checker-v1': randomBytes(16).toString('hex'),
+  'checker-v2': randomBytes(16).toString('hex'),
+};
 type Role = keyof typeof pw;
+type Service = 'checker' | 'controller' | 'api';
 
 let redis: RedisServer;
 let p: PortalFixture;
@@ -40,8 +47,8 @@ function client(role: Role | 'default'): Redis {
 
 beforeAll(async () => {
   aclDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-acl-'));
-  const env = { ...process.env, REDIS_CHECKER_PASSWORD: pw.checker, REDIS_CONTROLLER_PASSWORD: pw.controller, REDIS_API_PASSWORD: pw.api };
-  const acl = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'gen-redis-acl.js'), '--prefix', prefix], { env, encoding: 'utf8' });
+  const env = { ...process.env, REDIS_CHECKER_PASSWORD: pw.checker, REDIS_CONTROLLER_PASSWORD: pw.controller, REDIS_API_PASSWORD: pw.api, REDIS_CHECKER_V1_PASSWORD: pw['checker-v1'], REDIS_CHECKER_V2_PASSWORD: pw['checker-v2'] };
+  const acl = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'gen-redis-acl.js'), '--prefix', prefix, '--vantage', 'v1', '--vantage', 'v2'], { env, encoding: 'utf8' });
   // Only hashes go into the file.
   for (const secret of Object.values(pw)) expect(acl).not.toContain(secret);
   const file = path.join(aclDir, 'users.acl');
@@ -64,9 +71,10 @@ it('each role on its own ACL user fails over on PowerDNS, and the API fails back
   (raw.redis as { prefix: string }).prefix = prefix;
   const file = writeConfigFile(raw);
   // Both ways a role gets its user: the checker through REDIS_USERNAME/REDIS_PASSWORD (compose, Kubernetes), the
-  // others in the URL.
-  const start = (role: Role) => {
-    const env = role === 'checker' ? { REDIS_URL: redis.url, REDIS_USERNAME: role, REDIS_PASSWORD: pw[role] } : { REDIS_URL: urlFor(role) };
+  // others in the URL. The checker (vantage v1) runs as checker-v1, the narrowest checker user: the shared
+  // `checker` user's key patterns include all of its.
+  const start = (role: Service) => {
+    const env = role === 'checker' ? { REDIS_URL: redis.url, REDIS_USERNAME: 'checker-v1', REDIS_PASSWORD: pw['checker-v1'] } : { REDIS_URL: urlFor(role) };
     const s = spawnService(role, file, env);
     procs.push(s);
     return s;
@@ -142,6 +150,16 @@ describe('what each user is refused', () => {
     expect(await c.hgetall(k.portalRiskWindows('acl'))).toEqual({});
     // What it needs works: its evidence captures.
     expect(await c.set(`${prefix}:capture:acl-test`, 'x', 'PX', 1000)).toBe('OK');
+  });
+
+  it('a vantage\'s checker user cannot touch another vantage\'s queue or read its key', async () => {
+    const v1 = client('checker-v1');
+    await expect(v1.set(`${prefix}:checks-v2:meta`, 'x')).rejects.toThrow(NOPERM);
+    await expect(v1.del(`${prefix}:checks-v2:repeat`)).rejects.toThrow(NOPERM);
+    await expect(v1.get(`${prefix}:vantage:v2:key`)).rejects.toThrow(NOPERM);
+    await expect(v1.set(k.lease, 'x')).rejects.toThrow(NOPERM);
+    // Its own queue is there (the running checker made its schedulers) and readable.
+    expect(await v1.exists(`${prefix}:checks-v1:meta`)).toBe(1);
   });
 
   it('the API cannot take the lease or write state, but may read them', async () => {
