@@ -24,6 +24,8 @@ export class WindowIntervals {
   private announced = new Map<string, RiskWindow[]>();
   private readAt = Number.NEGATIVE_INFINITY;
   private readonly store: RiskWindowStore | undefined;
+  /** Config windows by portal id: intervalFor runs for every check every second. */
+  private readonly configured: Map<string, readonly RiskWindow[]>;
 
   constructor(
     private readonly config: Config,
@@ -32,6 +34,7 @@ export class WindowIntervals {
     // Only a full client can read the announced windows; a checker given less uses the config's windows only.
     const full = redis as Partial<Redis> | undefined;
     if (full && typeof full.pipeline === 'function' && typeof full.hgetall === 'function') this.store = new RiskWindowStore(full as Redis, keys(config.redis.prefix));
+    this.configured = new Map(config.portals.map((p) => [p.id, p.riskWindows]));
   }
 
   /** Re-reads the announced windows when the last read is older than REFRESH_MS; errors keep the last read. */
@@ -44,8 +47,10 @@ export class WindowIntervals {
   /** The interval each check should be probed at now. */
   intervalFor(c: TunableCheck, now: number): number {
     if (c.readiness) return c.config.interval;
-    const p = this.config.portals.find((x) => x.id === c.portal);
-    const target = probeIntervalTarget([...(p?.riskWindows ?? []), ...(this.announced.get(c.portal) ?? [])], now);
+    const configured = this.configured.get(c.portal) ?? [];
+    const announced = this.announced.get(c.portal) ?? [];
+    if (!configured.length && !announced.length) return c.config.interval;
+    const target = probeIntervalTarget([...configured, ...announced], now);
     return target === undefined ? c.config.interval : Math.min(c.config.interval, Math.max(target, c.config.timeout));
   }
 
