@@ -70,13 +70,16 @@ write('pdns.env', env([['PDNS_API_KEY', pdnsKey]]), 0o600);
 write('services.env', env([['PDNS_API_KEY', pdnsKey], ...vantageKeys.map((v) => [v.env, v.key])]), 0o600);
 for (const v of vantageKeys) write(`checker-${v.name}.env`, env([[v.env, v.key]]), 0o600);
 
-// Redis ACL users per role (scripts/gen-redis-acl.js, prefixes pf as in config/failover.yaml and pf-demo as in deploy/demo/failover.yaml): each service
-// logs in as its own user through the env file of its role (REDIS_USERNAME, REDIS_PASSWORD in the config).
+// Redis ACL users per role (scripts/gen-redis-acl.js, prefixes pf as in config/failover.yaml and pf-demo as in
+// deploy/demo/failover.yaml): each service logs in as its own user through the env file of its role (REDIS_USERNAME,
+// REDIS_PASSWORD), each vantage's checkers as checker-<vantage> (only their own queue and key; the shared `checker`
+// user stays off).
 // users.acl holds only SHA-256 hashes; it and redis-replication.conf are read by the redis container's own user.
-const REDIS_ROLES = ['checker', 'controller', 'api', 'replica', 'sentinel'];
+const REDIS_SERVICES = ['controller', 'api', ...VANTAGES.map((v) => `checker-${v.name}`)];
+const REDIS_ROLES = [...REDIS_SERVICES, 'replica', 'sentinel'];
 const redisPasswords = Object.fromEntries(REDIS_ROLES.map((r) => [r, keep(`redis-${r}-password`, hex(24), 0o600)]));
-write('users.acl', require('./gen-redis-acl.js').aclFile(['pf', 'pf-demo'], redisPasswords), 0o644);
-for (const r of ['checker', 'controller', 'api']) write(`redis-${r}.env`, env([['REDIS_USERNAME', r], ['REDIS_PASSWORD', redisPasswords[r]]]), 0o600);
+write('users.acl', require('./gen-redis-acl.js').aclFile(['pf', 'pf-demo'], redisPasswords, VANTAGES.map((v) => v.name)), 0o644);
+for (const r of REDIS_SERVICES) write(`redis-${r}.env`, env([['REDIS_USERNAME', r], ['REDIS_PASSWORD', redisPasswords[r]]]), 0o600);
 // Profile sentinel: a replica (and a primary demoted after a promotion) syncs as `replica`; the Sentinels log in as
 // `sentinel` (sentinel-auth.conf, appended to each Sentinel's own copy of deploy/sentinel/sentinel.conf).
 write('redis-replication.conf', `masteruser replica\nmasterauth ${redisPasswords.replica}\n`, 0o644);

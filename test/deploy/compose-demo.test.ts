@@ -18,7 +18,7 @@ import { arr, obj, repoRoot, str, tempDir, type Obj } from './support';
  */
 
 const APP_IMAGE = 'portal-failover:local';
-const SECRET_FILES = ['operator-token', 'alertmanager-token', 'grafana-admin-password', 'pdns-api-key', 'vantage-hn-1-key', 'vantage-hcm-1-key', 'redis-checker-password', 'redis-controller-password', 'redis-api-password', 'redis-replica-password', 'redis-sentinel-password'];
+const SECRET_FILES = ['operator-token', 'alertmanager-token', 'grafana-admin-password', 'pdns-api-key', 'vantage-hn-1-key', 'vantage-hcm-1-key', 'redis-checker-hn-1-password', 'redis-checker-hcm-1-password', 'redis-controller-password', 'redis-api-password', 'redis-replica-password', 'redis-sentinel-password'];
 
 /** Compose interpolation of ${VAR}, ${VAR:-default} and ${VAR-default}, against `env` (no .env here: the defaults). */
 function interpolate(text: string, env: Record<string, string> = {}): string {
@@ -139,9 +139,11 @@ describe('the compose demo stack', () => {
     }
     // Only what a container's own user must read is readable by others.
     const mode = (f: string) => fs.statSync(path.join(root, 'deploy', 'secrets', f)).mode & 0o777;
-    for (const f of ['operator-token', 'pdns-api-key', 'services.env', 'pdns.env', 'checker-hn-1.env', 'redis-api-password', 'redis-checker.env']) expect({ f, mode: mode(f) }).toEqual({ f, mode: 0o600 });
+    for (const f of ['operator-token', 'pdns-api-key', 'services.env', 'pdns.env', 'checker-hn-1.env', 'redis-api-password', 'redis-checker-hn-1.env']) expect({ f, mode: mode(f) }).toEqual({ f, mode: 0o600 });
     // The ACL file holds password hashes only.
-    for (const r of ['checker', 'controller', 'api', 'replica', 'sentinel']) expect(secret('users.acl')).not.toContain(secret(`redis-${r}-password`));
+    for (const r of ['checker-hn-1', 'checker-hcm-1', 'controller', 'api', 'replica', 'sentinel']) expect(secret('users.acl')).not.toContain(secret(`redis-${r}-password`));
+    // Nobody uses the shared checker user: each vantage's checkers have their own.
+    expect(secret('users.acl')).toMatch(/^user checker off /m);
     const before = Object.fromEntries(SECRET_FILES.map((f) => [f, secret(f)]));
     const again = composeInit(root);
     expect(again.status).toBe(0);
@@ -162,7 +164,7 @@ describe('the compose demo stack', () => {
       expect(path.relative(root, hostConfig)).toBe(path.join('deploy', 'demo', 'failover.yaml'));
       const childEnv = { PATH: process.env.PATH ?? '', ...env };
       // Each service logs in as its role's Redis ACL user, whose password hash is in the ACL file Redis loads.
-      const role = name.startsWith('checker-') ? 'checker' : name;
+      const role = name.startsWith('checker-') ? `checker-${env.FAILOVER_VANTAGE}` : name;
       const loaded = loadConfig(hostConfig, childEnv, { withholdSecrets: 'only the Redis login is looked at here' });
       expect({ name, user: loaded.redis.username }).toEqual({ name, user: role });
       expect(loaded.redis.password?.reveal()).toBe(secret(`redis-${role}-password`));

@@ -59,7 +59,7 @@ describe('docker-compose.yml', () => {
     // No secret in `environment` (it would also override the env file's value); they come from deploy/secrets.
     expect(Object.keys(env).filter((k) => SECRET_NAME.test(k))).toEqual([]);
     // Its secrets, and its role's Redis ACL user (REDIS_USERNAME, REDIS_PASSWORD).
-    const role = name.replace(/-.*/, '');
+    const role = name.startsWith('checker-') ? `checker-${env.FAILOVER_VANTAGE}` : name;
     const files = arr(s.env_file, `${name}.env_file`).map((f) => str(f, `${name}.env_file`));
     for (const f of files) expect(f).toMatch(/^\.\/deploy\/secrets\/[a-z0-9-]+\.env$/);
     expect(files).toContain(`./deploy/secrets/redis-${role}.env`);
@@ -268,7 +268,7 @@ describe('deploy/k8s', () => {
     expect(arr(c.volumeMounts, 'volumeMounts')).toContainEqual({ name: 'acl', mountPath: '/etc/redis/acl', readOnly: true });
     const acl = arr(podSpec(redis).volumes, 'volumes').map((v) => obj(v, 'volume')).find((v) => v.name === 'acl');
     expect(obj(acl?.secret, 'acl.secret').secretName).toBe('portal-failover-redis-acl');
-    for (const [n, role] of [['portal-failover-api', 'api'], ['portal-failover-controller', 'controller'], ['portal-failover-checker-hn-1', 'checker'], ['portal-failover-checker-hcm-1', 'checker']]) {
+    for (const [n, role] of [['portal-failover-api', 'api'], ['portal-failover-controller', 'controller'], ['portal-failover-checker-hn-1', 'checker-hn-1'], ['portal-failover-checker-hcm-1', 'checker-hcm-1']]) {
       const [svc] = containers(find('Deployment', n));
       expect({ n, user: envValue(svc, 'REDIS_USERNAME')?.value }).toEqual({ n, user: role });
       expect(envValue(svc, 'REDIS_PASSWORD')?.valueFrom).toEqual({ secretKeyRef: { name: 'portal-failover', key: `redis-${role}-password` } });
@@ -353,7 +353,7 @@ describe('deploy/k8s vantages and overlays', () => {
     // than Redis's.
     const keyVar = /^\$\{(\w+)\}$/.exec(baseConfig.vantages.find((x) => x.name === v)!.key)![1];
     const secrets = envOfContainer(c).filter((e) => e.valueFrom !== undefined).map((e) => [e.name, obj(obj(e.valueFrom, 'valueFrom').secretKeyRef, 'secretKeyRef').key]);
-    expect(secrets.sort()).toEqual([['REDIS_URL', 'redis-url'], ['REDIS_PASSWORD', 'redis-checker-password'], [keyVar, `vantage-${v}-key`]].sort());
+    expect(secrets.sort()).toEqual([['REDIS_URL', 'redis-url'], ['REDIS_PASSWORD', `redis-checker-${v}-password`], [keyVar, `vantage-${v}-key`]].sort());
     const volumes = arr(obj(obj(obj(deployment.spec, 'spec').template, 'template').spec, 'pod spec').volumes, 'volumes').map((x) => obj(x, 'volume'));
     expect(volumes.find((x) => x.name === 'config')?.configMap).toEqual({ name: 'portal-failover-config' });
     // The budget and the policy select exactly this vantage's checker pods.

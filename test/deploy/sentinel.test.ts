@@ -201,7 +201,7 @@ describe('deploy/k8s-sentinel', () => {
       expect(c.name).toBe(baseC.name);
       expect(c.env).toEqual([{ name: 'REDIS_URL', $patch: 'delete' }]);
       const baseEnv = arr(baseC.env, 'env').map((e) => obj(e, 'env'));
-      expect(baseEnv.find((e) => e.name === 'REDIS_USERNAME')?.value).toMatch(/^(api|controller|checker)$/);
+      expect(baseEnv.find((e) => e.name === 'REDIS_USERNAME')?.value).toMatch(/^(api|controller|checker-[a-z0-9-]+)$/);
       expect(baseEnv.find((e) => e.name === 'REDIS_PASSWORD')?.valueFrom).toEqual({ secretKeyRef: { name: 'portal-failover', key: `redis-${String(baseEnv.find((e) => e.name === 'REDIS_USERNAME')?.value)}-password` } });
     }
   });
