@@ -72,6 +72,7 @@ export async function cloudflareHarness(): Promise<Harness> {
         writes: async () => mine().filter((r) => r.method !== 'GET'),
         requests: () => mine().length,
         tamper: async () => void fake.setRecords(caseZone, record, 'A', [TAMPERED], { ttl: 60 }),
+        withTtl: (ttl) => cloudflareStep(fake, { zoneId: caseZone, record, ttl }, fake.token, logger),
         close: async () => undefined,
       };
     },
@@ -187,6 +188,7 @@ export async function route53Harness(): Promise<Harness> {
         writes: async () => mine().filter((r) => r.action === 'ChangeResourceRecordSets'),
         requests: () => mine().length,
         tamper: async () => fake.put(caseZone, { name: record, type: 'A', ttl: 60, values: [TAMPERED] }),
+        withTtl: (ttl) => route53Step(fake, { hostedZoneId: caseZone, record, ttl }, logger),
         close: async () => undefined,
       };
     },

@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { LeaseLostError, ProviderError, providerDefinitions, type FenceGuard, type Logger, type ProviderContext, type StepPlan } from '@portal-failover/shared';
+import { LeaseLostError, ProviderError, providerDefinition, providerDefinitions, type FenceGuard, type Logger, type ProviderContext, type StepPlan } from '@portal-failover/shared';
 import { captureLogger } from '../support/capture-logger';
 import { haproxyHarness, powerdnsHarness, rfc2136Harness, rfc2136KnotHarness, webhookHarness, zonefileHarness, type Case, type Harness } from './harnesses';
 import { cloudflareHarness, route53Harness } from './cloud-harnesses';
@@ -141,6 +141,28 @@ describe.each(factories)('%s provider conformance', (title, factory) => {
     await t.provider.apply(again, ctx());
     expect(await t.writes()).toHaveLength(writes);
     expect((await t.provider.verify(h.standby)).ok).toBe(true);
+  });
+
+  it('a DNS step with another TTL writes the same value with it and reads it back, then the configured TTL again (what a risk window does)', async () => {
+    const c = await newCase();
+    const dns = ['powerdns', 'zonefile', 'rfc2136', 'cloudflare', 'route53'].includes(kind);
+    expect(c.withTtl !== undefined).toBe(dns);
+    if (!c.withTtl) return; // load balancers and webhooks have no TTL
+    const configured = (await c.provider.read()).ttl ?? 0;
+    expect(c.provider.plan(await c.provider.read(), h.primary).changes).toBe(false);
+    // Lower where the provider's API allows it (a risk window), else higher: a TTL-only change either way.
+    const lowest = providerDefinition(kind)?.lowestTtl ?? 5;
+    const other = lowest < configured ? Math.max(5, lowest) : configured + 60;
+    for (const [p, ttl] of [[c.withTtl(other), other], [c.provider, configured]] as const) {
+      const plan = note(p.plan(await p.read(), h.primary));
+      expect(plan.changes).toBe(true);
+      await p.apply(plan, ctx());
+      const after = await p.read();
+      expect(after).toMatchObject({ values: h.readValues(h.primary), ttl });
+      expect(p.plan(after, h.primary).changes).toBe(false);
+      expect((await p.verify(h.primary)).ok).toBe(true);
+      expect(await c.observe()).toEqual(h.observed(h.primary));
+    }
   });
 
   it('a lost lease stops the write', async () => {

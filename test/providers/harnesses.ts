@@ -44,6 +44,8 @@ export interface Case {
   requests(): number | undefined;
   /** Changes the live state behind the provider's back to something no site uses. */
   tamper(): Promise<void>;
+  /** DNS steps: the same step for the same record written with another TTL (what a risk window does). */
+  withTtl?(ttl: number): TrafficProvider;
   close(): Promise<void>;
 }
 
@@ -109,6 +111,7 @@ export async function powerdnsHarness(): Promise<Harness> {
         writes: async () => proxy.writes(),
         requests: () => proxy.requests.length,
         tamper: () => replaceRRsets(pdns, zone, [{ name: record, type: 'A', ttl: 30, records: [TAMPERED] }]),
+        withTtl: (ttl) => create({ apiUrl: proxy.url, zone, record, ttl }, pdns.apiKey, logger),
         close: () => proxy.close(),
       };
     },
@@ -140,9 +143,9 @@ export async function zonefileHarness(): Promise<Harness> {
   let seq = 0;
   // The reload command records the file as it was when the reload ran: one entry per write that took effect.
   const reloadScript = 'const fs=require("fs");fs.appendFileSync(process.argv[2], JSON.stringify(fs.readFileSync(process.argv[1],"utf8"))+"\\n")';
-  const create = (file: string, log: string, logger: Logger) =>
+  const create = (file: string, log: string, logger: Logger, ttl = 30) =>
     zonefileProvider.create(
-      zonefileProvider.schema(makeFields({})).parse({ kind: 'zonefile', path: file, zone: 'portal.example.', record: 'www', type: 'A', ttl: 30, reloadCommand: [process.execPath, '-e', reloadScript, file, log] }),
+      zonefileProvider.schema(makeFields({})).parse({ kind: 'zonefile', path: file, zone: 'portal.example.', record: 'www', type: 'A', ttl, reloadCommand: [process.execPath, '-e', reloadScript, file, log] }),
       { logger },
     );
   const zoneText = (value: string) =>
@@ -180,6 +183,7 @@ export async function zonefileHarness(): Promise<Harness> {
           const text = fs.readFileSync(file, 'utf8');
           fs.writeFileSync(file, text.replace(/(www\.portal\.example\. \d+ IN A )\S+/, `$1${TAMPERED}`).replace(/www IN A \S+/, `www IN A ${TAMPERED}`));
         },
+        withTtl: (ttl) => create(file, log, logger, ttl),
         close: async () => undefined,
       };
     },
@@ -318,6 +322,7 @@ export async function rfc2136Harness(start: () => Promise<BindServer> = startCon
         writes: async () => proxy.messages.filter((m) => ((m.readUInt16BE(2) >> 11) & 0xf) === 5),
         requests: () => proxy.messages.length,
         tamper: () => adminSet(bind, record, 'A', { name: 'elsewhere', routing: { address: TAMPERED } }, logger),
+        withTtl: (ttl) => rfc2136Step(bind, { server: proxy.server, ttl }, secret, logger),
         close: () => proxy.close(),
       };
     },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration';
 import { windowEndsAt, windowEndText, type RiskWindow } from '../core/risk-windows';
+import { providerDefinition } from '../providers/registry';
 
 /**
  * The shape of a risk window as people write it, in the config (`portals[].riskWindows`) and in
@@ -115,8 +116,12 @@ export function riskWindowIssues(w: RiskWindow, steps: readonly StepTtl[], now?:
   }
   for (const { s, i } of dns) {
     const ttl = s.ttl as number;
+    const step = `traffic step ${i + 1} (${s.kind}${typeof s.record === 'string' ? ` ${s.record}` : ''})`;
+    const lowest = providerDefinition(s.kind)?.lowestTtl;
     if (w.lowerTtlTo > ttl) {
-      issues.push({ path: ['lowerTtlTo'], message: `${w.lowerTtlTo}s is larger than the ${ttl}s TTL of traffic step ${i + 1} (${s.kind}${typeof s.record === 'string' ? ` ${s.record}` : ''}): a risk window lowers TTLs, never raises them` });
+      issues.push({ path: ['lowerTtlTo'], message: `${w.lowerTtlTo}s is larger than the ${ttl}s TTL of ${step}: a risk window lowers TTLs, never raises them` });
+    } else if (lowest !== undefined && w.lowerTtlTo < lowest && w.lowerTtlTo < ttl) {
+      issues.push({ path: ['lowerTtlTo'], message: `${w.lowerTtlTo}s is below the ${lowest}s that ${step} accepts: its API takes no shorter TTL` });
     }
   }
   if (now !== undefined && windowEndsAt(w) <= now) {

@@ -59,6 +59,12 @@ describe('portals[].riskWindows', () => {
     expect(got.some((p) => p.startsWith(message))).toBe(true);
   });
 
+  it('refuses a TTL below what a provider\'s API takes (Cloudflare: 60 s)', () => {
+    const cloudflare = { kind: 'cloudflare', apiToken: '${PDNS_API_KEY}', zoneId: '023e105f4ecef8ad9ca31a8372d0c353', record: 'www.portal.example.', type: 'A', ttl: 300 };
+    expect(problems([{ ...good, lowerTtlTo: '5s' }], [cloudflare])).toContain('portals[0].riskWindows[0].lowerTtlTo: 5s is below the 60s that traffic step 1 (cloudflare www.portal.example) accepts: its API takes no shorter TTL');
+    expect(problems([{ ...good, lowerTtlTo: '60s' }], [cloudflare])).toEqual([]);
+  });
+
   it('refuses a window on a portal with no DNS zone to prepare', () => {
     expect(problems([good], [haproxy])).toContain('portals[0].riskWindows[0].lowerTtlTo: the portal has no DNS zone to prepare: none of its traffic steps (haproxy) has a TTL');
   });

@@ -319,6 +319,8 @@ class CloudflareProvider implements TrafficProvider {
 export const cloudflareProvider = defineProvider({
   kind: 'cloudflare',
   schema,
+  // 1 means automatic (about 300 s), so the lowest TTL that is really low is 60.
+  lowestTtl: 60,
   checkSites: dnsSiteIssues,
   create: (step) => new CloudflareProvider(step),
 });

@@ -115,6 +115,8 @@ export interface ProviderDefinition<S extends StepSchema = StepSchema> {
   /** Cross-field rules between the step and the portal's sites, as messages for the step's path. */
   checkSites(step: StepOf<S>, sites: readonly TargetSite[]): SiteIssue[];
   create(step: StepOf<S>, deps: ProviderDeps): TrafficProvider;
+  /** DNS providers whose API refuses short TTLs: the lowest one it takes (a risk window cannot go below it). */
+  readonly lowestTtl?: number;
 }
 
 /** Declares a provider; the step type its methods see is inferred from `schema`, so no step type is written twice. */
