@@ -35,7 +35,7 @@ it.each([
   [{ start: '2020-07-04T00:00:00+07:00' }, 'start', /is in the past: it ended at 2020-07-04T06:00:00\+07:00/],
   [{ lowerTtlTo: '60s' }, 'lowerTtlTo', /60s is larger than the 30s TTL of traffic step 1 \(powerdns www\./],
   [{ lowerTtlTo: 'soon' }, 'lowerTtlTo', /is not a TTL/],
-  [{ duration: undefined }, 'duration', /./],
+  [{ duration: undefined }, 'duration', /is required|must be a duration/],
   [{ leadTime: '-1h' }, 'leadTime', /is not a duration/],
   [{ name: '../x' }, 'name', /lower-case/],
   [{ extra: true }, '(body)', /unknown field "extra"/],

@@ -35,7 +35,7 @@ export function registerDrill(program: Command): void {
           const c = controls.get(portal);
           // The freeze record is the API's; the stored state may lag behind it by one evaluation.
           const view = state ? { ...state, frozen: c?.freeze } : undefined;
-          const windows = [...config.portals.find((p) => p.id === portal)!.riskWindows, ...(await new RiskWindowStore(redis, k).list(portal))];
+          const windows = await new RiskWindowStore(redis, k).forPortal(config.portals.find((p) => p.id === portal)!);
           const runner = new DrillRunner({
             config,
             store,

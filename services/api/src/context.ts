@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { AuditLog, ControlStore, keys, reportInvalidRecords, StateStore, type Config, type Metrics } from '@portal-failover/shared';
+import { AuditLog, ControlStore, keys, reportInvalidRecords, RiskWindowStore, StateStore, type Config, type Metrics } from '@portal-failover/shared';
 import type { TokenRegistry } from './auth';
 import { RepeatAudit } from './repeat-audit';
 import { StatusModel } from './status-page/status-model';
@@ -12,6 +12,8 @@ export interface ApiContext {
   tokens: TokenRegistry;
   store: StateStore;
   control: ControlStore;
+  /** Risk windows announced through the API (config windows are in `config`). */
+  riskWindows: RiskWindowStore;
   audit: AuditLog;
   /** Refusals and blocked alerts: identical ones within api.repeatWindow become one entry with a count. */
   repeats: RepeatAudit;
@@ -30,6 +32,7 @@ export function createContext(config: Config, redis: Redis, metrics: Metrics, to
     tokens,
     store: new StateStore(redis, k, reportInvalidRecords(metrics)),
     control: new ControlStore(redis, k, reportInvalidRecords(metrics)),
+    riskWindows: new RiskWindowStore(redis, k, reportInvalidRecords(metrics)),
     audit,
     repeats: new RepeatAudit(audit, config.api.repeatWindow, onAuditError, now),
     status: new StatusModel(config, redis, now),

@@ -1,11 +1,12 @@
 import { cooldownOf, overlayPhase, portalModel, siteReadiness, siteStatus, type Operation, type PortalConfig } from '@portal-failover/shared';
 import type { ApiContext } from './context';
-import { portalWindows } from './risk-windows';
+import { loweredView, portalWindows } from './risk-windows';
 
 /** What operators see for one portal: state from the leader, freeze from the API's own record. */
 export async function portalView(ctx: ApiContext, p: PortalConfig) {
   const model = portalModel(p);
-  const [state, controls, recent, windows] = await Promise.all([ctx.store.loadState(p.id), ctx.control.read([p.id]), ctx.store.recentOperations(p.id, 1), portalWindows(ctx, p)]);
+  const [state, controls, recent] = await Promise.all([ctx.store.loadState(p.id), ctx.control.read([p.id]), ctx.store.recentOperations(p.id, 1)]);
+  const windows = await portalWindows(ctx, p, state?.ttlLowered);
   const c = controls.get(p.id) ?? {};
   const t = ctx.now();
   // The freeze and acknowledgement records are the API's own and may be newer than the leader's last decision.
@@ -28,7 +29,7 @@ export async function portalView(ctx: ApiContext, p: PortalConfig) {
     operationInFlight: state?.inflight ?? null,
     pendingRequest: c.intent?.request.id ?? null,
     lastOperation: (recent[0] as Operation | undefined) ?? null,
-    riskWindows: windows.windows.filter((w) => w.phase !== 'ended'),
-    ttlLowered: state?.ttlLowered ? { ttl: state.ttlLowered.ttl, window: state.ttlLowered.window, at: new Date(state.ttlLowered.at).toISOString() } : null,
+    riskWindows: windows.filter((w) => w.phase !== 'ended'),
+    ttlLowered: loweredView(state?.ttlLowered),
   };
 }

@@ -6,9 +6,6 @@ import {
   zoneOf,
   riskWindowBodySchema,
   riskWindowIssues,
-  RiskWindowStore,
-  keys,
-  sortWindows,
   windowEndsAt,
   windowPhase,
   type PortalConfig,
@@ -52,6 +49,11 @@ export const RiskWindowView = z.object({
 export const RiskWindowListResponse = z.object({ portal: z.string(), ttlLowered: z.object({ ttl: z.number(), window: z.string(), at: z.string() }).nullable(), windows: z.array(RiskWindowView) });
 export const RiskWindowResponse = z.object({ portal: z.string(), window: RiskWindowView });
 
+/** formatDuration writes 0 as "0ms"; a lead time of none reads better as "0s". */
+function leadTimeText(w: Pick<RiskWindow, 'leadTimeMs'>): string {
+  return w.leadTimeMs ? formatDuration(w.leadTimeMs) : '0s';
+}
+
 export function windowView(w: RiskWindow, lowered: TtlLowered | undefined, now: number): z.output<typeof RiskWindowView> {
   const zone = zoneOf(w.start);
   const end = windowEndsAt(w);
@@ -63,7 +65,7 @@ export function windowView(w: RiskWindow, lowered: TtlLowered | undefined, now: 
     endUtc: isoInZone(end, 'Z'),
     prepareFrom: isoInZone(w.startsAt - w.leadTimeMs, zone),
     duration: formatDuration(w.durationMs),
-    leadTime: w.leadTimeMs ? formatDuration(w.leadTimeMs) : '0s',
+    leadTime: leadTimeText(w),
     lowerTtlTo: w.lowerTtlTo,
     probeInterval: w.probeIntervalMs !== undefined ? formatDuration(w.probeIntervalMs) : null,
     phase: windowPhase(w, now),
@@ -74,21 +76,20 @@ export function windowView(w: RiskWindow, lowered: TtlLowered | undefined, now: 
   };
 }
 
-function store(ctx: ApiContext): RiskWindowStore {
-  return new RiskWindowStore(ctx.redis, keys(ctx.config.redis.prefix));
+/** Every window of a portal (config and API), in start order, as shown with `lowered` (the leader's state). */
+export async function portalWindows(ctx: ApiContext, p: PortalConfig, lowered: TtlLowered | undefined): Promise<z.output<typeof RiskWindowView>[]> {
+  const now = ctx.now();
+  return (await ctx.riskWindows.forPortal(p)).map((w) => windowView(w, lowered, now));
 }
 
-/** Every window of a portal (config and API), in start order, with what the leader says about the TTLs. */
-export async function portalWindows(ctx: ApiContext, p: PortalConfig): Promise<{ windows: z.output<typeof RiskWindowView>[]; lowered?: TtlLowered }> {
-  const [api, state] = await Promise.all([store(ctx).list(p.id), ctx.store.loadState(p.id)]);
-  const now = ctx.now();
-  const lowered = state?.ttlLowered;
-  return { windows: sortWindows([...p.riskWindows, ...api]).map((w) => windowView(w, lowered, now)), lowered };
+/** The `ttlLowered` member of the portal view and the window list. */
+export function loweredView(lowered: TtlLowered | undefined): z.output<typeof RiskWindowListResponse>['ttlLowered'] {
+  return lowered ? { ttl: lowered.ttl, window: lowered.window, at: new Date(lowered.at).toISOString() } : null;
 }
 
 export async function listRiskWindows(ctx: ApiContext, p: PortalConfig, res: Response): Promise<void> {
-  const { windows, lowered } = await portalWindows(ctx, p);
-  res.json({ portal: p.id, ttlLowered: lowered ? { ttl: lowered.ttl, window: lowered.window, at: new Date(lowered.at).toISOString() } : null, windows });
+  const lowered = (await ctx.store.loadState(p.id))?.ttlLowered;
+  res.json({ portal: p.id, ttlLowered: loweredView(lowered), windows: await portalWindows(ctx, p, lowered) });
 }
 
 export async function addRiskWindow(ctx: ApiContext, p: PortalConfig, req: Request, res: Response): Promise<void> {
@@ -101,10 +102,10 @@ export async function addRiskWindow(ctx: ApiContext, p: PortalConfig, req: Reque
     throw new HttpError(409, `risk window "${parsed.name}" is in the config file of ${p.id}; choose another name (config windows change with the config)`);
   }
   const w: RiskWindow = { ...parsed, createdBy: caller.name, createdAt: now };
-  const r = await store(ctx).add(p.id, w);
+  const r = await ctx.riskWindows.add(p.id, w);
   if (r === 'exists') throw new HttpError(409, `risk window "${w.name}" already exists for ${p.id}; delete it first to change it`);
   if (r === 'full') throw new HttpError(409, `${p.id} already has the most announced risk windows allowed; delete ended ones first`);
-  await ctx.audit.append({ type: 'risk-window.added', portal: p.id, actor: caller.name, client: caller.client, reason: w.reason ?? `risk window ${w.name}`, data: { window: w.name, start: w.start, duration: formatDuration(w.durationMs), leadTime: formatDuration(w.leadTimeMs || 0), lowerTtlTo: w.lowerTtlTo } });
+  await ctx.audit.append({ type: 'risk-window.added', portal: p.id, actor: caller.name, client: caller.client, reason: w.reason ?? `risk window ${w.name}`, data: { window: w.name, start: w.start, duration: formatDuration(w.durationMs), leadTime: leadTimeText(w), lowerTtlTo: w.lowerTtlTo } });
   const state = await ctx.store.loadState(p.id);
   res.status(201).location(`/api/v1/portals/${encodeURIComponent(p.id)}/risk-windows`).json({ portal: p.id, window: windowView(w, state?.ttlLowered, ctx.now()) });
 }
@@ -114,7 +115,7 @@ export async function removeRiskWindow(ctx: ApiContext, p: PortalConfig, req: Re
   const body = parseOr400(RiskWindowDeleteBody, req.body ?? {}, 'body');
   const caller = callerOf(res);
   if (p.riskWindows.some((w) => w.name === name)) throw new HttpError(409, `risk window "${name}" is in the config file of ${p.id}: remove it there`);
-  const removed = await store(ctx).remove(p.id, name);
+  const removed = await ctx.riskWindows.remove(p.id, name);
   if (!removed) throw new HttpError(404, `no announced risk window "${name.slice(0, 100)}" for ${p.id}`);
   await ctx.audit.append({ type: 'risk-window.removed', portal: p.id, actor: caller.name, client: caller.client, reason: body.reason ?? `risk window ${name} withdrawn`, data: { window: name, start: removed.start } });
   const state = await ctx.store.loadState(p.id);

@@ -9,6 +9,7 @@ import {
   type PortalConfig,
   type PortalModel,
   type PortalState,
+  stepTtl,
   type RiskWindow,
   type TargetSite,
   type TrafficProvider,
@@ -50,12 +51,7 @@ export function portalRuntimes(config: Config, logger: Logger, metrics: Metrics)
   const portals = new Map<string, PortalRuntime>();
   for (const p of config.portals) {
     const model = portalModel(p);
-    // Only DNS steps have a TTL; a window never raises one above its configured value.
-    const ttlOfStep = (index: number, ttl: number | undefined): number | undefined => {
-      const own = p.traffic[index]?.ttl;
-      if (typeof own !== 'number') return undefined;
-      return ttl === undefined ? own : Math.min(own, ttl);
-    };
+    const ttlOfStep = (index: number, ttl: number | undefined): number | undefined => (p.traffic[index] ? stepTtl(p.traffic[index], ttl) : undefined);
     const build = (ttl: number | undefined) =>
       p.traffic.map((step, i) => {
         const written = ttlOfStep(i, ttl);

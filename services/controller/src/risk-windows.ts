@@ -49,7 +49,8 @@ const RETRY_AFTER_MS = 5_000;
 export class RiskWindowKeeper {
   /** The API's windows as last read; kept when a read fails, so a Redis blip does not end a window. */
   private apiWindows = new Map<string, RiskWindow[]>();
-  private readonly phases = new Map<string, RiskWindowPhase>();
+  /** Each known window's phase as last seen, so a change is audited once; windows gone from every list drop out. */
+  private phases = new Map<string, RiskWindowPhase>();
   private readonly retryAt = new Map<string, number>();
   /**
    * The failover_risk_window_in_force series this process set on its last tick. A window withdrawn through the
@@ -80,10 +81,11 @@ export class RiskWindowKeeper {
     }
     const now = d.now();
     const exported = new Map<string, { portal: string; window: string }>();
+    const phases = new Map<string, RiskWindowPhase>();
     for (const rt of d.portals.values()) {
       const windows = this.windows(rt);
       for (const w of windows) exported.set(`${rt.model.id}|${w.name}`, { portal: rt.model.id, window: w.name });
-      this.reportPhases(rt, windows, now);
+      this.reportPhases(rt, windows, now, phases);
       d.metrics.dnsTtlLowered.set({ portal: rt.model.id }, rt.state.ttlLowered?.ttl ?? 0);
       const action = ttlAction(rt.state.ttlLowered, windows, now);
       if (action.kind === 'none' || rt.ttlChange || rt.state.inflight || rt.state.unknownRouting !== undefined) continue;
@@ -94,18 +96,19 @@ export class RiskWindowKeeper {
     }
     for (const [key, labels] of this.exported) if (!exported.has(key)) d.metrics.riskWindowInForce.remove(labels);
     this.exported = exported;
+    this.phases = phases;
   }
 
   /** Metric per window, and one audit entry each time a window changes phase (seen by this process). */
-  private reportPhases(rt: PortalRuntime, windows: readonly RiskWindow[], now: number): void {
+  private reportPhases(rt: PortalRuntime, windows: readonly RiskWindow[], now: number, next: Map<string, RiskWindowPhase>): void {
     const portal = rt.model.id;
     for (const w of windows) {
       const phase = windowPhase(w, now);
       this.d.metrics.riskWindowInForce.set({ portal, window: w.name }, windowInForce(w, now) ? 1 : 0);
       const key = `${portal}|${w.name}|${w.startsAt}`;
       const was = this.phases.get(key);
+      next.set(key, phase);
       if (was === phase) continue;
-      this.phases.set(key, phase);
       // A window seen for the first time already scheduled (or long over) is not news.
       if (was === undefined && (phase === 'scheduled' || phase === 'ended')) continue;
       const standby = rt.model.sites.find((s) => s.name !== rt.state.activeSite)?.name;

@@ -98,6 +98,16 @@ interface StepTtl {
   record?: unknown;
 }
 
+/**
+ * The TTL a traffic step writes while `lowered` is in force (undefined: as configured), or undefined for a step
+ * without one. The one rule for which steps a risk window touches: DNS steps have a numeric `ttl`, and a window
+ * never raises one.
+ */
+export function stepTtl(step: StepTtl, lowered?: number): number | undefined {
+  if (typeof step.ttl !== 'number') return undefined;
+  return lowered === undefined ? step.ttl : Math.min(step.ttl, lowered);
+}
+
 export interface WindowIssue {
   path: (string | number)[];
   message: string;
@@ -110,12 +120,14 @@ export interface WindowIssue {
  */
 export function riskWindowIssues(w: RiskWindow, steps: readonly StepTtl[], now?: number): WindowIssue[] {
   const issues: WindowIssue[] = [];
-  const dns = steps.map((s, i) => ({ s, i })).filter((x) => typeof x.s.ttl === 'number');
+  const dns = steps.flatMap((s, i) => {
+    const ttl = stepTtl(s);
+    return ttl === undefined ? [] : [{ s, i, ttl }];
+  });
   if (!dns.length) {
     issues.push({ path: ['lowerTtlTo'], message: `the portal has no DNS zone to prepare: none of its traffic steps (${steps.map((s) => s.kind).join(', ')}) has a TTL` });
   }
-  for (const { s, i } of dns) {
-    const ttl = s.ttl as number;
+  for (const { s, i, ttl } of dns) {
     const step = `traffic step ${i + 1} (${s.kind}${typeof s.record === 'string' ? ` ${s.record}` : ''})`;
     const lowest = providerDefinition(s.kind)?.lowestTtl;
     if (w.lowerTtlTo > ttl) {

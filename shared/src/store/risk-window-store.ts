@@ -30,6 +30,11 @@ export class RiskWindowStore {
     return this.parse(portal, await this.redis.hgetall(this.k.portalRiskWindows(portal)));
   }
 
+  /** A portal's every window, in start order: those of its config and those announced through the API. */
+  async forPortal(p: { id: string; riskWindows: readonly RiskWindow[] }): Promise<RiskWindow[]> {
+    return sortWindows([...p.riskWindows, ...(await this.list(p.id))]);
+  }
+
   /** Every portal's API windows in one round trip. */
   async listMany(portals: readonly string[]): Promise<Map<string, RiskWindow[]>> {
     const out = new Map<string, RiskWindow[]>();

@@ -122,18 +122,17 @@ export class StatusModel {
   }
 
   private async portal(p: PortalConfig, freeze: { at: number; until?: number; reason: string } | undefined, t: number): Promise<PublicPortal> {
-    const [state, ops, availability, drills, announced] = await Promise.all([
+    const [state, ops, availability, drills, windowsOfPortal] = await Promise.all([
       this.state.loadState(p.id),
       this.state.recentOperations(p.id, 50),
       this.availability.read(p.id, t),
       this.drills.lastSuccess(p.id),
-      this.windows.list(p.id),
+      this.windows.forPortal(p),
     ]);
     // Announced cuts not yet over, as planned maintenance: a citizen should know the service may move or stop
     // then. Only a reason its author marked `public:` is shown, as for a freeze.
-    const windows = [...p.riskWindows, ...announced]
+    const windows = windowsOfPortal
       .filter((w) => windowEndsAt(w) > t)
-      .sort((a, b) => a.startsAt - b.startsAt)
       .map((w) => ({ from: new Date(w.startsAt).toISOString(), until: iso(windowEndsAt(w)), note: publicReason(w.reason) ?? null }));
     const model = portalModel(p);
     const active = state?.activeSite ?? p.sites[0].name;
