@@ -20,6 +20,7 @@ const EXPECTED_ALERTS = [
   'FailoverAutomationFrozenTooLong',
   'FailoverNoCheckResults',
   'FailoverQueueBacklog',
+  'FailoverCheckerBehind',
   'FailoverNoLeader',
   'FailoverAuditLogNearCap',
   'FailoverRedisMemoryHigh',

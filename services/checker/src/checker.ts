@@ -1,6 +1,7 @@
-import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import {
   checkName,
   checksQueueName,
@@ -8,6 +9,7 @@ import {
   type PortalConfig,
   type VersionSource,
   keys,
+  perCheckHistograms,
   probe,
   RateLimitedLog,
   RESULTS_QUEUE,
@@ -16,38 +18,28 @@ import {
   type Config,
   type Logger,
   type Metrics,
+  type ResultBatch,
 } from '@portal-failover/shared';
 import { CaptureStore, createRedis, zeroCheckerMetrics } from '@portal-failover/shared';
-import { SchedulerGuard } from './scheduler-guard';
 import { CaptureOnFailure } from './capture';
+import { ProbeSlots } from './probe-slots';
 import { VantageIdentity } from './vantage-identity';
-import { WindowIntervals } from './window-intervals';
+import { SchedulerGuard } from './scheduler-guard';
+import { ResultBatcher } from './result-batcher';
+import { checkDueAt, planShards, shardSchedulerId, type PlannedCheck, type Shard, type ShardJobData } from './shard-plan';
 
 export interface CheckerOptions {
   config: Config;
   vantage?: string;
-  bullConnection: ConnectionOptions;
-  /** Command connection for the implied vantage key; defaults to bullConnection when that is a client. */
+  /** BullMQ's connection (ServiceContext.bullConnection); the checker also claims shard slots over it. */
+  bullConnection: Redis;
+  /** Command connection for the implied vantage key; defaults to bullConnection. */
   redis?: Pick<Redis, 'set' | 'get'>;
   logger: Logger;
   metrics: Metrics;
   now?: () => number;
-}
-
-interface ProbeJob {
-  portal: string;
-  site: string;
-  check: string;
-}
-
-interface ScheduledCheck extends ProbeJob {
-  schedulerId: string;
-  config: CheckConfig;
-  readiness: boolean;
-  /** The interval it is probed at now: its own, or a risk window's probeInterval (window-intervals.ts). */
-  intervalMs: number;
-  /** Set when another site's readiness compares its content version against this site's. */
-  version?: VersionSource;
+  /** Results leave the process at the latest this long after the probe finished, ms. Default 50. */
+  flushEvery?: number;
 }
 
 /** Per site, where its content version is read, when another site's readiness check compares against it. */
@@ -62,38 +54,67 @@ function versionSources(p: PortalConfig): Map<string, VersionSource> {
   return out;
 }
 
+/** Why a due check did not produce a result (the `reason` label of failover_checks_skipped_total). */
+export type SkipReason = 'late' | 'overlap' | 'unknown_shard' | 'unsent';
+
+/** A shard job waits at most this many due checks' worth of probes ahead of the free probe slots. */
+const SHARD_JOBS_PER_PROCESS = 32;
+
 /**
- * Runs the probes of one vantage. A BullMQ job scheduler per check produces the probe jobs; several checker
- * processes of the same vantage share its queue, and each vantage has its own queue so every vantage probes
- * every check. Results go to the controller through the results queue with deterministic job ids. The
- * SchedulerGuard keeps the schedulers in place when Redis loses them.
+ * The slot a shard job was made for: the planned due time (a multiple of the interval plus the shard's offset) at or
+ * before the time in its job id (`repeat:<id>:<ms>`, which stays right when the job was created after that time,
+ * unlike timestamp + delay). Snapping to the plan keeps every check at its own phase of the interval even when the
+ * scheduler catches up after a pause, so two runs of a check are always one interval apart.
+ */
+function shardDueAt(job: Job<ShardJobData>, shard: Shard): number {
+  const slot = /:(\d+)$/.exec(job.id ?? '');
+  const at = job.data.dueAt ?? (slot ? Number(slot[1]) : job.timestamp + (job.opts.delay ?? 0));
+  return Math.floor((at - shard.offset) / shard.interval) * shard.interval + shard.offset;
+}
+
+/**
+ * Runs the probes of one vantage. Checks are grouped into shards per interval (see shard-plan.ts); one BullMQ job
+ * scheduler per shard fires once per interval, and its job starts every check of the shard at that check's own due
+ * time. Several checker processes of the same vantage share its queue: each shard job goes to exactly one of them,
+ * so they split the work without duplicates, and every vantage has its own queue so every vantage probes every
+ * check. Results leave in batches, one results-queue job per flush window.
  */
 export class Checker {
   readonly vantage: string;
   private readonly log: Logger;
   private readonly warn: RateLimitedLog;
-  private readonly checks = new Map<string, ScheduledCheck>();
-  private readonly queue: Queue<ProbeJob>;
-  private readonly results: Queue<CheckResult>;
-  private worker: Worker<ProbeJob> | undefined;
+  private readonly shards = new Map<string, Shard>();
+  private readonly checkCount: number;
+  /** Checks whose previous probe has not finished yet. */
+  private readonly inFlight = new Set<string>();
+  private readonly probes = new Set<Promise<void>>();
+  private readonly slots: ProbeSlots;
+  private readonly queue: Queue<ShardJobData>;
+  private readonly results: Queue<ResultBatch>;
+  private readonly batcher: ResultBatcher;
+  private readonly perCheckHistograms: boolean;
+  private worker: Worker<ShardJobData> | undefined;
   private guard: SchedulerGuard | undefined;
+  private identity: VantageIdentity | undefined;
   /** Keeps the failing response when a check turns from up to down (evidence bundles). */
   private readonly capture: CaptureOnFailure;
   private captureRedis: Redis | undefined;
-  private identity: VantageIdentity | undefined;
-  private windows: WindowIntervals | undefined;
-  private retuneTimer: NodeJS.Timeout | undefined;
-  private retuning = false;
+  private readonly k: ReturnType<typeof keys>;
+  private stopped = false;
   private readonly now: () => number;
 
   constructor(private readonly opts: CheckerOptions) {
-    this.vantage = opts.vantage ?? opts.config.checker.vantage;
+    const { config } = opts;
+    this.vantage = opts.vantage ?? config.checker.vantage;
     this.now = opts.now ?? Date.now;
     this.log = opts.logger.child({ component: 'checker', vantage: this.vantage });
     this.warn = new RateLimitedLog(this.log);
-    const prefix = keys(opts.config.redis.prefix).bull;
-    this.queue = new Queue<ProbeJob>(checksQueueName(this.vantage), { connection: opts.bullConnection, prefix });
-    this.results = new Queue<CheckResult>(RESULTS_QUEUE, { connection: opts.bullConnection, prefix });
+    this.slots = new ProbeSlots(config.checker.concurrency);
+    this.perCheckHistograms = perCheckHistograms(config);
+    this.k = keys(config.redis.prefix);
+    const prefix = this.k.bull;
+    this.queue = new Queue<ShardJobData>(checksQueueName(this.vantage), { connection: opts.bullConnection, prefix });
+    this.results = new Queue<ResultBatch>(RESULTS_QUEUE, { connection: opts.bullConnection, prefix });
     // Without listeners BullMQ prints every reconnect error to the console; one rate-limited line is enough.
     this.queue.on('error', (err) => this.warn.warn('queue', `checks queue: ${err.message}`));
     this.results.on('error', (err) => this.warn.warn('queue', `results queue: ${err.message}`));
@@ -107,72 +128,79 @@ export class Checker {
         return new CaptureStore(this.captureRedis, opts.config.redis.prefix, ev.retention).save(c);
       },
     });
-    for (const p of opts.config.portals) {
+    this.batcher = new ResultBatcher(this.results, {
+      idPrefix: `${this.vantage}.${hostname()}.${process.pid}.${randomBytes(4).toString('hex')}`,
+      flushEvery: opts.flushEvery ?? 50,
+      maxBatch: 1000,
+      maxPending: 100_000,
+      now: this.now,
+      onDropped: (count, why, err) => {
+        this.skip('unsent', count);
+        this.warn.warn(`dropped:${why}`, `dropped ${count} check results (${why})${err ? `: ${err.message}` : ''}`);
+      },
+    });
+    const checks: PlannedCheck[] = [];
+    for (const p of config.portals) {
       const versions = versionSources(p);
       for (const s of p.sites) {
         // Readiness checks are scheduled and probed exactly like serving checks; only the controller tells them apart.
-        const all = [...s.checks.map((c, i) => ({ c, check: checkName(c, i), readiness: false })), ...s.readiness.map((c, i) => ({ c, check: readinessCheckName(c, i), readiness: true }))];
-        for (const { c, check, readiness } of all) {
-          const schedulerId = `${p.id}.${s.name}.${check}`;
+        const all = [...s.checks.map((c, i) => ({ c, check: checkName(c, i) })), ...s.readiness.map((c, i) => ({ c, check: readinessCheckName(c, i) }))];
+        for (const { c, check } of all) {
           // The vantage header lets site operators (and the simulated sites) tell the vantages apart.
-          const config: CheckConfig = c.type === 'http' ? { ...c, headers: { 'x-portal-failover-vantage': this.vantage, ...c.headers } } : c;
-          this.checks.set(schedulerId, { portal: p.id, site: s.name, check, schedulerId, config, readiness, intervalMs: c.interval, version: c.type === 'http' ? versions.get(s.name) : undefined });
+          const cfg: CheckConfig = c.type === 'http' ? { ...c, headers: { 'x-portal-failover-vantage': this.vantage, ...c.headers } } : c;
+          checks.push({ id: `${p.id}.${s.name}.${check}`, portal: p.id, site: s.name, check, config: cfg, version: c.type === 'http' ? versions.get(s.name) : undefined });
         }
       }
     }
+    this.checkCount = checks.length;
+    for (const shard of planShards(checks, config.checker.shardSize)) this.shards.set(shard.schedulerId, shard);
   }
 
   async start(): Promise<void> {
-    this.identity = await VantageIdentity.start(this.opts.config, this.vantage, this.keyStore(), this.log);
-    // A risk window already in force when the checker starts: its schedulers start at the window's interval.
-    this.windows = new WindowIntervals(this.opts.config, this.opts.redis ?? this.opts.bullConnection);
-    await this.windows.refresh(this.now()).catch((err: Error) => this.warn.warn('risk-windows', `cannot read announced risk windows: ${err.message}`));
-    for (const c of this.checks.values()) c.intervalMs = this.windows.intervalFor(c, this.now());
+    this.identity = await VantageIdentity.start(this.opts.config, this.vantage, this.opts.redis ?? this.opts.bullConnection, this.log);
+    // One scheduler per shard (a few hundred at most), kept in place by the guard when Redis loses them.
     this.guard = new SchedulerGuard({
       queue: this.queue,
-      connection: this.opts.bullConnection instanceof EventEmitter ? this.opts.bullConnection : undefined,
-      wanted: [...this.checks.values()].map((c) => ({ id: c.schedulerId, everyMs: c.intervalMs, data: { portal: c.portal, site: c.site, check: c.check } })),
+      connection: this.opts.bullConnection,
+      wanted: [...this.shards.values()].map((s) => ({ id: s.schedulerId, everyMs: s.interval, offsetMs: s.offset, data: { interval: s.interval, index: s.index, count: s.count } })),
       logger: this.log,
       onRecreated: (n) => this.opts.metrics.schedulersRecreated.inc({ vantage: this.vantage }, n),
+      afterRecreate: (ids) => this.runCurrentSlots(ids),
       now: this.now,
     });
     await this.guard.start();
-    this.worker = new Worker<ProbeJob>(checksQueueName(this.vantage), (job) => this.run(job), {
+    this.worker = new Worker<ShardJobData>(checksQueueName(this.vantage), (job) => this.runShard(job), {
       connection: this.opts.bullConnection,
       prefix: keys(this.opts.config.redis.prefix).bull,
-      concurrency: this.opts.config.checker.concurrency,
+      concurrency: SHARD_JOBS_PER_PROCESS,
+      // A shard job whose process died is not handed to another process: by the time the stall is noticed its
+      // checks are late, some may already have run, and the scheduler has queued the next run of the shard.
+      maxStalledCount: 0,
       removeOnComplete: { count: 0 },
       removeOnFail: { count: 100 },
     });
-    this.worker.on('error', (err) => this.warn.warn('worker', `probe worker error: ${err.message}`));
-    this.retuneTimer = setInterval(() => void this.retune(), 1_000);
-    this.log.info(`checking ${this.checks.size} checks from vantage ${this.vantage}`);
+    this.worker.on('error', (err) => this.warn.warn('worker', `shard worker error: ${err.message}`));
+    this.log.info(`checking ${this.checkCount} checks from vantage ${this.vantage} in ${this.shards.size} shards`);
   }
 
-  /** Follows risk windows' probeInterval: rewrites the schedulers of the checks whose interval changes now. */
-  async retune(): Promise<void> {
-    const w = this.windows;
-    if (!w || !this.guard || this.retuning) return;
-    this.retuning = true;
-    try {
-      await w.refresh(this.now()).catch((err: Error) => this.warn.warn('risk-windows', `cannot read announced risk windows: ${err.message}`));
-      const changes = w.changes(this.checks.values(), this.now());
-      if (!changes.size) return;
-      for (const [id, ms] of changes) this.checks.get(id)!.intervalMs = ms;
-      const list = [...changes].map(([id, ms]) => `${id} ${ms}ms`);
-      this.log.info(`risk windows: probe intervals now ${list.slice(0, 5).join(', ')}${list.length > 5 ? ` and ${list.length - 5} more` : ''}`);
-      await this.guard.retune(changes);
-    } finally {
-      this.retuning = false;
-    }
-  }
-
-  /** Where the implied vantage key lives: the given command connection, or the BullMQ one when it is a client. */
-  private keyStore(): Pick<Redis, 'set' | 'get'> {
-    if (this.opts.redis) return this.opts.redis;
-    const conn = this.opts.bullConnection as Partial<Pick<Redis, 'set' | 'get'>>;
-    if (typeof conn.set === 'function' && typeof conn.get === 'function') return conn as Pick<Redis, 'set' | 'get'>;
-    throw new Error('the checker needs a Redis client (redis option) to read its vantage key');
+  /**
+   * A recreated scheduler first fires at its next slot, up to an interval away; after Redis lost everything that
+   * would leave the portals without results for up to two intervals. So the slot in progress is run now by a one-off
+   * job per shard (its id names the slot, so every process of the vantage adds the same job; the slot claim keeps
+   * it from running twice anyway).
+   */
+  private async runCurrentSlots(ids: string[]): Promise<void> {
+    const now = this.now();
+    await Promise.all(
+      ids.map((id) => {
+        const s = this.shards.get(id);
+        if (!s) return undefined;
+        const dueAt = Math.floor((now - s.offset) / s.interval) * s.interval + s.offset;
+        return this.queue
+          .add('shard', { interval: s.interval, index: s.index, count: s.count, dueAt }, { jobId: `catchup-${id}-${dueAt}`, removeOnComplete: { count: 0 }, removeOnFail: { count: 100 } })
+          .catch((err: Error) => this.warn.warn('catchup', `cannot run the current slot of ${id}: ${err.message}`));
+      }),
+    );
   }
 
   /** Verifies the job schedulers now and recreates missing ones (the guard also does this on its own timer). */
@@ -180,46 +208,96 @@ export class Checker {
     await this.guard?.tick();
   }
 
-  private async run(job: Job<ProbeJob>): Promise<void> {
-    const c = this.checks.get(`${job.data.portal}.${job.data.site}.${job.data.check}`);
-    if (!c) throw new UnrecoverableError(`no configured check ${job.data.portal}/${job.data.site}/${job.data.check}`);
-    const interval = c.intervalMs;
-    // A probe job that waited longer than its interval (busy queue, paused worker) measures nothing useful now:
-    // a fresher one is already due. Dropping it keeps results close to real time.
-    const scheduledAt = job.timestamp + (job.opts.delay ?? 0);
-    if (this.now() - scheduledAt > interval) return;
-    const at = this.now();
-    const outcome = await probe(c.config, { portal: c.portal, version: c.version });
-    const result: CheckResult = { ...outcome, portal: c.portal, site: c.site, check: c.check, vantage: this.vantage, at, intervalMs: interval };
-    const labels = { portal: c.portal, site: c.site, check: c.check, vantage: this.vantage };
-    this.opts.metrics.checkUp.set(labels, outcome.ok ? 1 : 0);
-    this.opts.metrics.checkDuration.observe(labels, outcome.durationMs / 1000);
-    if (outcome.certExpiresAt !== undefined) {
-      this.opts.metrics.tlsCertExpiry.set({ portal: c.portal, site: c.site, check: c.check }, Math.floor(outcome.certExpiresAt / 1000));
+  /** Starts every check of the shard at its due time; resolves once each has started or been skipped. */
+  private async runShard(job: Job<ShardJobData>): Promise<void> {
+    const shard = this.shards.get(shardSchedulerId(job.data));
+    if (!shard) {
+      // Another process of this vantage runs a different config (a rolling change): its shards are not ours.
+      this.warn.warn(`unknown:${job.name}`, `shard job ${shardSchedulerId(job.data)} is not in this checker's config; skipped`);
+      this.skip('unknown_shard', 1);
+      return;
     }
-    // A warning (certificate close to expiry) is something to fix, never a failure; once a while per check is enough.
-    if (outcome.warning) this.warn.warn(`warning.${c.schedulerId}`, `${c.schedulerId}: ${outcome.warning}`);
-    if (!outcome.ok) {
-      this.opts.metrics.checkFailures.inc({ ...labels, reason: outcome.reason ?? 'error' });
-      this.log.debug(`${c.schedulerId} failed: ${outcome.detail ?? outcome.reason}`);
+    const dueAt = shardDueAt(job, shard);
+    // A shard job that waited longer than its interval (paused worker, overloaded process) measures nothing useful
+    // now: the next one is already due. Its checks are counted as skipped instead of silently dropped.
+    if (this.now() - dueAt > shard.interval) {
+      this.skip('late', shard.checks.length);
+      return;
     }
-    this.capture.observe(c.config, result)?.catch((err: Error) => this.warn.warn(`capture.${c.schedulerId}`, `cannot keep the failing response of ${c.schedulerId}: ${err.message}`));
-    const slot = Math.floor(scheduledAt / interval);
-    // Signed where it is built: the controller takes results only from declared vantages, with their key.
-    if (!this.identity) throw new Error('checker not started');
-    await this.results.add('result', this.identity.sign(result), {
-      // The interval is part of the id: slots of a window's faster interval must not collide with the usual ones.
-      jobId: `${this.vantage}.${c.schedulerId}.${interval}.${slot}`,
-      removeOnComplete: { count: 0 },
-      removeOnFail: { count: 1000 },
-    });
+    // BullMQ hands a stalled scheduler job to a worker again (it never fails repeatable jobs for stalling), and
+    // a worker starved long enough to lose its lock stalls. One SET NX per shard run makes sure a slot runs once
+    // across all processes of the vantage; it expires when the slot can no longer be run anyway.
+    const claim = this.k.shardClaim(this.vantage, shard.schedulerId, dueAt);
+    if ((await this.opts.bullConnection.set(claim, job.id ?? '', 'PX', 2 * shard.interval, 'NX')) !== 'OK') {
+      this.log.debug(`shard ${shard.schedulerId} slot ${dueAt} already ran; ignoring the repeated job`);
+      return;
+    }
+    await Promise.all(shard.checks.map((c, i) => this.startAt(c, checkDueAt(shard, dueAt, i))));
   }
 
+  private async startAt(c: PlannedCheck, due: number): Promise<void> {
+    // A timer may fire a millisecond or two early by the wall clock; a probe never starts before its due time.
+    for (let wait = due - this.now(); wait > 0; wait = due - this.now()) await new Promise((r) => setTimeout(r, wait));
+    if (this.stopped) return;
+    await this.slots.acquire();
+    if (this.stopped) return this.slots.release();
+    const started = this.now();
+    // Strictly less than one interval late, or not at all: a probe that started a whole interval late would share
+    // its start-time slot with the next one's probe, and the controller would see two results for one slot (the
+    // "duplicate slots" the throughput test found under load were exactly such pairs, each started 1,000 ms late).
+    if (started - due >= c.config.interval) {
+      this.slots.release();
+      return this.skip('late', 1);
+    }
+    if (this.inFlight.has(c.id)) {
+      this.slots.release();
+      return this.skip('overlap', 1);
+    }
+    this.opts.metrics.checkLag.observe({ vantage: this.vantage }, Math.max(0, started - due) / 1000);
+    this.inFlight.add(c.id);
+    const running = this.probe(c, started).finally(() => {
+      this.inFlight.delete(c.id);
+      this.slots.release();
+      this.probes.delete(running);
+    });
+    this.probes.add(running);
+  }
+
+  private async probe(c: PlannedCheck, at: number): Promise<void> {
+    const outcome = await probe(c.config, { portal: c.portal, version: c.version });
+    const result: CheckResult = { ...outcome, portal: c.portal, site: c.site, check: c.check, vantage: this.vantage, at, intervalMs: c.config.interval };
+    const m = this.opts.metrics;
+    const labels = { portal: c.portal, site: c.site, check: c.check, vantage: this.vantage };
+    m.checkUp.set(labels, outcome.ok ? 1 : 0);
+    m.vantageCheckDuration.observe({ vantage: this.vantage }, outcome.durationMs / 1000);
+    if (this.perCheckHistograms) m.checkDuration.observe(labels, outcome.durationMs / 1000);
+    if (outcome.certExpiresAt !== undefined) {
+      m.tlsCertExpiry.set({ portal: c.portal, site: c.site, check: c.check }, Math.floor(outcome.certExpiresAt / 1000));
+    }
+    // A warning (certificate close to expiry) is something to fix, never a failure; once a while per check is enough.
+    if (outcome.warning) this.warn.warn(`warning.${c.id}`, `${c.id}: ${outcome.warning}`);
+    if (!outcome.ok) {
+      m.checkFailures.inc({ ...labels, reason: outcome.reason ?? 'error' });
+      this.log.debug(`${c.id} failed: ${outcome.detail ?? outcome.reason}`);
+    }
+    this.capture.observe(c.config, result)?.catch((err: Error) => this.warn.warn(`capture.${c.id}`, `cannot keep the failing response of ${c.id}: ${err.message}`));
+    // Signed where it is built: the controller takes results only from declared vantages, with their key.
+    if (!this.identity) throw new Error('checker not started');
+    this.batcher.add(this.identity.sign(result));
+  }
+
+  private skip(reason: SkipReason, count: number): void {
+    if (count > 0) this.opts.metrics.checksSkipped.inc({ vantage: this.vantage, reason }, count);
+  }
+
+  /** Stops taking shard jobs, lets running probes finish (at most their timeout), and sends their results. */
   async stop(): Promise<void> {
-    clearInterval(this.retuneTimer);
+    this.stopped = true;
     this.guard?.stop();
     this.identity?.stop();
     await this.worker?.close(true);
+    await Promise.allSettled([...this.probes]);
+    await this.batcher.flush();
     await Promise.allSettled([this.queue.close(), this.results.close(), this.captureRedis?.quit()]);
   }
 

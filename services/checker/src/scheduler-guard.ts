@@ -6,7 +6,9 @@ import type { Logger } from '@portal-failover/shared';
 export interface WantedScheduler {
   id: string;
   everyMs: number;
-  data: Record<string, string>;
+  /** Where in the interval it fires (BullMQ's `offset`), ms; 0 or absent: BullMQ's default. */
+  offsetMs?: number;
+  data: Record<string, string | number>;
 }
 
 export interface SchedulerGuardOptions {
@@ -17,6 +19,8 @@ export interface SchedulerGuardOptions {
   logger: Logger;
   /** Called with the number of schedulers recreated by one pass (failover_checker_schedulers_recreated_total). */
   onRecreated: (count: number) => void;
+  /** Told which schedulers a repair recreated, e.g. to run their current slot now instead of at the next one. */
+  afterRecreate?: (ids: string[]) => Promise<void>;
   now?: () => number;
   /** A full comparison (not only the count) at least this often. Default 30 s. */
   fullPassEvery?: number;
@@ -80,40 +84,6 @@ export class SchedulerGuard {
     return this.passing;
   }
 
-  /**
-   * Changes how often some schedulers fire (a risk window's probeInterval starts or ends): the new interval is
-   * what the guard keeps from now on, and the schedulers are rewritten at once. Runs between passes, so a pass
-   * never mistakes the change for a scheduler Redis lost.
-   */
-  async retune(changes: ReadonlyMap<string, number>): Promise<void> {
-    while (this.passing) await this.passing;
-    const run = (async () => {
-      for (const [id, everyMs] of changes) {
-        const w = this.wanted.get(id);
-        if (!w || w.everyMs === everyMs) continue;
-        const next = { ...w, everyMs };
-        this.wanted.set(id, next);
-        await this.upsert(next);
-      }
-    })();
-    this.passing = run
-      .catch((err: Error) => {
-        // The next full pass writes whatever did not make it (the wanted intervals are already the new ones).
-        this.fullPassDue = true;
-        this.opts.logger.warn(`cannot change probe intervals yet: ${err.message}`);
-      })
-      .finally(() => (this.passing = undefined));
-    return this.passing;
-  }
-
-  private upsert(w: WantedScheduler): Promise<unknown> {
-    return this.opts.queue.upsertJobScheduler(
-      w.id,
-      { every: w.everyMs },
-      { name: 'probe', data: w.data, opts: { removeOnComplete: { count: 0 }, removeOnFail: { count: 100 } } },
-    );
-  }
-
   private async pass(full: boolean): Promise<void> {
     const q = this.opts.queue;
     if (!full) {
@@ -128,10 +98,17 @@ export class SchedulerGuard {
     for (const w of this.wanted.values()) {
       const s = byId.get(w.id);
       // next far in the past while it should have fired three times since: its delayed job is gone.
-      const lost = s === undefined || s.every !== w.everyMs || (s.next !== undefined && now - s.next > 3 * w.everyMs + 1_000);
+      const moved = (w.offsetMs ?? 0) > 0 && s?.offset !== w.offsetMs;
+      const lost = s === undefined || s.every !== w.everyMs || moved || (s.next !== undefined && now - s.next > 3 * w.everyMs + 1_000);
       if (lost) recreate.push(w);
     }
-    for (const w of recreate) await this.upsert(w);
+    for (const w of recreate) {
+      await q.upsertJobScheduler(
+        w.id,
+        { every: w.everyMs, ...(w.offsetMs ? { offset: w.offsetMs } : {}) },
+        { name: 'probe', data: w.data, opts: { removeOnComplete: { count: 0 }, removeOnFail: { count: 100 } } },
+      );
+    }
     for (const s of existing) {
       if (s.key && !this.wanted.has(s.key)) {
         await q.removeJobScheduler(s.key);
@@ -144,6 +121,7 @@ export class SchedulerGuard {
     this.fullPassDue = false;
     if (recreate.length && !isSetup) {
       this.opts.onRecreated(recreate.length);
+      await this.opts.afterRecreate?.(recreate.map((w) => w.id));
       this.opts.logger.warn(`recreated ${recreate.length} missing job scheduler(s) (${recreate.slice(0, 5).map((w) => w.id).join(', ')}${recreate.length > 5 ? ', ...' : ''}); Redis lost them`);
     }
   }

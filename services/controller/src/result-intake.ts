@@ -1,6 +1,6 @@
 import { Worker, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { RESULTS_QUEUE, type CheckResult, type Config, type Metrics, type RateLimitedLog } from '@portal-failover/shared';
+import { RESULTS_QUEUE, resultsOf, type CheckResult, type Config, type Metrics, type RateLimitedLog } from '@portal-failover/shared';
 import type { PortalRuntime } from './portal-runtime';
 import { ResultAdmission } from './result-admission';
 import { parseCheckResult } from './result-validation';
@@ -35,7 +35,10 @@ export class ResultIntake {
   }
 
   start(): void {
-    this.worker = new Worker(RESULTS_QUEUE, async (job) => this.take(job.data), {
+    this.worker = new Worker(RESULTS_QUEUE, async (job) => {
+      // A job carries a batch of results (one per checker flush window) or, from an older checker, one result.
+      for (const r of resultsOf(job.data)) this.take(r);
+    }, {
       connection: this.d.connection,
       prefix: this.d.prefix,
       concurrency: 8,

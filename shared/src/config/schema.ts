@@ -11,6 +11,7 @@ import { declaredVantages, quorumSchema, resolveQuorum, vantageRules, vantagesSc
 import { LEASE_TRUST_FRACTION, providerCallBudget, stepTimeLimits } from './lease-budget';
 import { redisSchema } from './redis-schema';
 import { configRiskWindowSchema, riskWindowIssues } from './risk-window-fields';
+import { metricsSchema } from './metrics-budget';
 
 const ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const idField = (what: string) =>
@@ -262,9 +263,11 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
         .strictObject({
           vantage: idField('vantage').default('local'),
           concurrency: z.int().min(1).max(1024).default(64),
+          shardSize: z.int().min(1).max(10_000).default(250),
         })
       .prefault({}),
       vantages: vantagesSchema(f),
+      metrics: metricsSchema,
       controller: z
         .strictObject({
           leaseTtl: f.duration(1000).prefault('10s'),

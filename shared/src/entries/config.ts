@@ -11,3 +11,4 @@ export * from '../config/json-schema';
 export * from '../config/transparency';
 export * from '../config/redis-schema';
 export * from '../config/risk-window-fields';
+export * from '../config/metrics-budget';

@@ -8,3 +8,4 @@ export * from '../runtime/service';
 export * from '../runtime/queue-metrics';
 export * from '../runtime/redis-health';
 export * from '../runtime/invalid-records';
+export * from '../runtime/result-batch';

@@ -15,6 +15,8 @@ export function keys(prefix: string) {
     /** Risk windows announced through the API (config windows live in the config file). */
     portalRiskWindows: (portal: string) => `${prefix}:portal:${portal}:risk-windows`,
     audit: `${prefix}:audit`,
+    /** Taken (SET NX) by the checker process that runs one slot of one shard, so a re-delivered shard job is not run twice. */
+    shardClaim: (vantage: string, shard: string, slot: number) => `${prefix}:checker:${vantage}:claim:${shard}:${slot}`,
     /** BullMQ's own prefix; its queues live under it. */
     bull: prefix,
   };

@@ -2,6 +2,7 @@ import { RESULT_REJECTIONS } from '../security/result-signature';
 import { RECORD_KINDS } from '../store/records';
 import { checkName, type Config } from '../config/schema';
 import { endpointText, isPropagationSettings } from '../providers/dns-propagation';
+import { perCheckHistograms } from '../config/metrics-budget';
 import type { TrafficProvider } from '../providers/provider';
 import type { Metrics } from './metrics';
 
@@ -43,6 +44,10 @@ export function zeroControllerMetrics(m: Metrics, config: Config): void {
 
 /** The checker's histograms at zero for every check it runs from its vantage. */
 export function zeroCheckerMetrics(m: Metrics, config: Config, vantage: string): void {
+  m.checkLag.zero({ vantage });
+  m.vantageCheckDuration.zero({ vantage });
+  // The per-check histogram exists only within the cardinality budget (metrics.perCheckHistograms).
+  if (!perCheckHistograms(config)) return;
   for (const p of config.portals) {
     for (const s of p.sites) {
       s.checks.forEach((c, i) => m.checkDuration.zero({ portal: p.id, site: s.name, check: checkName(c, i), vantage }));

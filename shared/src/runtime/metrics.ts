@@ -35,6 +35,26 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       labelNames: ['record'] as const,
       registers,
     }),
+    checkLag: new Histogram({
+      name: 'failover_check_lag_seconds',
+      help: 'From the time a probe was due to the time it started, per vantage',
+      labelNames: ['vantage'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers,
+    }),
+    checksSkipped: new Counter({
+      name: 'failover_checks_skipped_total',
+      help: 'Due probes that did not run or whose result never left the checker, by reason (late, overlap, unknown_shard, unsent)',
+      labelNames: ['vantage', 'reason'] as const,
+      registers,
+    }),
+    vantageCheckDuration: new Histogram({
+      name: 'failover_vantage_check_duration_seconds',
+      help: 'Duration of one probe, per vantage (always on; the per-check histogram is optional)',
+      labelNames: ['vantage'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers,
+    }),
     checkFailures: new Counter({
       name: 'failover_check_failures_total',
       help: 'Failed probes by reason (timeout, refused, status, content, ...)',
