@@ -54,6 +54,8 @@ function versionSources(p: PortalConfig): Map<string, VersionSource> {
   return out;
 }
 
+type CheckLabels = { portal: string; site: string; check: string; vantage: string };
+
 /** Why a due check did not produce a result (the `reason` label of failover_checks_skipped_total). */
 export type SkipReason = 'late' | 'overlap' | 'unknown_shard' | 'unsent';
 
@@ -102,10 +104,15 @@ export class Checker {
   private readonly k: ReturnType<typeof keys>;
   private stopped = false;
   private readonly now: () => number;
+  private readonly vantageLabels: { vantage: string };
+  /** Per check, made once: the labels of its per-check series and the failover_check_up value last set. */
+  private readonly checkLabels = new Map<string, CheckLabels>();
+  private readonly lastUp = new Map<string, number>();
 
   constructor(private readonly opts: CheckerOptions) {
     const { config } = opts;
     this.vantage = opts.vantage ?? config.checker.vantage;
+    this.vantageLabels = { vantage: this.vantage };
     this.now = opts.now ?? Date.now;
     this.log = opts.logger.child({ component: 'checker', vantage: this.vantage });
     this.warn = new RateLimitedLog(this.log);
@@ -253,7 +260,7 @@ export class Checker {
       this.slots.release();
       return this.skip('overlap', 1);
     }
-    this.opts.metrics.checkLag.observe({ vantage: this.vantage }, Math.max(0, started - due) / 1000);
+    this.opts.metrics.checkLag.observe(this.vantageLabels, Math.max(0, started - due) / 1000);
     this.inFlight.add(c.id);
     const running = this.probe(c, started).finally(() => {
       this.inFlight.delete(c.id);
@@ -267,9 +274,14 @@ export class Checker {
     const outcome = await probe(c.config, { portal: c.portal, version: c.version });
     const result: CheckResult = { ...outcome, portal: c.portal, site: c.site, check: c.check, vantage: this.vantage, at, intervalMs: c.config.interval };
     const m = this.opts.metrics;
-    const labels = { portal: c.portal, site: c.site, check: c.check, vantage: this.vantage };
-    m.checkUp.set(labels, outcome.ok ? 1 : 0);
-    m.vantageCheckDuration.observe({ vantage: this.vantage }, outcome.durationMs / 1000);
+    const labels = this.labelsOf(c);
+    // Set on change only: prom-client hashes the four labels on every set, at every result of every check.
+    const up = outcome.ok ? 1 : 0;
+    if (this.lastUp.get(c.id) !== up) {
+      m.checkUp.set(labels, up);
+      this.lastUp.set(c.id, up);
+    }
+    m.vantageCheckDuration.observe(this.vantageLabels, outcome.durationMs / 1000);
     if (this.perCheckHistograms) m.checkDuration.observe(labels, outcome.durationMs / 1000);
     if (outcome.certExpiresAt !== undefined) {
       m.tlsCertExpiry.set({ portal: c.portal, site: c.site, check: c.check }, Math.floor(outcome.certExpiresAt / 1000));
@@ -284,6 +296,15 @@ export class Checker {
     // Signed where it is built: the controller takes results only from declared vantages, with their key.
     if (!this.identity) throw new Error('checker not started');
     this.batcher.add(this.identity.sign(result));
+  }
+
+  private labelsOf(c: PlannedCheck): CheckLabels {
+    let l = this.checkLabels.get(c.id);
+    if (l === undefined) {
+      l = { portal: c.portal, site: c.site, check: c.check, vantage: this.vantage };
+      this.checkLabels.set(c.id, l);
+    }
+    return l;
   }
 
   private skip(reason: SkipReason, count: number): void {

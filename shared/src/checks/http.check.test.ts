@@ -38,6 +38,8 @@ const SUSPENDED = '<html><body><h1>Tài khoản đã bị tạm ngưng / Service
 const PORTAL = '<html><body><h1>Cổng dịch vụ công</h1><p>Đăng nhập</p></body></html>';
 
 let lastHeaders: http.IncomingHttpHeaders = {};
+/** The client port of every request to /ok: a reused connection would show up as a repeated port. */
+const okPorts: number[] = [];
 
 /** One server whose behaviour is chosen by path, so each case reads like the failure it simulates. */
 function route(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -48,6 +50,7 @@ function route(req: http.IncomingMessage, res: http.ServerResponse): void {
   };
   switch (req.url) {
     case '/ok':
+      okPorts.push(req.socket.remotePort ?? 0);
       return send(200, PORTAL);
     case '/down':
       return send(503, 'maintenance');
@@ -129,6 +132,16 @@ describe('probeHttp', () => {
       'accept-encoding': 'identity',
       connection: 'close',
     });
+  });
+
+  it('opens a connection of its own for every probe: a kept-alive socket would hide a server that stopped accepting', async () => {
+    okPorts.length = 0;
+    for (let i = 0; i < 3; i++) expect(await probeHttp(httpCheck(`${base}/ok`))).toMatchObject({ ok: true });
+    const parallel = await Promise.all([0, 1, 2].map(() => probeHttp(httpCheck(`${base}/ok`))));
+    expect(parallel.every((o) => o.ok)).toBe(true);
+    expect(okPorts).toHaveLength(6);
+    expect(new Set(okPorts).size).toBe(6);
+    expect(lastHeaders.connection).toBe('close');
   });
 
   it('passes a HEAD request', async () => {
