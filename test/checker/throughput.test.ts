@@ -137,7 +137,7 @@ it('2,000 endpoints at 1 s for 20 s, shared by two checker processes of one vant
   const phase = new Map<string, number>();
   const urlIndex = new Map<string, string>();
   const planned = config.portals.flatMap((p) =>
-    p.sites.flatMap((s) => s.checks.map((c, i) => ({ id: `${p.id}.${s.name}.${checkName(c, i)}`, portal: p.id, site: s.name, check: checkName(c, i), config: c }))),
+    p.sites.flatMap((s) => s.checks.map((c, i) => ({ id: `${p.id}.${s.name}.${checkName(c, i)}`, portal: p.id, site: s.name, check: checkName(c, i), config: c, readiness: false }))),
   );
   for (const c of planned) if (c.config.type === 'http') urlIndex.set(c.id, /\?c=(\d+)/.exec(c.config.url)![1]);
   for (const shard of planShards(planned, config.checker.shardSize)) {

@@ -27,6 +27,8 @@ import { VantageIdentity } from './vantage-identity';
 import { SchedulerGuard } from './scheduler-guard';
 import { ResultBatcher } from './result-batcher';
 import { checkDueAt, planShards, shardSchedulerId, type PlannedCheck, type Shard, type ShardJobData } from './shard-plan';
+import { WindowIntervals, type TunableCheck } from './window-intervals';
+import type { WantedScheduler } from './scheduler-guard';
 
 export interface CheckerOptions {
   config: Config;
@@ -74,6 +76,14 @@ function shardDueAt(job: Job<ShardJobData>, shard: Shard): number {
   return Math.floor((at - shard.offset) / shard.interval) * shard.interval + shard.offset;
 }
 
+function shardData(s: Shard): ShardJobData {
+  return s.window ? { interval: s.interval, index: s.index, count: s.count, window: 1 } : { interval: s.interval, index: s.index, count: s.count };
+}
+
+function wantedOf(s: Shard): WantedScheduler {
+  return { id: s.schedulerId, everyMs: s.interval, offsetMs: s.offset, data: { ...shardData(s) } };
+}
+
 /**
  * Runs the probes of one vantage. Checks are grouped into shards per interval (see shard-plan.ts); one BullMQ job
  * scheduler per shard fires once per interval, and its job starts every check of the shard at that check's own due
@@ -86,6 +96,14 @@ export class Checker {
   private readonly log: Logger;
   private readonly warn: RateLimitedLog;
   private readonly shards = new Map<string, Shard>();
+  private readonly planned = new Map<string, PlannedCheck>();
+  /** Checks a risk window's probeInterval moved off their configured interval, with the interval they run at now. */
+  private readonly windowed = new Map<string, number>();
+  /** The shards of the windowed checks (planned from them alone, see ShardJobData.window). */
+  private windowShards = new Map<string, Shard>();
+  private windows: WindowIntervals | undefined;
+  private retuneTimer: NodeJS.Timeout | undefined;
+  private retuning = false;
   private readonly checkCount: number;
   /** Checks whose previous probe has not finished yet. */
   private readonly inFlight = new Set<string>();
@@ -151,25 +169,30 @@ export class Checker {
       const versions = versionSources(p);
       for (const s of p.sites) {
         // Readiness checks are scheduled and probed exactly like serving checks; only the controller tells them apart.
-        const all = [...s.checks.map((c, i) => ({ c, check: checkName(c, i) })), ...s.readiness.map((c, i) => ({ c, check: readinessCheckName(c, i) }))];
-        for (const { c, check } of all) {
+        const all = [...s.checks.map((c, i) => ({ c, check: checkName(c, i), readiness: false })), ...s.readiness.map((c, i) => ({ c, check: readinessCheckName(c, i), readiness: true }))];
+        for (const { c, check, readiness } of all) {
           // The vantage header lets site operators (and the simulated sites) tell the vantages apart.
           const cfg: CheckConfig = c.type === 'http' ? { ...c, headers: { 'x-portal-failover-vantage': this.vantage, ...c.headers } } : c;
-          checks.push({ id: `${p.id}.${s.name}.${check}`, portal: p.id, site: s.name, check, config: cfg, version: c.type === 'http' ? versions.get(s.name) : undefined });
+          checks.push({ id: `${p.id}.${s.name}.${check}`, portal: p.id, site: s.name, check, config: cfg, readiness, version: c.type === 'http' ? versions.get(s.name) : undefined });
         }
       }
     }
     this.checkCount = checks.length;
+    for (const c of checks) this.planned.set(c.id, c);
     for (const shard of planShards(checks, config.checker.shardSize)) this.shards.set(shard.schedulerId, shard);
   }
 
   async start(): Promise<void> {
     this.identity = await VantageIdentity.start(this.opts.config, this.vantage, this.opts.redis ?? this.opts.bullConnection, this.log);
+    // A risk window already in force when the checker starts: its checks start in window shards at once.
+    this.windows = new WindowIntervals(this.opts.config, this.opts.bullConnection);
+    await this.windows.refresh(this.now()).catch((err: Error) => this.warn.warn('risk-windows', `cannot read announced risk windows: ${err.message}`));
+    this.applyIntervals(this.windows.changes(this.tunable(), this.now()));
     // One scheduler per shard (a few hundred at most), kept in place by the guard when Redis loses them.
     this.guard = new SchedulerGuard({
       queue: this.queue,
       connection: this.opts.bullConnection,
-      wanted: [...this.shards.values()].map((s) => ({ id: s.schedulerId, everyMs: s.interval, offsetMs: s.offset, data: { interval: s.interval, index: s.index, count: s.count } })),
+      wanted: [...this.shards.values(), ...this.windowShards.values()].map(wantedOf),
       logger: this.log,
       onRecreated: (n) => this.opts.metrics.schedulersRecreated.inc({ vantage: this.vantage }, n),
       afterRecreate: (ids) => this.runCurrentSlots(ids),
@@ -187,7 +210,46 @@ export class Checker {
       removeOnFail: { count: 100 },
     });
     this.worker.on('error', (err) => this.warn.warn('worker', `shard worker error: ${err.message}`));
+    this.retuneTimer = setInterval(() => void this.retune(), 1_000);
     this.log.info(`checking ${this.checkCount} checks from vantage ${this.vantage} in ${this.shards.size} shards`);
+  }
+
+  /** Every check with the interval it runs at now, for WindowIntervals. */
+  private *tunable(): Iterable<TunableCheck> {
+    for (const c of this.planned.values()) {
+      yield { schedulerId: c.id, portal: c.portal, readiness: c.readiness, config: { interval: c.config.interval, timeout: c.config.timeout }, intervalMs: this.windowed.get(c.id) ?? c.config.interval };
+    }
+  }
+
+  /** Takes new intervals of some checks and plans the window shards again from every windowed check. */
+  private applyIntervals(changes: ReadonlyMap<string, number>): void {
+    for (const [id, ms] of changes) {
+      if (ms === this.planned.get(id)?.config.interval) this.windowed.delete(id);
+      else this.windowed.set(id, ms);
+    }
+    const moved = [...this.windowed].map(([id, ms]) => {
+      const c = this.planned.get(id)!;
+      return { ...c, config: { ...c.config, interval: ms } };
+    });
+    this.windowShards = new Map(planShards(moved, this.opts.config.checker.shardSize, true).map((s) => [s.schedulerId, s]));
+  }
+
+  /** Follows risk windows' probeInterval: moves the checks whose interval changes now into or out of window shards. */
+  async retune(): Promise<void> {
+    const w = this.windows;
+    if (!w || !this.guard || this.retuning || this.stopped) return;
+    this.retuning = true;
+    try {
+      await w.refresh(this.now()).catch((err: Error) => this.warn.warn('risk-windows', `cannot read announced risk windows: ${err.message}`));
+      const changes = w.changes(this.tunable(), this.now());
+      if (!changes.size) return;
+      this.applyIntervals(changes);
+      const list = [...changes].map(([id, ms]) => `${id} ${ms}ms`);
+      this.log.info(`risk windows: probe intervals now ${list.slice(0, 5).join(', ')}${list.length > 5 ? ` and ${list.length - 5} more` : ''}`);
+      await this.guard.replaceGroup((id) => id.startsWith('window-'), [...this.windowShards.values()].map(wantedOf));
+    } finally {
+      this.retuning = false;
+    }
   }
 
   /**
@@ -200,11 +262,11 @@ export class Checker {
     const now = this.now();
     await Promise.all(
       ids.map((id) => {
-        const s = this.shards.get(id);
+        const s = this.shards.get(id) ?? this.windowShards.get(id);
         if (!s) return undefined;
         const dueAt = Math.floor((now - s.offset) / s.interval) * s.interval + s.offset;
         return this.queue
-          .add('shard', { interval: s.interval, index: s.index, count: s.count, dueAt }, { jobId: `catchup-${id}-${dueAt}`, removeOnComplete: { count: 0 }, removeOnFail: { count: 100 } })
+          .add('shard', { ...shardData(s), dueAt }, { jobId: `catchup-${id}-${dueAt}`, removeOnComplete: { count: 0 }, removeOnFail: { count: 100 } })
           .catch((err: Error) => this.warn.warn('catchup', `cannot run the current slot of ${id}: ${err.message}`));
       }),
     );
@@ -217,7 +279,7 @@ export class Checker {
 
   /** Starts every check of the shard at its due time; resolves once each has started or been skipped. */
   private async runShard(job: Job<ShardJobData>): Promise<void> {
-    const shard = this.shards.get(shardSchedulerId(job.data));
+    const shard = this.shards.get(shardSchedulerId(job.data)) ?? this.windowShards.get(shardSchedulerId(job.data));
     if (!shard) {
       // Another process of this vantage runs a different config (a rolling change): its shards are not ours.
       this.warn.warn(`unknown:${job.name}`, `shard job ${shardSchedulerId(job.data)} is not in this checker's config; skipped`);
@@ -239,7 +301,9 @@ export class Checker {
       this.log.debug(`shard ${shard.schedulerId} slot ${dueAt} already ran; ignoring the repeated job`);
       return;
     }
-    await Promise.all(shard.checks.map((c, i) => this.startAt(c, checkDueAt(shard, dueAt, i))));
+    // A check a risk window moved runs in its window shard only, and back in its own shard once the window is over.
+    const runsHere = (c: PlannedCheck) => (shard.window ? this.windowed.get(c.id) === shard.interval : !this.windowed.has(c.id));
+    await Promise.all(shard.checks.map((c, i) => (runsHere(c) ? this.startAt(c, checkDueAt(shard, dueAt, i)) : undefined)));
   }
 
   private async startAt(c: PlannedCheck, due: number): Promise<void> {
@@ -314,6 +378,7 @@ export class Checker {
   /** Stops taking shard jobs, lets running probes finish (at most their timeout), and sends their results. */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.retuneTimer);
     this.guard?.stop();
     this.identity?.stop();
     await this.worker?.close(true);

@@ -84,6 +84,43 @@ export class SchedulerGuard {
     return this.passing;
   }
 
+  /**
+   * Replaces the wanted schedulers whose id `inGroup` selects with `next` (a risk window's probeInterval starts or
+   * ends) and writes the change at once. Runs between passes, so a pass never mistakes it for a loss by Redis.
+   */
+  async replaceGroup(inGroup: (id: string) => boolean, next: WantedScheduler[]): Promise<void> {
+    while (this.passing) await this.passing;
+    const run = (async () => {
+      const nextIds = new Set(next.map((w) => w.id));
+      for (const id of [...this.wanted.keys()]) {
+        if (!inGroup(id) || nextIds.has(id)) continue;
+        this.wanted.delete(id);
+        await this.opts.queue.removeJobScheduler(id);
+      }
+      for (const w of next) {
+        const had = this.wanted.get(w.id);
+        this.wanted.set(w.id, w);
+        if (!had || had.everyMs !== w.everyMs || had.offsetMs !== w.offsetMs) await this.upsert(w);
+      }
+    })();
+    this.passing = run
+      .catch((err: Error) => {
+        // The next full pass writes whatever did not make it (the wanted set is already the new one).
+        this.fullPassDue = true;
+        this.opts.logger.warn(`cannot change probe intervals yet: ${err.message}`);
+      })
+      .finally(() => (this.passing = undefined));
+    return this.passing;
+  }
+
+  private upsert(w: WantedScheduler): Promise<unknown> {
+    return this.opts.queue.upsertJobScheduler(
+      w.id,
+      { every: w.everyMs, ...(w.offsetMs ? { offset: w.offsetMs } : {}) },
+      { name: 'probe', data: w.data, opts: { removeOnComplete: { count: 0 }, removeOnFail: { count: 100 } } },
+    );
+  }
+
   private async pass(full: boolean): Promise<void> {
     const q = this.opts.queue;
     if (!full) {
@@ -102,13 +139,7 @@ export class SchedulerGuard {
       const lost = s === undefined || s.every !== w.everyMs || moved || (s.next !== undefined && now - s.next > 3 * w.everyMs + 1_000);
       if (lost) recreate.push(w);
     }
-    for (const w of recreate) {
-      await q.upsertJobScheduler(
-        w.id,
-        { every: w.everyMs, ...(w.offsetMs ? { offset: w.offsetMs } : {}) },
-        { name: 'probe', data: w.data, opts: { removeOnComplete: { count: 0 }, removeOnFail: { count: 100 } } },
-      );
-    }
+    for (const w of recreate) await this.upsert(w);
     for (const s of existing) {
       if (s.key && !this.wanted.has(s.key)) {
         await q.removeJobScheduler(s.key);

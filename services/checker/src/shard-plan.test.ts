@@ -17,7 +17,7 @@ function planned(portals: number, intervals: string[] = ['10s']): PlannedCheck[]
   };
   const config = parseConfig(raw, 'test', {});
   return config.portals.flatMap((p) =>
-    p.sites.flatMap((s) => s.checks.map((c, i) => ({ id: `${p.id}.${s.name}.${checkName(c, i)}.${c.interval}`, portal: p.id, site: s.name, check: checkName(c, i), config: c }))),
+    p.sites.flatMap((s) => s.checks.map((c, i) => ({ id: `${p.id}.${s.name}.${checkName(c, i)}.${c.interval}`, portal: p.id, site: s.name, check: checkName(c, i), config: c, readiness: false }))),
   );
 }
 
@@ -60,5 +60,18 @@ describe('planShards', () => {
     const b = planShards([...checks].reverse(), 50);
     const view = (shards: typeof a) => shards.map((s) => [s.schedulerId, s.offset, s.checks.map((c, i) => `${c.id}@${s.delays[i]}`).sort()]);
     expect(view(b)).toEqual(view(a));
+  });
+});
+
+describe('window shards', () => {
+  it('are named apart from the configured shards, so a risk window starting or ending never renames or replans those', () => {
+    const checks = planned(600, ['10s']);
+    const base = planShards(checks, 250);
+    const moved = planShards(checks.slice(0, 4).map((c) => ({ ...c, config: { ...c.config, interval: 2000 } })), 250, true);
+    expect(base.every((s) => s.schedulerId.startsWith('every-') && s.window === undefined)).toBe(true);
+    expect(moved.map((s) => s.schedulerId)).toEqual(['window-every-2000ms-shard-0-of-1']);
+    expect(moved[0].window).toBe(1);
+    expect(moved[0].checks.map((c) => c.id).sort()).toEqual(checks.slice(0, 4).map((c) => c.id).sort());
+    expect(planShards(checks, 250).map((s) => s.schedulerId)).toEqual(base.map((s) => s.schedulerId));
   });
 });

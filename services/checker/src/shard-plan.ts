@@ -8,6 +8,8 @@ export interface PlannedCheck {
   site: string;
   check: string;
   config: CheckConfig;
+  /** Readiness checks keep their interval in a risk window (window-intervals.ts). */
+  readiness: boolean;
   /** Set when another site's readiness compares its content version against this site's. */
   version?: VersionSource;
 }
@@ -17,6 +19,11 @@ export interface ShardJobData {
   interval: number;
   index: number;
   count: number;
+  /**
+   * 1 on the shards of checks that a risk window's probeInterval moved off their configured interval: planned from
+   * those checks alone, so a window starting or ending leaves every other shard (and its checks' phases) as it was.
+   */
+  window?: 1;
   /** Set on a one-off job that runs a slot a recreated scheduler would otherwise skip: the slot's due time. */
   dueAt?: number;
 }
@@ -43,7 +50,7 @@ export interface Shard extends ShardJobData {
 
 /** The scheduler id of a shard; it names the shard count, so a new count leaves the old schedulers to be removed. */
 export function shardSchedulerId(s: ShardJobData): string {
-  return `every-${s.interval}ms-shard-${s.index}-of-${s.count}`;
+  return `${s.window ? 'window-' : ''}every-${s.interval}ms-shard-${s.index}-of-${s.count}`;
 }
 
 /** FNV-1a: stable across processes and versions, so every checker of a vantage computes the same plan. */
@@ -61,7 +68,7 @@ function hash(s: string): number {
  * depends only on the portal ids, the check ids and the count per interval, so checker processes that share a
  * vantage (and a config) agree on it.
  */
-export function planShards(checks: PlannedCheck[], shardSize: number): Shard[] {
+export function planShards(checks: PlannedCheck[], shardSize: number, forWindow = false): Shard[] {
   const byInterval = new Map<number, Map<string, PlannedCheck[]>>();
   for (const c of checks) {
     const portals = byInterval.get(c.config.interval) ?? new Map<string, PlannedCheck[]>();
@@ -77,7 +84,7 @@ export function planShards(checks: PlannedCheck[], shardSize: number): Shard[] {
     for (const { portal, list, h } of keyed) members[h % count].push({ portal, checks: list });
     const window = interval / count;
     for (let index = 0; index < count; index++) {
-      const data = { interval, index, count };
+      const data: ShardJobData = forWindow ? { interval, index, count, window: 1 } : { interval, index, count };
       const groups = members[index];
       const shardChecks: PlannedCheck[] = [];
       const delays: number[] = [];
