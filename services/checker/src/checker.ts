@@ -1,3 +1,6 @@
+// One class on purpose: the shard plan, the window shards of risk windows, the slot claims, probe slots and result
+// batching share the checker's state (which check runs where and when); split apart they would pass it around on
+// every probe. The pure parts live beside it: shard-plan.ts, window-intervals.ts, probe-slots.ts, result-batcher.ts.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
