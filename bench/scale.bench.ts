@@ -1,3 +1,5 @@
+// Long because it is one self-contained run: it starts its own Redis and target, runs each size and each
+// scale-out count against standalone services, and prints the tables; the helpers only make sense together.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -27,7 +29,11 @@ import { table, intEnv } from './stats';
  * Settings (environment): BENCH_ENDPOINTS (default 500,2000,5000), BENCH_INTERVAL_MS (default 1000),
  * BENCH_SECONDS (measured window, default 15), BENCH_WARMUP (seconds, default 5), BENCH_CONCURRENCY
  * (checker.concurrency, default 256), BENCH_START_TIMEOUT (seconds to the first completed check, default 60; a size that
- * does not get there is reported as such, not measured).
+ * does not get there is reported as such, not measured), BENCH_SCALEOUT (checker process counts for the scale-out
+ * table, default 1,2,4; empty: none), BENCH_SCALEOUT_ENDPOINTS (endpoints offered to them, default 5000).
+ *
+ * Scale-out: the same config run by N checker processes of one vantage (as users scale a vantage out), one
+ * controller; completed/s and skipped are summed over the processes' /metrics.
  */
 
 
@@ -48,6 +54,12 @@ const S = {
   warmup: intEnv('BENCH_WARMUP', 5),
   concurrency: intEnv('BENCH_CONCURRENCY', 256),
   startTimeout: intEnv('BENCH_START_TIMEOUT', 60),
+  scaleOut: (process.env.BENCH_SCALEOUT ?? '1,2,4').split(',').filter((x) => x.trim() !== '').map((x) => {
+    const n = Number(x.trim());
+    if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_SCALEOUT must be a comma-separated list of integers >= 1, got ${JSON.stringify(process.env.BENCH_SCALEOUT)}`);
+    return n;
+  }),
+  scaleOutEndpoints: listEnv('BENCH_SCALEOUT_ENDPOINTS', [5000])[0],
 };
 
 // Compiled to bench/dist/bench/.
@@ -89,11 +101,22 @@ function completedOf(text: string): number {
   return Math.max(perCheck, perVantage);
 }
 
-async function scrape(url: string): Promise<Scrape> {
+async function scrapeOne(url: string): Promise<Scrape> {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
   const text = await res.text();
   return { ...parseMetrics(text), completed: completedOf(text) };
+}
+
+/** Every checker process's figures added up (lag buckets too: they share their bounds). */
+async function scrape(urls: readonly string[]): Promise<Scrape> {
+  const sum: Scrape = { completed: 0, skipped: 0, lagBuckets: new Map() };
+  for (const s of await Promise.all(urls.map(scrapeOne))) {
+    sum.completed += s.completed;
+    sum.skipped += s.skipped;
+    for (const [le, n] of s.lagBuckets) sum.lagBuckets.set(le, (sum.lagBuckets.get(le) ?? 0) + n);
+  }
+  return sum;
 }
 
 function lagFromHistogram(a: Scrape, b: Scrape, q: number): string {
@@ -171,6 +194,7 @@ interface NotStarted {
 interface Row {
   notStarted?: false;
   endpoints: number;
+  processes: number;
   firstCheckS: number;
   due: number;
   completed: number;
@@ -187,34 +211,38 @@ interface Row {
   rssController: number;
 }
 
-async function oneSize(redis: RedisServer, admin: Redis, target: StaticHttpTarget, dir: string, endpoints: number): Promise<Row | NotStarted> {
+async function oneSize(redis: RedisServer, admin: Redis, target: StaticHttpTarget, dir: string, endpoints: number, processes = 1): Promise<Row | NotStarted> {
   const intervalMs = S.intervalMs;
   const prefix = `bench${randomBytes(3).toString('hex')}`;
   const raw = scaleRawConfig({ portals: endpoints / 2, intervalMs, targetUrl: target.url, redisUrl: redis.url, prefix, concurrency: S.concurrency });
   const configFile = path.join(dir, `${prefix}.yaml`);
   // JSON is YAML: the services read it through their normal loader.
   fs.writeFileSync(configFile, JSON.stringify(raw));
-  const [checkerPort, controllerPort] = [await freePort(), await freePort()];
+  const controllerPort = await freePort();
+  const checkerPorts: number[] = [];
+  for (let i = 0; i < processes; i++) checkerPorts.push(await freePort());
   const env = { FAILOVER_CONFIG: configFile, LOG_LEVEL: 'warn', REDIS_URL: redis.url };
   const startedAt = Date.now();
   const checkerLog = path.join(dir, `${prefix}-checker.log`);
   const controllerLog = path.join(dir, `${prefix}-controller.log`);
   const controller = spawnNode('services/controller/dist/main.js', { ...env, METRICS_LISTEN: `127.0.0.1:${controllerPort}` }, controllerLog);
-  const checker = spawnNode('services/checker/dist/main.js', { ...env, METRICS_LISTEN: `127.0.0.1:${checkerPort}` }, checkerLog);
-  const metricsUrl = `http://127.0.0.1:${checkerPort}/metrics`;
+  const checkers = checkerPorts.map((port) => spawnNode('services/checker/dist/main.js', { ...env, METRICS_LISTEN: `127.0.0.1:${port}` }, checkerLog));
+  const metricsUrl = checkerPorts.map((port) => `http://127.0.0.1:${port}/metrics`);
   const results = new Queue(RESULTS_QUEUE, { connection: admin, prefix: keys(prefix).bull });
   let rssChecker = 0;
   let rssController = 0;
   const rssTimer = setInterval(() => {
-    rssChecker = Math.max(rssChecker, rssMiB(checker.pid));
+    rssChecker = Math.max(rssChecker, ...checkers.map((c) => rssMiB(c.pid)));
     rssController = Math.max(rssController, rssMiB(controller.pid));
   }, 500);
   try {
     // Its own loop, not waitFor: a service that exits must end the bench at once, not after the timeout.
     for (;;) {
-      if (checker.exitCode !== null) throw new Error(`checker exited (${checker.exitCode}):\n${logTail(checkerLog)}`);
+      const exited = checkers.find((c) => c.exitCode !== null);
+      if (exited) throw new Error(`checker exited (${exited.exitCode}):\n${logTail(checkerLog)}`);
       if (controller.exitCode !== null) throw new Error(`controller exited (${controller.exitCode}):\n${logTail(controllerLog)}`);
       if (Date.now() - startedAt > S.startTimeout * 1000) return { endpoints, due: endpoints / (intervalMs / 1000), notStarted: true };
+      // Every process serves /metrics once its checker started; the first completed check is then counted.
       if ((await scrape(metricsUrl).catch(() => ({ completed: 0 }))).completed > 0) break;
       await delay(100);
     }
@@ -241,6 +269,7 @@ async function oneSize(redis: RedisServer, admin: Redis, target: StaticHttpTarge
     const completed = b.completed - a.completed;
     return {
       endpoints,
+      processes,
       firstCheckS,
       due: endpoints / (intervalMs / 1000),
       completed: completed / elapsed,
@@ -259,7 +288,7 @@ async function oneSize(redis: RedisServer, admin: Redis, target: StaticHttpTarge
     };
   } finally {
     clearInterval(rssTimer);
-    await Promise.all([stopChild(checker), stopChild(controller)]);
+    await Promise.all([...checkers.map(stopChild), stopChild(controller)]);
     await results.obliterate({ force: true }).catch(() => undefined);
     await results.close();
   }
@@ -309,6 +338,24 @@ async function main(): Promise<void> {
         ),
       ),
     );
+    if (S.scaleOut.length) {
+      const out: (Row | NotStarted)[] = [];
+      for (const n of S.scaleOut) {
+        out.push(await oneSize(redis, admin, target, dir, S.scaleOutEndpoints, n));
+        console.log(`  ${n} checker process(es) done`);
+      }
+      console.log(`\nScale-out: ${S.scaleOutEndpoints} endpoints every ${S.intervalMs} ms, N checker processes of one vantage, one controller (load average now ${os.loadavg()[0].toFixed(1)}):`);
+      console.log(
+        table(
+          ['checker processes', 'due/s', 'completed/s', 'ran', 'skipped', 'lag p50', 'lag p99', 'results age p99', 'RSS per checker (max)'],
+          out.map((r, i) =>
+            r.notStarted
+              ? [String(S.scaleOut[i]), f(r.due), `none in ${S.startTimeout} s`, '-', '-', '-', '-', '-', '-']
+              : [String(r.processes), f(r.due), f(r.completed), `${f((100 * r.completed) / r.due, 1)} %`, r.skipped, r.p50, r.p99, `${f(r.ageP99, 2)} s`, `${f(r.rssChecker)} MiB`],
+          ),
+        ),
+      );
+    }
     console.log(`\nload average at the end ${os.loadavg()[0].toFixed(1)} (the machine is shared; figures move with it)`);
   } finally {
     admin.disconnect();
