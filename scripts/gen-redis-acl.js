@@ -28,9 +28,9 @@ function rolePatterns(prefix) {
   const p = prefix;
   return {
     // BullMQ's queues it consumes (checks-<vantage>) and produces to (results), its evidence captures, and the
-    // implied HMAC key of its vantage (SET NX on first start); the announced risk windows read-only (their
-    // probeInterval). Nothing of the controller's: no lease, fence, state, operations, intents or audit.
-    checker: [`~${p}:checks-*`, `~${p}:results:*`, `~${p}:capture:*`, `~${p}:portal:*:captures`, `~${p}:vantage:*:key`, `%R~${p}:portal:*:risk-windows`],
+    // implied HMAC key of its vantage (SET NX on first start), the claims that run each shard slot once across the
+    // vantage's processes; the announced risk windows read-only (their probeInterval). Nothing of the controller's: no lease, fence, state, operations, intents or audit.
+    checker: [`~${p}:checks-*`, `~${p}:results:*`, `~${p}:capture:*`, `~${p}:portal:*:captures`, `~${p}:vantage:*:key`, `~${p}:checker:*:claim:*`, `%R~${p}:portal:*:risk-windows`],
     // The leader owns everything under the prefix (state, lease, fence, operations, audit, drills, probes,
     // availability, both queues).
     controller: [`~${p}:*`],
@@ -67,7 +67,7 @@ function apiScriptSelector(prefixes) {
  */
 function vantageCheckerPatterns(prefix, vantage) {
   const p = prefix;
-  return [`~${p}:checks-${vantage}:*`, `~${p}:results:*`, `~${p}:capture:*`, `~${p}:portal:*:captures`, `~${p}:vantage:${vantage}:key`, `%R~${p}:portal:*:risk-windows`];
+  return [`~${p}:checks-${vantage}:*`, `~${p}:results:*`, `~${p}:capture:*`, `~${p}:portal:*:captures`, `~${p}:vantage:${vantage}:key`, `~${p}:checker:${vantage}:claim:*`, `%R~${p}:portal:*:risk-windows`];
 }
 
 /**
