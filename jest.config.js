@@ -12,7 +12,8 @@ const workspaceSources = {
 module.exports = {
   testEnvironment: 'node',
   testMatch: ['<rootDir>/{shared,services,cli,test}/**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  // test/load runs alone after the rest (jest.load.config.js, `npm run test:load`).
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '<rootDir>/test/load/'],
   // Compiled copies in dist/ would otherwise collide with the sources in jest's module map.
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
   transform: {
