@@ -1,6 +1,5 @@
 // Long because it is one self-contained run: it starts its own Redis and target, runs each size and each
 // scale-out count against standalone services, and prints the tables; the helpers only make sense together.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,6 +13,9 @@ import { startRedis, type RedisServer } from '../test/support/redis-server';
 import { startStaticHttpTarget, type StaticHttpTarget } from '../test/support/static-http-target';
 import { scaleRawConfig } from '../test/support/scale-fixture';
 import { table, intEnv } from './stats';
+import { rssMiB, spawnNode, stopChild } from './bench-processes';
+import { bareHttpRate, blackboxRate, type Rate } from './scale-references';
+import { failoverAtScale } from './scale-failover';
 
 /**
  * `npm run bench:scale`: how many of the checks that fall due the checker really runs, and whether the controller
@@ -26,14 +28,21 @@ import { table, intEnv } from './stats';
  * so a request arriving at t started t mod I late. That reading is only meaningful while lag < I, which holds for
  * a checker that drops probes older than their interval.
  *
- * Settings (environment): BENCH_ENDPOINTS (default 500,2000,5000), BENCH_INTERVAL_MS (default 1000),
- * BENCH_SECONDS (measured window, default 15), BENCH_WARMUP (seconds, default 5), BENCH_CONCURRENCY
- * (checker.concurrency, default 256), BENCH_START_TIMEOUT (seconds to the first completed check, default 60; a size that
- * does not get there is reported as such, not measured), BENCH_SCALEOUT (checker process counts for the scale-out
- * table, default 1,2,4; empty: none), BENCH_SCALEOUT_ENDPOINTS (endpoints offered to them, default 5000).
+ * Settings (environment): BENCH_ENDPOINTS (default 10000,25000,50000: 1k, 2.5k and 5k checks/s offered at the
+ * default interval), BENCH_INTERVAL_MS (default 10000), BENCH_SECONDS (measured window, default 20), BENCH_WARMUP
+ * (seconds, default 15), BENCH_CONCURRENCY (checker.concurrency, default 256), BENCH_START_TIMEOUT (seconds to the
+ * first completed check, default 60; a size that does not get there is reported as such, not measured),
+ * BENCH_ALL_IN_ONE (endpoints offered to one `npm start`, default 25000; empty: none), BENCH_SCALEOUT (checker
+ * process counts for the scale-out table, default 1,2,4; empty: none), BENCH_SCALEOUT_ENDPOINTS (endpoints offered
+ * to them, default 25000), BENCH_FAILOVER_ENDPOINTS (size of the failover-at-scale run, default 25000; empty: none),
+ * BENCH_REF_SECONDS (default 10) and BENCH_REF_CONCURRENCY (default 64) for the reference rates.
  *
  * Scale-out: the same config run by N checker processes of one vantage (as users scale a vantage out), one
  * controller; completed/s and skipped are summed over the processes' /metrics.
+ *
+ * References, same target, same run: blackbox exporter's /probe driven as fast as it answers, and a bare
+ * `http.get` loop (scale-references.ts). Failover at scale: one portal's primary is cut while the others keep being
+ * checked, timed to the zone file holding the standby's address (scale-failover.ts).
  */
 
 
@@ -47,11 +56,17 @@ function listEnv(name: string, fallback: number[]): number[] {
   });
 }
 
+/** One size; set but empty means "not this part". */
+function optionalSize(name: string, fallback: number): number | undefined {
+  if (process.env[name] === '') return undefined;
+  return listEnv(name, [fallback])[0];
+}
+
 const S = {
-  endpoints: listEnv('BENCH_ENDPOINTS', [500, 2000, 5000]),
-  intervalMs: intEnv('BENCH_INTERVAL_MS', 1000),
-  seconds: intEnv('BENCH_SECONDS', 15),
-  warmup: intEnv('BENCH_WARMUP', 5),
+  endpoints: listEnv('BENCH_ENDPOINTS', [10_000, 25_000, 50_000]),
+  intervalMs: intEnv('BENCH_INTERVAL_MS', 10_000),
+  seconds: intEnv('BENCH_SECONDS', 20),
+  warmup: intEnv('BENCH_WARMUP', 15),
   concurrency: intEnv('BENCH_CONCURRENCY', 256),
   startTimeout: intEnv('BENCH_START_TIMEOUT', 60),
   scaleOut: (process.env.BENCH_SCALEOUT ?? '1,2,4').split(',').filter((x) => x.trim() !== '').map((x) => {
@@ -59,11 +74,13 @@ const S = {
     if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_SCALEOUT must be a comma-separated list of integers >= 1, got ${JSON.stringify(process.env.BENCH_SCALEOUT)}`);
     return n;
   }),
-  scaleOutEndpoints: listEnv('BENCH_SCALEOUT_ENDPOINTS', [5000])[0],
+  scaleOutEndpoints: listEnv('BENCH_SCALEOUT_ENDPOINTS', [25_000])[0],
+  allInOne: optionalSize('BENCH_ALL_IN_ONE', 25_000),
+  failoverEndpoints: optionalSize('BENCH_FAILOVER_ENDPOINTS', 25_000),
+  refSeconds: intEnv('BENCH_REF_SECONDS', 10),
+  refConcurrency: intEnv('BENCH_REF_CONCURRENCY', 64),
 };
 
-// Compiled to bench/dist/bench/.
-const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 interface Scrape {
   completed: number;
@@ -152,37 +169,9 @@ function arrivals(file: string, from: number, to: number): number[] {
   }
 }
 
-function rssMiB(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
 async function redisCommands(redis: Redis): Promise<number> {
   const m = /total_commands_processed:(\d+)/.exec(await redis.info('stats'));
   return m ? Number(m[1]) : 0;
-}
-
-function spawnNode(script: string, env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
-  const log = fs.openSync(logFile, 'a');
-  try {
-    return spawn(process.execPath, [path.join(ROOT, script)], { env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
-  } finally {
-    fs.closeSync(log);
-  }
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 interface NotStarted {
@@ -211,10 +200,14 @@ interface Row {
   rssController: number;
 }
 
-async function oneSize(redis: RedisServer, admin: Redis, target: StaticHttpTarget, dir: string, endpoints: number, processes = 1): Promise<Row | NotStarted> {
+/** `services`: standalone checker process(es) and controller; `all-in-one`: one `npm start` (checker, controller, API). */
+type Mode = 'services' | 'all-in-one';
+
+async function oneSize(redis: RedisServer, admin: Redis, target: StaticHttpTarget, dir: string, endpoints: number, processes = 1, mode: Mode = 'services'): Promise<Row | NotStarted> {
   const intervalMs = S.intervalMs;
   const prefix = `bench${randomBytes(3).toString('hex')}`;
-  const raw = scaleRawConfig({ portals: endpoints / 2, intervalMs, targetUrl: target.url, redisUrl: redis.url, prefix, concurrency: S.concurrency });
+  const apiPort = await freePort();
+  const raw = scaleRawConfig({ portals: endpoints / 2, intervalMs, targetUrl: target.url, redisUrl: redis.url, prefix, concurrency: S.concurrency, apiListen: `127.0.0.1:${apiPort}` });
   const configFile = path.join(dir, `${prefix}.yaml`);
   // JSON is YAML: the services read it through their normal loader.
   fs.writeFileSync(configFile, JSON.stringify(raw));
@@ -225,9 +218,13 @@ async function oneSize(redis: RedisServer, admin: Redis, target: StaticHttpTarge
   const startedAt = Date.now();
   const checkerLog = path.join(dir, `${prefix}-checker.log`);
   const controllerLog = path.join(dir, `${prefix}-controller.log`);
-  const controller = spawnNode('services/controller/dist/main.js', { ...env, METRICS_LISTEN: `127.0.0.1:${controllerPort}` }, controllerLog);
-  const checkers = checkerPorts.map((port) => spawnNode('services/checker/dist/main.js', { ...env, METRICS_LISTEN: `127.0.0.1:${port}` }, checkerLog));
-  const metricsUrl = checkerPorts.map((port) => `http://127.0.0.1:${port}/metrics`);
+  // The all-in-one serves /metrics on its API; it is both "checker" and "controller" below.
+  const controller =
+    mode === 'all-in-one'
+      ? spawnNode('cli/dist/main.js', env, controllerLog, ['start', '-c', configFile])
+      : spawnNode('services/controller/dist/main.js', { ...env, METRICS_LISTEN: `127.0.0.1:${controllerPort}` }, controllerLog);
+  const checkers = mode === 'all-in-one' ? [controller] : checkerPorts.map((port) => spawnNode('services/checker/dist/main.js', { ...env, METRICS_LISTEN: `127.0.0.1:${port}` }, checkerLog));
+  const metricsUrl = mode === 'all-in-one' ? [`http://127.0.0.1:${apiPort}/metrics`] : checkerPorts.map((port) => `http://127.0.0.1:${port}/metrics`);
   const results = new Queue(RESULTS_QUEUE, { connection: admin, prefix: keys(prefix).bull });
   let rssChecker = 0;
   let rssController = 0;
@@ -288,7 +285,7 @@ async function oneSize(redis: RedisServer, admin: Redis, target: StaticHttpTarge
     };
   } finally {
     clearInterval(rssTimer);
-    await Promise.all([...checkers.map(stopChild), stopChild(controller)]);
+    await Promise.all([...new Set([...checkers, controller])].map(stopChild));
     await results.obliterate({ force: true }).catch(() => undefined);
     await results.close();
   }
@@ -338,6 +335,20 @@ async function main(): Promise<void> {
         ),
       ),
     );
+    if (S.allInOne !== undefined) {
+      const r = await oneSize(redis, admin, target, dir, S.allInOne, 1, 'all-in-one');
+      console.log(`\nOne \`npm start\` (checker, controller and API in one process), ${S.allInOne} endpoints every ${S.intervalMs} ms:`);
+      console.log(
+        table(
+          ['endpoints', 'first check', 'due/s', 'completed/s', 'ran', 'skipped', 'lag p50', 'lag p99', 'results age p99', 'RSS'],
+          [
+            r.notStarted
+              ? [String(r.endpoints), `none in ${S.startTimeout} s`, f(r.due), '-', '-', '-', '-', '-', '-', '-']
+              : [String(r.endpoints), `${f(r.firstCheckS, 1)} s`, f(r.due), f(r.completed), `${f((100 * r.completed) / r.due, 1)} %`, r.skipped, r.p50, r.p99, `${f(r.ageP99, 2)} s`, `${f(r.rssChecker)} MiB`],
+          ],
+        ),
+      );
+    }
     if (S.scaleOut.length) {
       const out: (Row | NotStarted)[] = [];
       for (const n of S.scaleOut) {
@@ -353,6 +364,32 @@ async function main(): Promise<void> {
               ? [String(S.scaleOut[i]), f(r.due), `none in ${S.startTimeout} s`, '-', '-', '-', '-', '-', '-']
               : [String(r.processes), f(r.due), f(r.completed), `${f((100 * r.completed) / r.due, 1)} %`, r.skipped, r.p50, r.p99, `${f(r.ageP99, 2)} s`, `${f(r.rssChecker)} MiB`],
           ),
+        ),
+      );
+    }
+    // Nothing else runs now: each reference has the machine to itself, like each size above.
+    const blackbox = await blackboxRate(target.url, S.refSeconds, S.refConcurrency);
+    const bare = await bareHttpRate(target.url, S.refSeconds, S.refConcurrency);
+    const peak = Math.max(0, ...rows.map((r) => (r.notStarted ? 0 : r.completed)));
+    const ratio = (ref: Rate | string) => (typeof ref === 'string' ? '-' : `${f(peak / ref.perSecond, 2)}x`);
+    const rate = (ref: Rate | string) => (typeof ref === 'string' ? ref : `${f(ref.perSecond)} (${ref.concurrency} in flight, ${ref.failed} failed)`);
+    console.log(`\nReferences on the same target, ${S.refSeconds} s each, against portal-failover's peak of ${f(peak)} completed checks/s above:`);
+    console.log(
+      table(
+        ['prober', 'probes/s', 'portal-failover peak / this'],
+        [
+          ['blackbox exporter /probe (http_2xx)', rate(blackbox), ratio(blackbox)],
+          ['bare Node http.get loop (no agent)', rate(bare), ratio(bare)],
+        ],
+      ),
+    );
+    if (S.failoverEndpoints !== undefined) {
+      const fo = await failoverAtScale(redis, target, dir, S.failoverEndpoints, S.intervalMs, S.warmup);
+      console.log(`\nFailover at scale: one \`npm start\` with ${fo.endpoints} endpoints every ${S.intervalMs} ms, one portal's primary cut (connections refused):`);
+      console.log(
+        table(
+          ['endpoints', 'cut -> zone file names the standby', 'bound (failureThreshold x interval + 1 s)', 'within', 'RSS'],
+          [[String(fo.endpoints), fo.switchedS === undefined ? `not within ${f(2 * fo.boundS)} s` : `${f(fo.switchedS, 1)} s`, `${f(fo.boundS)} s`, fo.switchedS !== undefined && fo.switchedS <= fo.boundS ? 'yes' : 'NO', `${f(fo.rssMiB)} MiB`]],
         ),
       );
     }

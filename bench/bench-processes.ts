@@ -1,0 +1,37 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+// Compiled to bench/dist/bench/.
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+
+/** A script of this repository (path from its root) in a child Node process, its output appended to logFile. */
+export function spawnNode(script: string, env: NodeJS.ProcessEnv, logFile: string, args: string[] = []): ChildProcess {
+  const log = fs.openSync(logFile, 'a');
+  try {
+    return spawn(process.execPath, [path.join(ROOT, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
+  } finally {
+    fs.closeSync(log);
+  }
+}
+
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+
+export function rssMiB(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
