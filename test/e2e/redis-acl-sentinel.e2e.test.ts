@@ -73,7 +73,8 @@ it('replicates and promotes with the replica and sentinel users; each role keeps
   await waitFor(async () => (await cluster.masterPort()) !== oldMaster, { timeoutMs: 30_000, intervalMs: 250, what: 'the Sentinels to promote the replica' });
   expect(String(await askAs(await cluster.masterPort(), info, 'INFO', 'replication'))).toMatch(/role:master/);
 
-  await waitFor(async () => (await controller.set(k.portalState('p'), 'after').catch(() => 'retry')) === 'OK', { timeoutMs: 20_000, intervalMs: 250, what: 'the controller writing to the new master' });
+  // Errors are thrown, not swallowed, so that a timeout names the last one (waitFor keeps it).
+  await waitFor(async () => (await controller.set(k.portalState('p'), 'after')) === 'OK', { timeoutMs: 30_000, intervalMs: 250, what: 'the controller writing to the new master' });
   expect(await controller.get(k.portalState('p'))).toBe('after');
   await expect(checker.set(k.lease, 'x')).rejects.toThrow(/NOPERM/);
 });
