@@ -15,6 +15,7 @@ export function spawnNode(script: string, env: NodeJS.ProcessEnv, logFile: strin
   }
 }
 
+/** SIGTERM, then SIGKILL after 15 s. */
 export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
@@ -24,7 +25,7 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-
+/** Resident memory of a process, MiB; 0 once it has exited. */
 export function rssMiB(pid: number | undefined): number {
   if (pid === undefined) return 0;
   try {

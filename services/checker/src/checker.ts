@@ -29,7 +29,7 @@ import { ProbeSlots } from './probe-slots';
 import { VantageIdentity } from './vantage-identity';
 import { SchedulerGuard } from './scheduler-guard';
 import { ResultBatcher } from './result-batcher';
-import { checkDueAt, planShards, shardSchedulerId, type PlannedCheck, type Shard, type ShardJobData } from './shard-plan';
+import { checkDueAt, planShards, shardJobData, shardSchedulerId, type PlannedCheck, type Shard, type ShardJobData } from './shard-plan';
 import { WindowIntervals, type TunableCheck } from './window-intervals';
 import type { WantedScheduler } from './scheduler-guard';
 
@@ -79,12 +79,8 @@ function shardDueAt(job: Job<ShardJobData>, shard: Shard): number {
   return Math.floor((at - shard.offset) / shard.interval) * shard.interval + shard.offset;
 }
 
-function shardData(s: Shard): ShardJobData {
-  return s.window ? { interval: s.interval, index: s.index, count: s.count, window: 1 } : { interval: s.interval, index: s.index, count: s.count };
-}
-
 function wantedOf(s: Shard): WantedScheduler {
-  return { id: s.schedulerId, everyMs: s.interval, offsetMs: s.offset, data: { ...shardData(s) } };
+  return { id: s.schedulerId, everyMs: s.interval, offsetMs: s.offset, data: { ...shardJobData(s) } };
 }
 
 /**
@@ -269,7 +265,7 @@ export class Checker {
         if (!s) return undefined;
         const dueAt = Math.floor((now - s.offset) / s.interval) * s.interval + s.offset;
         return this.queue
-          .add('shard', { ...shardData(s), dueAt }, { jobId: `catchup-${id}-${dueAt}`, removeOnComplete: { count: 0 }, removeOnFail: { count: 100 } })
+          .add('shard', { ...shardJobData(s), dueAt }, { jobId: `catchup-${id}-${dueAt}`, removeOnComplete: { count: 0 }, removeOnFail: { count: 100 } })
           .catch((err: Error) => this.warn.warn('catchup', `cannot run the current slot of ${id}: ${err.message}`));
       }),
     );
@@ -282,10 +278,11 @@ export class Checker {
 
   /** Starts every check of the shard at its due time; resolves once each has started or been skipped. */
   private async runShard(job: Job<ShardJobData>): Promise<void> {
-    const shard = this.shards.get(shardSchedulerId(job.data)) ?? this.windowShards.get(shardSchedulerId(job.data));
+    const id = shardSchedulerId(job.data);
+    const shard = this.shards.get(id) ?? this.windowShards.get(id);
     if (!shard) {
       // Another process of this vantage runs a different config (a rolling change): its shards are not ours.
-      this.warn.warn(`unknown:${job.name}`, `shard job ${shardSchedulerId(job.data)} is not in this checker's config; skipped`);
+      this.warn.warn(`unknown:${job.name}`, `shard job ${id} is not in this checker's config; skipped`);
       this.skip('unknown_shard', 1);
       return;
     }

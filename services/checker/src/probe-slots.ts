@@ -5,7 +5,9 @@
  */
 export class ProbeSlots {
   private inUse = 0;
-  private readonly waiting: Array<() => void> = [];
+  /** Waiters from `head` on; a plain shift() would copy the whole queue on every release of an overloaded process. */
+  private waiting: Array<() => void> = [];
+  private head = 0;
 
   constructor(private readonly size: number) {}
 
@@ -19,13 +21,19 @@ export class ProbeSlots {
   }
 
   release(): void {
-    const next = this.waiting.shift();
+    if (this.head === this.waiting.length) {
+      this.inUse--;
+      return;
+    }
+    const next = this.waiting[this.head++];
+    if (this.head === this.waiting.length) {
+      this.waiting = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
     // The slot passes straight to the next waiter, so inUse stays the same.
-    if (next) next();
-    else this.inUse--;
-  }
-
-  get queued(): number {
-    return this.waiting.length;
+    next();
   }
 }

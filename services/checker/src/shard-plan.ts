@@ -48,6 +48,11 @@ export interface Shard extends ShardJobData {
   delays: number[];
 }
 
+/** Only what a shard's jobs carry (a Shard is also a ShardJobData, with its plan besides). */
+export function shardJobData(s: ShardJobData): ShardJobData {
+  return s.window ? { interval: s.interval, index: s.index, count: s.count, window: 1 } : { interval: s.interval, index: s.index, count: s.count };
+}
+
 /** The scheduler id of a shard; it names the shard count, so a new count leaves the old schedulers to be removed. */
 export function shardSchedulerId(s: ShardJobData): string {
   return `${s.window ? 'window-' : ''}every-${s.interval}ms-shard-${s.index}-of-${s.count}`;
@@ -71,9 +76,11 @@ function hash(s: string): number {
 export function planShards(checks: PlannedCheck[], shardSize: number, forWindow = false): Shard[] {
   const byInterval = new Map<number, Map<string, PlannedCheck[]>>();
   for (const c of checks) {
-    const portals = byInterval.get(c.config.interval) ?? new Map<string, PlannedCheck[]>();
-    portals.set(c.portal, [...(portals.get(c.portal) ?? []), c]);
-    byInterval.set(c.config.interval, portals);
+    let portals = byInterval.get(c.config.interval);
+    if (!portals) byInterval.set(c.config.interval, (portals = new Map()));
+    const list = portals.get(c.portal);
+    if (list) list.push(c);
+    else portals.set(c.portal, [c]);
   }
   const shards: Shard[] = [];
   for (const [interval, portals] of [...byInterval].sort((a, b) => a[0] - b[0])) {
@@ -84,7 +91,7 @@ export function planShards(checks: PlannedCheck[], shardSize: number, forWindow 
     for (const { portal, list, h } of keyed) members[h % count].push({ portal, checks: list });
     const window = interval / count;
     for (let index = 0; index < count; index++) {
-      const data: ShardJobData = forWindow ? { interval, index, count, window: 1 } : { interval, index, count };
+      const data = shardJobData({ interval, index, count, ...(forWindow ? { window: 1 as const } : {}) });
       const groups = members[index];
       const shardChecks: PlannedCheck[] = [];
       const delays: number[] = [];

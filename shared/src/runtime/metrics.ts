@@ -1,6 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { buildIdentity } from './build-identity';
 
+/** Seconds from 5 ms to 10 s: a probe, its lag behind its due time, a call to a provider. */
+const SHORT_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10];
+
 /**
  * The metric names are a contract (dashboards and alerts use them). They live in a registry the caller creates,
  * so tests and the all-in-one process never fight over global state.
@@ -20,7 +23,7 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       name: 'failover_check_duration_seconds',
       help: 'Duration of one probe',
       labelNames: ['portal', 'site', 'check', 'vantage'] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      buckets: SHORT_SECONDS,
       registers,
     }),
     resultsRejected: new Counter({
@@ -39,7 +42,7 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       name: 'failover_check_lag_seconds',
       help: 'From the time a probe was due to the time it started, per vantage',
       labelNames: ['vantage'] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      buckets: SHORT_SECONDS,
       registers,
     }),
     checksSkipped: new Counter({
@@ -52,7 +55,7 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       name: 'failover_vantage_check_duration_seconds',
       help: 'Duration of one probe, per vantage (always on; the per-check histogram is optional)',
       labelNames: ['vantage'] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      buckets: SHORT_SECONDS,
       registers,
     }),
     checkFailures: new Counter({
@@ -201,7 +204,7 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       name: 'failover_provider_request_duration_seconds',
       help: 'Duration of one call to a traffic provider (read, apply, verify) by outcome (ok, error)',
       labelNames: ['kind', 'operation', 'outcome'] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      buckets: SHORT_SECONDS,
       registers,
     }),
     schedulersRecreated: new Counter({
