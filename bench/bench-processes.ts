@@ -5,11 +5,14 @@ import path from 'node:path';
 // Compiled to bench/dist/bench/.
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
+/** Node options for every service a bench starts, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` (NODE_OPTIONS refuses those). */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+
 /** A script of this repository (path from its root) in a child Node process, its output appended to logFile. */
 export function spawnNode(script: string, env: NodeJS.ProcessEnv, logFile: string, args: string[] = []): ChildProcess {
   const log = fs.openSync(logFile, 'a');
   try {
-    return spawn(process.execPath, [path.join(ROOT, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
+    return spawn(process.execPath, [...NODE_ARGS, path.join(ROOT, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
   } finally {
     fs.closeSync(log);
   }
@@ -23,6 +26,23 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** Resident memory of a process and every process it started (the all-in-one's forked checker), MiB. */
+export function treeRssMiB(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  let sum = rssMiB(pid);
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      // Field 4 of /proc/<pid>/stat is the parent's pid; the command name (field 2) may hold spaces.
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) sum += treeRssMiB(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return sum;
 }
 
 /** Resident memory of a process, MiB; 0 once it has exited. */

@@ -6,7 +6,7 @@ import { freePort, logTail } from '../test/support/free-port';
 import type { RedisServer } from '../test/support/redis-server';
 import { startStaticHttpTarget, type StaticHttpTarget } from '../test/support/static-http-target';
 import { scaleRawConfig } from '../test/support/scale-fixture';
-import { rssMiB, spawnNode, stopChild } from './bench-processes';
+import { spawnNode, stopChild, treeRssMiB } from './bench-processes';
 
 export interface FailoverAtScale {
   endpoints: number;
@@ -49,7 +49,7 @@ export async function failoverAtScale(redis: RedisServer, shared: StaticHttpTarg
   const logFile = path.join(dir, `${prefix}-all-in-one.log`);
   const app = spawnNode('cli/dist/main.js', { FAILOVER_CONFIG: configFile, LOG_LEVEL: 'warn', REDIS_URL: redis.url }, logFile, ['start', '-c', configFile]);
   let rss = 0;
-  const rssTimer = setInterval(() => (rss = Math.max(rss, rssMiB(app.pid))), 500);
+  const rssTimer = setInterval(() => (rss = Math.max(rss, treeRssMiB(app.pid))), 500);
   try {
     // Up once the API answers; then the portal must be seen healthy on the primary before the cut.
     const view = `http://127.0.0.1:${apiPort}/api/v1/portals/p0`;

@@ -2,29 +2,44 @@ import { Checker } from '@portal-failover/checker';
 import { Controller } from '@portal-failover/controller';
 import { startApi } from '@portal-failover/api';
 import { closeServiceContext, createServiceContext, type Config, type Logger, type Metrics } from '@portal-failover/shared';
+import { CheckerChild, wantsChildProcess } from './checker-child';
 
 export interface AllInOne {
   apiUrl: string;
   controller: Controller;
-  checker: Checker;
+  /** The checker, when it runs in this process; undefined when it runs in a child process (checker.childProcess). */
+  checker: Checker | undefined;
+  /** The checker's process, when it has one of its own. */
+  checkerChild: CheckerChild | undefined;
   stop(): Promise<void>;
 }
 
-/** Checker, controller and API in one process: the small-install default behind `npm start`. */
-export async function startAllInOne(config: Config, logger: Logger, metrics?: Metrics): Promise<AllInOne> {
+export interface AllInOneOptions {
+  /** The file the config was read from; a forked checker reads it too. Without it the checker runs in this process. */
+  configPath?: string;
+}
+
+/** Checker, controller and API in one `npm start`: the small-install default; a large config forks the checker. */
+export async function startAllInOne(config: Config, logger: Logger, metrics?: Metrics, opts: AllInOneOptions = {}): Promise<AllInOne> {
   const ctx = await createServiceContext(config, logger, metrics);
   const controller = new Controller({ config, redis: ctx.redis, bullConnection: ctx.bullConnection, logger, metrics: ctx.metrics });
-  const checker = new Checker({ config, bullConnection: ctx.bullConnection, logger, metrics: ctx.metrics });
+  const child = wantsChildProcess(config, opts.configPath) ? new CheckerChild(opts.configPath!, logger) : undefined;
+  const checker = child ? undefined : new Checker({ config, bullConnection: ctx.bullConnection, logger, metrics: ctx.metrics });
   await controller.start();
-  await checker.start();
+  if (child) {
+    await child.start();
+    ctx.metrics.children.push(child.metrics);
+  }
+  await checker?.start();
   const api = await startApi({ config, redis: ctx.redis, metrics: ctx.metrics, logger });
   return {
     apiUrl: api.url,
     controller,
     checker,
+    checkerChild: child,
     stop: async () => {
       await api.stop();
-      await checker.stop();
+      await Promise.all([checker?.stop(), child?.stop()]);
       await controller.stop();
       await closeServiceContext(ctx);
     },

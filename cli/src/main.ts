@@ -56,7 +56,7 @@ program
     const config = loadConfigOrExit(opts.config);
     let app;
     try {
-      app = await startAllInOne(config, logger);
+      app = await startAllInOne(config, logger, undefined, { configPath: opts.config });
     } catch (err) {
       logger.error((err as Error).message);
       process.exit(1);

@@ -35,6 +35,8 @@ const DAY = 86_400_000;
  */
 export class TestPki {
   private serial = 1;
+  /** The last `openssl ca` run: signings of one CA run one after another. */
+  private signing: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly dir: string,
@@ -94,10 +96,14 @@ export class TestPki {
       '-keyout', keyPath, '-out', csrPath, '-subj', `/CN=${o.commonName}`,
       '-addext', `subjectAltName=${sans.join(',')}`,
     ]);
-    await run('openssl', [
+    // `openssl ca` rewrites the CA's serial and index files by renaming; two at once in one CA directory race
+    // (seen as "Unable to rename serial.new to serial" when a test issued several certificates with Promise.all).
+    const signed = this.signing.then(() => run('openssl', [
       'ca', '-batch', '-config', path.join(this.dir, 'ca.cnf'), '-cert', this.caCertPath, '-keyfile', this.caKeyPath,
       '-in', csrPath, '-out', certPath, '-notext', '-startdate', asn1Time(o.notBefore), '-enddate', asn1Time(o.notAfter),
-    ]);
+    ]));
+    this.signing = signed.catch(() => undefined);
+    await signed;
     return { key: await fs.readFile(keyPath, 'utf8'), cert: await fs.readFile(certPath, 'utf8'), certPath };
   }
 

@@ -8,6 +8,7 @@ import {
   createProvider,
   createLogger,
   initialState,
+  metricsText,
   portalModel,
   preconditions,
   probeRedis,
@@ -284,7 +285,7 @@ export function routes(): RouteDef[] {
       path: '/metrics',
       summary: 'Prometheus metrics (text exposition format)',
       responses: { 200: { description: 'metrics' } },
-      handler: async (ctx, _req, res) => void res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics()),
+      handler: async (ctx, _req, res) => void res.type(ctx.metrics.registry.contentType).send(await metricsText(ctx.metrics)),
     },
     {
       method: 'get',

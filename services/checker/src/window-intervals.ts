@@ -26,6 +26,7 @@ export class WindowIntervals {
   private readonly store: RiskWindowStore | undefined;
   /** Config windows by portal id: intervalFor runs for every check every second. */
   private readonly configured: Map<string, readonly RiskWindow[]>;
+  private readonly anyConfigured: boolean;
 
   constructor(
     private readonly config: Config,
@@ -35,6 +36,7 @@ export class WindowIntervals {
     const full = redis as Partial<Redis> | undefined;
     if (full && typeof full.pipeline === 'function' && typeof full.hgetall === 'function') this.store = new RiskWindowStore(full as Redis, keys(config.redis.prefix));
     this.configured = new Map(config.portals.map((p) => [p.id, p.riskWindows]));
+    this.anyConfigured = config.portals.some((p) => p.riskWindows.length > 0);
   }
 
   /** Re-reads the announced windows when the last read is older than REFRESH_MS; errors keep the last read. */
@@ -42,6 +44,13 @@ export class WindowIntervals {
     if (!this.store || now - this.readAt < WindowIntervals.REFRESH_MS) return;
     this.readAt = now;
     this.announced = await this.store.listMany(this.config.portals.map((p) => p.id));
+  }
+
+  /** Whether any window is known at all; without one, no check's interval can differ from its configured one. */
+  get any(): boolean {
+    if (this.anyConfigured) return true;
+    for (const list of this.announced.values()) if (list.length) return true;
+    return false;
   }
 
   /** The interval each check should be probed at now. */

@@ -89,6 +89,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
   private readonly reconciler: Reconciler<PortalRuntime>;
   private readonly evaluationTick: EvaluationTick;
   private readonly resultsQueue: Queue;
+  private readonly leaseRedis: Redis;
   private evalTimer: NodeJS.Timeout | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
 
@@ -103,7 +104,11 @@ export class Controller extends EventEmitter<ControllerEvents> {
     const store = (this.store = new StateStore(redis, k, invalid));
     const control = new ControlStore(redis, k, invalid);
     const portals = (this.portals = portalRuntimes(config, log, metrics));
-    const lease = new Lease(redis, k, config.controller.leaseTtl, opts.owner, now);
+    // The lease has a connection of its own: on the shared one a renewal queues behind whatever the leader sends
+    // (at 12,500 portals, pipelines of thousands of commands), and a renewal that waits too long deposes a healthy leader.
+    const leaseRedis = (this.leaseRedis = redis.duplicate());
+    leaseRedis.on('error', (err: Error) => warn.warn('lease-redis', `lease connection: ${err.message}`));
+    const lease = new Lease(leaseRedis, k, config.controller.leaseTtl, opts.owner, now);
     const actor = `controller:${lease.owner}`;
     const audit = new AuditLog(redis, k.audit, config.audit.retention, now, { maxEntries: config.audit.maxEntries });
     /** Recent probe results per portal, for evidence bundles; per-minute availability for the status page. */
@@ -209,5 +214,6 @@ export class Controller extends EventEmitter<ControllerEvents> {
     await this.leadership.release().catch(() => undefined);
     await this.leadership.stepDown('shutting down');
     await this.resultsQueue.close();
+    this.leaseRedis.disconnect();
   }
 }

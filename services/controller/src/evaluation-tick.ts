@@ -1,4 +1,4 @@
-import type { AvailabilityRecorder, ControlRecords, ControlStore, RateLimitedLog } from '@portal-failover/shared';
+import type { AvailabilityRecorder, ControlRecords, ControlStore, PortalState, RateLimitedLog } from '@portal-failover/shared';
 import type { Evaluation } from './evaluation';
 import type { LeaseHold } from './lease';
 import type { OperationRunner } from './operation-runner';
@@ -7,6 +7,14 @@ import { takeRequest, type RequestIntakeDeps } from './request-intake';
 import type { RiskWindowKeeper } from './risk-windows';
 import { viewIsCurrent } from './takeover-view';
 import type { LeaderUpkeep } from './upkeep';
+
+/** Portals evaluated between two turns of the event loop. */
+const YIELD_EVERY = 250;
+
+/** Freezes are read afresh every tick: equal content is no change (an unchanged state is neither stringified nor saved). */
+function sameFreeze(a: PortalState['frozen'], b: PortalState['frozen']): boolean {
+  return a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
+}
 
 /**
  * The leader's evaluation timer: reads the API's control records, resumes orphaned operations, copies freeze and
@@ -53,10 +61,17 @@ export class EvaluationTick {
     }
     const hold = d.leader.current;
     if (hold) await d.runner.resumeOrphans(d.portals.values(), hold);
+    let since = 0;
     for (const [id, rt] of d.portals) {
+      // Each portal's step is synchronous (controller.ts); between portals results may be taken. At 12,500 portals
+      // one uninterrupted pass held the results worker back for a good part of the tick.
+      if (++since === YIELD_EVERY) {
+        since = 0;
+        await new Promise((r) => setImmediate(r));
+      }
       const c = control?.get(id);
       // Freeze and acknowledgement are owned by the API; the decision reads them through the state.
-      if (c) rt.state = { ...rt.state, frozen: c.freeze, ackedAt: c.ack?.at };
+      if (c && (!sameFreeze(rt.state.frozen, c.freeze) || rt.state.ackedAt !== c.ack?.at)) rt.state = { ...rt.state, frozen: c.freeze, ackedAt: c.ack?.at };
       const decision = d.evaluation.evaluate(rt);
       if (decision) d.availability.sample(id, decision.statuses[rt.state.activeSite]?.status, d.now());
       const current = d.leader.current;

@@ -6,6 +6,7 @@ import {
   type Logger,
   type Metrics,
   type Operation,
+  type PortalState,
   type RateLimitedLog,
   type StateStore,
   type SwitchAction,
@@ -28,6 +29,15 @@ export interface EvaluationDeps {
   decided: (portal: string, d: Decision) => void;
 }
 
+/** Two states with the same top-level values (by identity: states and their parts are replaced, never edited). */
+function sameFields(a: PortalState, b: PortalState): boolean {
+  if (a === b) return true;
+  const ak = Object.keys(a) as (keyof PortalState)[];
+  if (ak.length !== Object.keys(b).length) return false;
+  for (const k of ak) if (a[k] !== b[k] || !(k in b)) return false;
+  return true;
+}
+
 /** Runs the pure decision on a portal's state for the leader, starts the switches it asks for, and saves the state. */
 export class Evaluation {
   constructor(private readonly d: EvaluationDeps) {}
@@ -37,7 +47,8 @@ export class Evaluation {
     const hold = this.d.leader.current;
     if (!hold) return undefined;
     const d = decide(rt.state, rt.model, this.d.now());
-    rt.state = d.next;
+    // decide() always returns a new object; an unchanged one keeps the old, so persist() sees there is nothing to save.
+    if (!sameFields(rt.state, d.next)) rt.state = d.next;
     publishPortal(this.d.metrics, rt, d.statuses, d.readiness);
     const logKey = `${d.analysis}|${d.phase}|${d.reason}`;
     if (logKey !== rt.lastLogged || d.actions.length) {
@@ -66,11 +77,17 @@ export class Evaluation {
   async persist(rt: PortalRuntime, operation?: Operation): Promise<boolean> {
     const hold = this.d.leader.current;
     if (!hold) return false;
-    const json = JSON.stringify(rt.state);
-    if (json === rt.persisted && !operation) return true;
+    const state = rt.state;
+    if (state === rt.persistedState && !operation) return true;
+    const json = JSON.stringify(state);
+    if (json === rt.persisted && !operation) {
+      rt.persistedState = state;
+      return true;
+    }
     try {
-      await this.d.store.fencedWrite(hold.value, { state: rt.state, operation });
+      await this.d.store.fencedWrite(hold.value, { state, stateJson: json, operation });
       rt.persisted = json;
+      rt.persistedState = state;
       return true;
     } catch (err) {
       if (err instanceof LeaseLostError) await this.d.leader.stepDown(err.message);

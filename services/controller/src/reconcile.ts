@@ -123,6 +123,9 @@ export function applyReadings(rt: ReconcilePortal, readings: StepReading[], deps
   }
 }
 
+/** Portals whose traffic steps are read at the same time. */
+const RECONCILE_LANES = 128;
+
 /**
  * Runs reconciliation for every portal, one pass at a time, only while leading and only for a portal with no
  * operation in flight (an operation that starts while the steps are read makes the readings meaningless).
@@ -148,7 +151,13 @@ export class Reconciler<P extends ReconcilePortal> {
     if (!this.d.leader.isLeader || this.reconciling) return;
     this.reconciling = true;
     try {
-      await Promise.all([...this.d.portals.values()].map((rt) => this.one(rt)));
+      // A bounded number at a time: 12,500 portals read at once held the event loop (and the lease renewals) for seconds.
+      const queue = [...this.d.portals.values()];
+      let next = 0;
+      const lane = async () => {
+        while (next < queue.length) await this.one(queue[next++]);
+      };
+      await Promise.all(Array.from({ length: Math.min(RECONCILE_LANES, queue.length) }, lane));
     } finally {
       this.reconciling = false;
     }

@@ -61,6 +61,7 @@ export async function takeRequest(d: RequestIntakeDeps, rt: PortalRuntime, inten
       return false;
     }
     rt.persisted = json;
+    rt.persistedState = rt.state;
     d.log.info(adm.reason, { portal: op.portal, operation: op.id, actor: op.actor });
     return true;
   };

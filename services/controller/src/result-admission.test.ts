@@ -31,6 +31,23 @@ describe('result admission', () => {
     expect(new ResultAdmission(keys).admit(r, NOW)).toMatchObject({ ok: false, reason });
   });
 
+  it('takes each probe of a check once, in any order, and forgets probes older than the replay window', () => {
+    const a = new ResultAdmission(keys);
+    const at = (t: number, over: Partial<CheckResult> = {}) => signResult(result({ at: t, ...over }), over.vantage === 'hcm-1' ? 'key-hcm' : 'key-hn');
+    // Out of order (two checker processes, batches crossing): each probe is taken once.
+    for (const t of [NOW - 3000, NOW - 1000, NOW - 2000, NOW]) expect(a.admit(at(t), NOW).ok).toBe(true);
+    for (const t of [NOW - 3000, NOW - 2000, NOW - 1000, NOW]) expect(a.admit(at(t), NOW)).toMatchObject({ ok: false, reason: 'replayed' });
+    // The same start time of another check, site or vantage is another probe.
+    expect(a.admit(at(NOW, { check: 'http-1' }), NOW).ok).toBe(true);
+    expect(a.admit(at(NOW, { site: 'standby' }), NOW).ok).toBe(true);
+    expect(a.admit(at(NOW, { vantage: 'hcm-1' }), NOW).ok).toBe(true);
+    // Past the window a copy is refused as expired, not remembered for ever; the memory of it is swept.
+    const later = NOW + RESULT_MAX_AGE_MS + 60_001;
+    expect(a.admit(at(NOW), later)).toMatchObject({ ok: false, reason: 'expired' });
+    expect(a.admit(at(later), later).ok).toBe(true);
+    expect(a.admit(at(later), later)).toMatchObject({ ok: false, reason: 'replayed' });
+  });
+
   it('allows a little clock skew ahead', () => {
     expect(new ResultAdmission(keys).admit(signResult(result({ at: NOW + RESULT_CLOCK_SKEW_MS }), 'key-hn'), NOW).ok).toBe(true);
   });

@@ -86,7 +86,6 @@ export class RiskWindowKeeper {
       const windows = this.windows(rt);
       for (const w of windows) exported.set(`${rt.model.id}|${w.name}`, { portal: rt.model.id, window: w.name });
       this.reportPhases(rt, windows, now, phases);
-      d.metrics.dnsTtlLowered.set({ portal: rt.model.id }, rt.state.ttlLowered?.ttl ?? 0);
       const action = ttlAction(rt.state.ttlLowered, windows, now);
       if (action.kind === 'none' || rt.ttlChange || rt.state.inflight || rt.state.unknownRouting !== undefined) continue;
       if ((this.retryAt.get(rt.model.id) ?? 0) > now) continue;

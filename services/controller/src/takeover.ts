@@ -31,6 +31,7 @@ export async function loadSavedStates(store: StateStore, portals: ReadonlyMap<st
   for (const [rt, saved] of loaded) {
     rt.state = saved;
     rt.persisted = JSON.stringify(saved);
+    rt.persistedState = saved;
   }
   return lost;
 }
@@ -42,6 +43,7 @@ export async function loadSavedStates(store: StateStore, portals: ReadonlyMap<st
  */
 export async function restoreLost(rt: PortalRuntime, d: { control: ControlStore; log: Logger; actor: string; record: (e: NewAuditEntry) => void }): Promise<void> {
   rt.persisted = '';
+  rt.persistedState = undefined;
   const { frozen, ackedAt } = rt.state;
   if (frozen) await d.control.freeze(rt.model.id, frozen);
   if (ackedAt !== undefined) await d.control.acknowledge(rt.model.id, { at: ackedAt, actor: d.actor, reason: 'restored after Redis lost it' });
@@ -90,7 +92,7 @@ export class Takeover implements LeadershipHooks {
   }
 
   async deposed(): Promise<void> {
-    withdrawLeaderView(this.d.metrics);
+    withdrawLeaderView(this.d.metrics, this.d.portals.values());
     await this.d.results.stop();
   }
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { AuditLog } from './audit-log';
+import { AuditLog, type AuditEntry } from './audit-log';
 import { canonicalJson, GENESIS, sha256Hex } from './chain';
 import { sharedRedisUrl } from '../../../test/support/redis-server';
 
@@ -55,6 +55,29 @@ describe('audit hash chain', () => {
     const r = await writers[0].verify();
     expect(r).toMatchObject({ ok: true, entries: 60 });
     expect(r.head?.seq).toBe(60);
+  });
+
+  it('takes a burst of appends from one writer in call order, all of them (a new leader recording thousands of portals at once)', async () => {
+    const k = key();
+    const log = new AuditLog(redis, k, 86_400_000);
+    const other = new AuditLog(redis, k, 86_400_000);
+    // 2,500 at once from one process, with a second process appending in between: before appends were queued, each
+    // raced its own siblings for the head and most gave up after 100 attempts.
+    const ids = await Promise.all([
+      ...Array.from({ length: 2500 }, (_, i) => log.append({ type: 'routing.unknown', portal: `p${i}`, actor: 'c' })),
+      ...Array.from({ length: 5 }, (_, i) => other.append({ type: 'ack', actor: `o${i}` })),
+    ]);
+    expect(new Set(ids).size).toBe(2505);
+    const r = await log.verify();
+    expect(r).toMatchObject({ ok: true, entries: 2505 });
+    const entries: AuditEntry[] = [];
+    for (let after: string | undefined, page = 0; page === 0 || after; page++) {
+      const q = await log.query({ type: 'routing.unknown', limit: 1000, after });
+      entries.push(...q.entries);
+      after = q.next;
+    }
+    expect(entries.map((e) => e.portal)).toEqual(Array.from({ length: 2500 }, (_, i) => `p${i}`));
+    expect(entries.map((e) => e.id)).toEqual(ids.slice(0, 2500));
   });
 
   it('names the entry that was edited in Redis', async () => {

@@ -1,4 +1,7 @@
+// One file on purpose: appending, trimming with checkpoints, querying and verifying all depend on the same chain
+// head and scripts; the pure chain rules (hashing, verification) live in chain.ts.
 import type { Redis } from 'ioredis';
+import { runScript } from '../store/lua-script';
 import { canonicalJson, ChainVerifier, GENESIS, sha256Hex, type ChainHead, type TrimmedHead, type VerifyResult } from './chain';
 
 export type AuditType =
@@ -116,17 +119,11 @@ function bounded(entry: NewAuditEntry): NewAuditEntry {
 /**
  * Append-only, hash-chained audit trail in a Redis stream (see chain.ts for the chain itself).
  *
- * Concurrency: any number of processes append. Each prepares an entry against the head it read; the APPEND
- * script writes it only if that is still the head, otherwise the writer re-reads and retries. So the chain is a
+ * Concurrency: any number of processes append. Each prepares its entries against the head it read; the APPEND_MANY
+ * script writes them only if that is still the head, otherwise the writer re-reads and retries. So the chain is a
  * single line whatever the interleaving. Trimming (by age: `retention`; by size: `maxEntries`) is the same kind
  * of script and writes an `audit.checkpoint` entry naming the last removed entry.
  */
-const APPEND = `
-if (redis.call('HGET', KEYS[2], 'hash') or '') ~= ARGV[1] then return '' end
-local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2], 'h', ARGV[3])
-redis.call('HSET', KEYS[2], 'hash', ARGV[3], 'seq', ARGV[4], 'id', id)
-return id`;
-
 // KEYS: stream, head. ARGV: expected head, checkpoint e, h, seq, id of the last entry to remove, its hash.
 const TRIM = `
 if (redis.call('HGET', KEYS[2], 'hash') or '') ~= ARGV[1] then return '' end
@@ -142,7 +139,24 @@ local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2], 'h', ARGV[3])
 redis.call('HSET', KEYS[2], 'hash', ARGV[3], 'seq', ARGV[4], 'id', id)
 return id`;
 
+// KEYS: stream, head. ARGV: expected head, seq of the last entry, then e and h of each entry in order. Returns the
+// stream ids, or an empty list when the head moved.
+const APPEND_MANY = `
+if (redis.call('HGET', KEYS[2], 'hash') or '') ~= ARGV[1] then return {} end
+local ids = {}
+for i = 3, #ARGV, 2 do ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], 'h', ARGV[i + 1]) end
+redis.call('HSET', KEYS[2], 'hash', ARGV[#ARGV], 'seq', ARGV[2], 'id', ids[#ids])
+return ids`;
+
 const ATTEMPTS = 100;
+/** Entries written by one script call at most (each is at most about 9 KB, see AUDIT_LIMITS). */
+const APPEND_BATCH = 100;
+
+interface Waiting {
+  entry: NewAuditEntry;
+  resolve: (id: string) => void;
+  reject: (err: Error) => void;
+}
 const VERIFY_BATCH = 2000;
 
 export interface AuditLogOptions {
@@ -154,6 +168,9 @@ export class AuditLog {
   readonly streamKey: string;
   readonly headKey: string;
   private readonly maxEntries: number;
+  /** Appends of this process wait here and are written in order, several per script call (see append). */
+  private waiting: Waiting[] = [];
+  private draining = false;
 
   constructor(
     private readonly redis: Redis,
@@ -175,9 +192,14 @@ export class AuditLog {
   /** Canonical text and hash of an entry placed after the current head. Retry with a fresh one on contention. */
   async prepare(entry: NewAuditEntry): Promise<PreparedEntry> {
     const head = await this.head();
-    const body = scrub({ ...bounded(scrub(entry) as NewAuditEntry), at: new Date(this.now()).toISOString(), seq: (head?.seq ?? 0) + 1, prevHash: head?.hash ?? GENESIS });
+    return this.prepareAfter(entry, head?.hash ?? '', head?.seq ?? 0);
+  }
+
+  /** An entry placed after the entry whose hash and seq are given ('' and 0: the chain is empty). */
+  private prepareAfter(entry: NewAuditEntry, hash: string, seq: number): PreparedEntry {
+    const body = scrub({ ...bounded(scrub(entry) as NewAuditEntry), at: new Date(this.now()).toISOString(), seq: seq + 1, prevHash: hash || GENESIS });
     const e = canonicalJson(body);
-    return { expectHead: head?.hash ?? '', e, h: sha256Hex(e), seq: (head?.seq ?? 0) + 1 };
+    return { expectHead: hash, e, h: sha256Hex(e), seq: seq + 1 };
   }
 
   /**
@@ -192,10 +214,56 @@ export class AuditLog {
     throw new AuditContentionError(`audit chain head kept moving: ${entry.type} not written after ${ATTEMPTS} attempts`);
   }
 
-  async append(entry: NewAuditEntry): Promise<string> {
-    const id = await this.withChain(entry, async (p) => String(await this.redis.eval(APPEND, 2, this.key, this.headKey, p.expectHead, p.e, p.h, String(p.seq))));
-    await this.trimFrom(id);
-    return id;
+  /**
+   * Appends one entry; resolves with its stream id once it is written (and the caps applied). Appends of this process
+   * are queued and written in order, up to APPEND_BATCH per script call: when a thousand portals record at once (a
+   * new leader reading every portal's routing), concurrent appends would each race for the head and retry, and the
+   * chain would take quadratic time or give up on some of them.
+   */
+  append(entry: NewAuditEntry): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ entry, resolve, reject });
+      void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.waiting.length) {
+        const batch = this.waiting.splice(0, APPEND_BATCH);
+        try {
+          const ids = await this.appendMany(batch.map((w) => w.entry));
+          await this.trimFrom(ids[ids.length - 1]);
+          batch.forEach((w, i) => w.resolve(ids[i]));
+        } catch (err) {
+          for (const w of batch) w.reject(err as Error);
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** Writes entries as consecutive links of the chain in one script call, retrying on a moved head. */
+  private async appendMany(entries: NewAuditEntry[]): Promise<string[]> {
+    for (let i = 0; i < ATTEMPTS; i++) {
+      const head = await this.head();
+      let hash = head?.hash ?? '';
+      let seq = head?.seq ?? 0;
+      const args: string[] = [hash, ''];
+      for (const entry of entries) {
+        const p = this.prepareAfter(entry, hash, seq);
+        args.push(p.e, p.h);
+        hash = p.h;
+        seq = p.seq;
+      }
+      args[1] = String(seq);
+      const ids = (await runScript(this.redis, APPEND_MANY, [this.key, this.headKey], args)) as string[];
+      if (ids.length === entries.length) return ids.map(String);
+    }
+    throw new AuditContentionError(`audit chain head kept moving: ${entries.map((e) => e.type).join(', ')} not written after ${ATTEMPTS} attempts`);
   }
 
   /**

@@ -57,6 +57,7 @@ function annotations(): Record<string, JsonSchema> {
     checker: d('The checker service (runs the probes of one vantage).'),
     'checker.vantage': d('Name of the place the probes run from. FAILOVER_VANTAGE overrides it per checker process.'),
     'checker.concurrency': d('Probes run at the same time by one checker process.'),
+    'checker.childProcess': d('All-in-one (`npm start`) only: run the checker in a process of its own (true), in the same process (false), or decide by size (auto).'),
     'checker.shardSize': d('Checks per job scheduler; each shard job starts its checks spread over its share of the interval.'),
     metrics: d('Prometheus metrics: the cardinality budget.'),
     'metrics.perCheckHistograms': d('Per-check duration histograms (14 series per check); auto: only up to 1,000 checks.'),

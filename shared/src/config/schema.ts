@@ -1,3 +1,5 @@
+// One file on purpose: the config document is one zod schema whose sections refer to each other (vantages, sites,
+// traffic steps, risk windows); split apart, the cross-section refinements would need the whole shape anyway.
 import { z } from 'zod';
 import { makeFields, type ConfigLoadOptions, type Fields } from './fields';
 import { providerDefinition, providerDefinitions } from '../providers/registry';
@@ -264,6 +266,7 @@ export function buildConfigSchema(env: NodeJS.ProcessEnv = process.env, baseDir?
           vantage: idField('vantage').default('local'),
           concurrency: z.int().min(1).max(1024).default(64),
           shardSize: z.int().min(1).max(10_000).default(250),
+          childProcess: z.union([z.literal('auto'), z.boolean()]).default('auto'),
         })
       .prefault({}),
       vantages: vantagesSchema(f),

@@ -13,6 +13,8 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
   const registers = [registry];
   const metrics = {
     registry,
+    /** Processes whose checker metrics this one serves as its own: the checker the all-in-one forks (checker.childProcess). */
+    children: [] as ChildMetrics[],
     checkUp: new Gauge({
       name: 'failover_check_up',
       help: '1 when the newest probe of this check from this vantage passed, 0 when it failed',
@@ -242,3 +244,41 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The checker's metric families, as exposition text, from the process that runs it. */
+export type ChildMetrics = () => Promise<string>;
+
+/** The families a checker sets; a process whose checker runs elsewhere serves the checker process's instead. */
+export const CHECKER_FAMILIES: ReadonlySet<string> = new Set([
+  'failover_check_up',
+  'failover_check_duration_seconds',
+  'failover_vantage_check_duration_seconds',
+  'failover_check_failures_total',
+  'failover_tls_cert_expiry_timestamp_seconds',
+  'failover_check_lag_seconds',
+  'failover_checks_skipped_total',
+  'failover_checker_schedulers_recreated_total',
+]);
+
+async function familiesText(registry: Registry, keep: (name: string) => boolean): Promise<string[]> {
+  const names = registry.getMetricsAsArray().map((m) => m.name).filter(keep);
+  return Promise.all(names.map((n) => registry.getSingleMetricAsString(n)));
+}
+
+/** What a checker process sends its parent: its checker families as text (cheap to pass over IPC, no merging). */
+export async function checkerFamiliesText(m: Pick<Metrics, 'registry'>): Promise<string> {
+  return (await familiesText(m.registry, (n) => CHECKER_FAMILIES.has(n))).join('\n');
+}
+
+/**
+ * The text /metrics serves. Where the checker runs in a child process, its families come from the child and this
+ * process's (empty) ones are left out, so each family appears once; the rest (process figures, Redis, controller)
+ * are this process's. A child that does not answer leaves its families out: absent checker series are what the
+ * alerts on a silent checker look for.
+ */
+export async function metricsText(m: Pick<Metrics, 'registry' | 'children'>): Promise<string> {
+  if (!m.children.length) return m.registry.metrics();
+  const own = await familiesText(m.registry, (n) => !CHECKER_FAMILIES.has(n));
+  const children = await Promise.all(m.children.map((c) => c().catch(() => '')));
+  return `${[...own, ...children.filter(Boolean)].join('\n')}\n`;
+}

@@ -5,7 +5,7 @@ import { parseHostPort } from '../config/fields';
 import { loadConfig, ConfigError } from '../config/load';
 import type { Config } from '../config/schema';
 import { createLogger, type Logger } from './logger';
-import { createMetrics, type Metrics } from './metrics';
+import { checkerFamiliesText, createMetrics, type Metrics } from './metrics';
 import { assertRedisReachable, createRedis, describeRedis } from './redis';
 import { attachRedisUpMetric } from './redis-health';
 
@@ -78,6 +78,7 @@ export async function runService(name: string, start: (ctx: ServiceContext) => P
   }
   const stop = await start(ctx);
   const metricsServer = serveMetrics(ctx, process.env.METRICS_LISTEN);
+  answerParent(ctx, () => shutdown('parent gone'));
   logger.info(`${name} started`, { redis: describeRedis(config.redis) });
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -96,6 +97,24 @@ export async function runService(name: string, start: (ctx: ServiceContext) => P
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/** What a process forked by the all-in-one (cli/src/checker-child.ts) asks and answers over its IPC channel. */
+export type ChildRequest = { type: 'metrics'; id: number };
+export type ChildReply = { type: 'metrics'; id: number; text: string };
+
+/**
+ * A service forked with an IPC channel (the all-in-one's checker process) serves its metrics to its parent, which
+ * exports them on its own /metrics, and stops when the parent is gone: an orphan would keep probing for nobody.
+ */
+function answerParent(ctx: ServiceContext, parentGone: () => void): void {
+  const send = process.send?.bind(process);
+  if (!send) return;
+  process.on('message', (msg: ChildRequest) => {
+    if (msg?.type !== 'metrics') return;
+    void checkerFamiliesText(ctx.metrics).then((text) => send({ type: 'metrics', id: msg.id, text } satisfies ChildReply));
+  });
+  process.on('disconnect', parentGone);
 }
 
 /** Redis answers a PING within a second: what a checker or controller needs to do any work. */

@@ -4,6 +4,7 @@ import { parsePortalState } from '../core/records';
 import type { Operation } from './operation';
 import { parseOperation, readRecord, type ReportInvalidRecord } from './records';
 import type { Keys } from '../runtime/keys';
+import { runScript } from './lua-script';
 
 /** Thrown when a write is refused because the writer no longer holds the leader lease. */
 export class LeaseLostError extends Error {
@@ -13,8 +14,6 @@ export class LeaseLostError extends Error {
   }
 }
 
-// SET every key only while the lease still holds the caller's owner|token value: the fencing check and the
-// writes are one atomic script, so a deposed leader can never overwrite its successor's state.
 // SET every key only while the lease still holds the caller's owner|token value: the fencing check and the
 // writes are one atomic script, so a deposed leader can never overwrite its successor's state. ARGV[2] is the
 // operation's index entry ("" for none) so an operation is never stored without being listed.
@@ -61,7 +60,8 @@ export class StateStore {
   }
 
   /** Writes state and/or an operation atomically, only while `lease` is still the lease value. */
-  async fencedWrite(lease: string, writes: { state?: PortalState; operation?: Operation }): Promise<void> {
+  /** `stateJson`: the state as JSON where the caller already has it (it compares it with what it saved last). */
+  async fencedWrite(lease: string, writes: { state?: PortalState; stateJson?: string; operation?: Operation }): Promise<void> {
     const keyList = [this.k.lease];
     const args = [lease];
     const op = writes.operation;
@@ -73,13 +73,13 @@ export class StateStore {
     }
     if (writes.state) {
       keyList.push(this.k.portalState(writes.state.portal));
-      args.push(JSON.stringify(writes.state));
+      args.push(writes.stateJson ?? JSON.stringify(writes.state));
     }
     if (op) {
       keyList.push(this.k.operation(op.id));
       args.push(JSON.stringify(op));
     }
-    const ok = await this.redis.eval(FENCED_SET, keyList.length, ...keyList, ...args);
+    const ok = await runScript(this.redis, FENCED_SET, keyList, args);
     if (ok !== 1) throw new LeaseLostError('state write refused: this controller no longer holds the leader lease');
   }
 }

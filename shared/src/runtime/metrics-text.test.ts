@@ -1,0 +1,34 @@
+import { CHECKER_FAMILIES, checkerFamiliesText, createMetrics, metricsText } from './metrics';
+
+/** Families (by their TYPE line) in an exposition text, with how often each appears. */
+function families(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^# TYPE (\S+) /gm)) out.set(m[1], (out.get(m[1]) ?? 0) + 1);
+  return out;
+}
+
+describe('metrics of an all-in-one whose checker runs in a child process', () => {
+  it('serves every family once: the checker families from the child, the rest from this process', async () => {
+    const parent = createMetrics();
+    const child = createMetrics();
+    const names = new Set(parent.registry.getMetricsAsArray().map((m) => m.name));
+    for (const f of CHECKER_FAMILIES) expect(names).toContain(f);
+    parent.controllerLeader.set(1);
+    parent.checkUp.set({ portal: 'p', site: 's', check: 'c', vantage: 'v' }, 0); // never set where the checker is elsewhere
+    child.checkUp.set({ portal: 'p', site: 's', check: 'c', vantage: 'v' }, 1);
+    child.checkLag.observe({ vantage: 'v' }, 0.02);
+    child.controllerLeader.set(0);
+    parent.children.push(() => checkerFamiliesText(child));
+    const text = await metricsText(parent);
+    const seen = families(text);
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    expect([...seen.keys()].sort()).toEqual([...names].sort());
+    expect(text).toContain('failover_check_up{portal="p",site="s",check="c",vantage="v"} 1');
+    expect(text).toContain('failover_check_lag_seconds_count{vantage="v"} 1');
+    expect(text).toMatch(/^failover_controller_leader 1$/m);
+    // A child that does not answer: its families are missing, nothing else is.
+    parent.children[0] = () => Promise.reject(new Error('gone'));
+    const without = families(await metricsText(parent));
+    expect([...without.keys()].sort()).toEqual([...names].filter((n) => !CHECKER_FAMILIES.has(n)).sort());
+  });
+});
