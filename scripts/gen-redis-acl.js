@@ -35,13 +35,15 @@ function rolePatterns(prefix) {
     // availability, both queues).
     controller: [`~${p}:*`],
     // Reads everything (views, evidence bundles, status page, queue board and metrics) but writes only what the
-    // API is for: intents and pending operations, freeze, ack, risk windows, the audit chain, idempotency records.
+    // API is for: intents and pending operations, freeze, ack, risk windows (and the counter their writes bump), the
+    // audit chain, idempotency records.
     api: [
       `%R~${p}:*`,
       `~${p}:portal:*:intent`,
       `~${p}:portal:*:freeze`,
       `~${p}:portal:*:ack`,
       `~${p}:portal:*:risk-windows`,
+      `~${p}:control:changed`,
       `~${p}:portal:*:operations`,
       `~${p}:operation:*`,
       `~${p}:audit`,

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import type { ChildMetrics, ChildReply, ChildRequest, Config, Logger } from '@portal-failover/shared';
+import { countChecks, type ChildMetrics, type ChildReply, type ChildRequest, type Config, type Logger } from '@portal-failover/shared';
 
 /** With fewer checks, one process has CPU to spare and a second would only add its memory. */
 export const CHILD_PROCESS_FROM_CHECKS = 1_000;
@@ -9,19 +9,12 @@ const METRICS_TIMEOUT_MS = 2_000;
 const RESTART_MIN_MS = 1_000;
 const RESTART_MAX_MS = 30_000;
 
-/** Checks one checker process runs for this config: every serving and readiness check of every site. */
-export function checkCount(config: Config): number {
-  let n = 0;
-  for (const p of config.portals) for (const s of p.sites) n += s.checks.length + s.readiness.length;
-  return n;
-}
-
 /** Whether `npm start` forks its checker (checker.childProcess); a config that came from no file cannot be re-read by a child. */
 export function wantsChildProcess(config: Config, configPath: string | undefined, cpus = os.availableParallelism()): boolean {
   const want = config.checker.childProcess;
   if (configPath === undefined) return false;
   if (want !== 'auto') return want;
-  return cpus >= 2 && checkCount(config) >= CHILD_PROCESS_FROM_CHECKS;
+  return cpus >= 2 && countChecks(config) >= CHILD_PROCESS_FROM_CHECKS;
 }
 
 /**

@@ -47,6 +47,7 @@ import {
   type Operation,
   type PortalState,
 } from '@portal-failover/shared';
+import { ControlChanges } from './control-changes';
 import { DrillRunner } from './drills';
 import { Evaluation } from './evaluation';
 import { EvaluationTick } from './evaluation-tick';
@@ -172,7 +173,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
     const witnessing = auditWitnessing({ config, audit, metrics, warn, now });
     const upkeep = new LeaderUpkeep({ config, drills: this.drills, probes, availability, audit, witnessing, resultsQueue: this.resultsQueue, metrics, warn, now });
     this.evaluationTick = new EvaluationTick({
-      portals, leader: leadership, control, evaluation, runner, availability, upkeep, riskWindows, warn, now,
+      portals, leader: leadership, control, changes: new ControlChanges(redis, k.controlChanged, now), evaluation, runner, availability, upkeep, riskWindows, warn, now,
       requests: { control, runner, log, warn, now, announce, stepDown: (why) => leadership.stepDown(why) },
     });
     metrics.controllerLeader.set(0);

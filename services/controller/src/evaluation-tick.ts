@@ -1,4 +1,5 @@
 import type { AvailabilityRecorder, ControlRecords, ControlStore, PortalState, RateLimitedLog } from '@portal-failover/shared';
+import type { ControlChanges } from './control-changes';
 import type { Evaluation } from './evaluation';
 import type { LeaseHold } from './lease';
 import type { OperationRunner } from './operation-runner';
@@ -24,12 +25,15 @@ function sameFreeze(a: PortalState['frozen'], b: PortalState['frozen']): boolean
  */
 export class EvaluationTick {
   private ticking = false;
+  /** The API's records as last read; kept between reads (see ControlChanges) and when a read fails. */
+  private control: Map<string, ControlRecords> | undefined;
 
   constructor(
     private readonly d: {
       portals: ReadonlyMap<string, PortalRuntime>;
       leader: { readonly current: LeaseHold | undefined; readonly isLeader: boolean; readonly since: number };
       control: ControlStore;
+      changes: ControlChanges;
       evaluation: Evaluation;
       runner: OperationRunner;
       requests: RequestIntakeDeps;
@@ -53,12 +57,17 @@ export class EvaluationTick {
 
   private async once(): Promise<void> {
     const { d } = this;
-    let control: Map<string, ControlRecords> | undefined;
-    try {
-      control = await d.control.read([...d.portals.keys()]);
-    } catch (err) {
-      d.warn.warn('control', `cannot read freezes and switchover requests: ${(err as Error).message}`);
+    const fresh = await d.changes.due();
+    if (fresh) {
+      try {
+        this.control = await d.control.read([...d.portals.keys()]);
+      } catch (err) {
+        d.changes.missed();
+        d.warn.warn('control', `cannot read freezes and switchover requests, keeping the last read: ${(err as Error).message}`);
+      }
     }
+    const control = this.control;
+    const now = d.now();
     const hold = d.leader.current;
     if (hold) await d.runner.resumeOrphans(d.portals.values(), hold);
     let since = 0;
@@ -71,7 +80,9 @@ export class EvaluationTick {
       }
       const c = control?.get(id);
       // Freeze and acknowledgement are owned by the API; the decision reads them through the state.
-      if (c && (!sameFreeze(rt.state.frozen, c.freeze) || rt.state.ackedAt !== c.ack?.at)) rt.state = { ...rt.state, frozen: c.freeze, ackedAt: c.ack?.at };
+      // A freeze past its end is gone from Redis (PXAT), but may still be in the last read.
+      const freeze = c?.freeze?.until !== undefined && c.freeze.until <= now ? undefined : c?.freeze;
+      if (c && (!sameFreeze(rt.state.frozen, freeze) || rt.state.ackedAt !== c.ack?.at)) rt.state = { ...rt.state, frozen: freeze, ackedAt: c.ack?.at };
       const decision = d.evaluation.evaluate(rt);
       if (decision) d.availability.sample(id, decision.statuses[rt.state.activeSite]?.status, d.now());
       const current = d.leader.current;
@@ -85,7 +96,7 @@ export class EvaluationTick {
     // After the requests were taken (a switch decided this tick is in flight, and a TTL change waits for it) and
     // the states saved (a TTL change saves its own result).
     const held = d.leader.current;
-    if (held) await d.riskWindows.tick(held);
+    if (held) await d.riskWindows.tick(held, fresh);
     await d.upkeep.run();
   }
 }

@@ -58,6 +58,7 @@ export class RiskWindowKeeper {
    * would draw it forever and FailoverRiskWindowNotPrepared would fire once the TTL is restored.
    */
   private exported = new Map<string, { portal: string; window: string }>();
+  private readOnce = false;
 
   constructor(private readonly d: RiskWindowDeps) {}
 
@@ -72,12 +73,16 @@ export class RiskWindowKeeper {
     return rt ? ttlTarget(this.windows(rt), this.d.now())?.window : undefined;
   }
 
-  async tick(hold: LeaseHold): Promise<void> {
+  /** `read`: the announced windows may have changed (ControlChanges); otherwise the last read stands. */
+  async tick(hold: LeaseHold, read = true): Promise<void> {
     const { d } = this;
-    try {
-      this.apiWindows = await d.store.listMany([...d.portals.keys()]);
-    } catch (err) {
-      d.warn.warn('risk-windows', `cannot read the announced risk windows, keeping the last read: ${(err as Error).message}`);
+    if (read || !this.readOnce) {
+      try {
+        this.apiWindows = await d.store.listMany([...d.portals.keys()]);
+        this.readOnce = true;
+      } catch (err) {
+        d.warn.warn('risk-windows', `cannot read the announced risk windows, keeping the last read: ${(err as Error).message}`);
+      }
     }
     const now = d.now();
     const exported = new Map<string, { portal: string; window: string }>();

@@ -8,6 +8,19 @@ import type { Config } from './schema';
  */
 export const PER_CHECK_HISTOGRAMS_AUTO_LIMIT = 1000;
 
+/**
+ * Up to this many portals, the controller's per-portal histograms (failover_detection_seconds{portal},
+ * failover_switch_duration_seconds{portal,trigger}: 56 series per portal) are exported at zero from the start like
+ * its counters. Above it they appear with their first observation: they feed dashboards, not alerts, and at 12,500
+ * portals zeroing them was 700,000 series, most of the leader's heap and of every scrape.
+ */
+export const ZEROED_PORTAL_HISTOGRAMS_LIMIT = 1000;
+
+/** Whether the per-portal histograms are exported at zero before their first observation. */
+export function zeroPortalHistograms(config: Pick<Config, 'portals'>): boolean {
+  return config.portals.length <= ZEROED_PORTAL_HISTOGRAMS_LIMIT;
+}
+
 /** Counts the configured checks (every serving and readiness check of every site of every portal). */
 export function countChecks(config: Pick<Config, 'portals'>): number {
   let n = 0;

@@ -14,6 +14,11 @@ export function keys(prefix: string) {
     portalAck: (portal: string) => `${prefix}:portal:${portal}:ack`,
     /** Risk windows announced through the API (config windows live in the config file). */
     portalRiskWindows: (portal: string) => `${prefix}:portal:${portal}:risk-windows`,
+    /**
+     * Counted up (INCR) with every write of an intent, freeze, acknowledgement or announced risk window, so the leader
+     * re-reads those records of every portal only when one changed (at 12,500 portals, 25,000 keys every tick).
+     */
+    controlChanged: `${prefix}:control:changed`,
     audit: `${prefix}:audit`,
     /** Taken (SET NX) by the checker process that runs one slot of one shard, so a re-delivered shard job is not run twice. */
     shardClaim: (vantage: string, shard: string, slot: number) => `${prefix}:checker:${vantage}:claim:${shard}:${slot}`,

@@ -2,7 +2,7 @@ import { RESULT_REJECTIONS } from '../security/result-signature';
 import { RECORD_KINDS } from '../store/records';
 import { checkName, type Config } from '../config/schema';
 import { endpointText, isPropagationSettings } from '../providers/dns-propagation';
-import { perCheckHistograms } from '../config/metrics-budget';
+import { perCheckHistograms, zeroPortalHistograms } from '../config/metrics-budget';
 import type { TrafficProvider } from '../providers/provider';
 import type { Metrics } from './metrics';
 
@@ -13,17 +13,18 @@ const OUTCOMES = ['ok', 'error'] as const;
 
 /**
  * Counters and histograms of the controller, at zero for every configured portal and possible switch from the
- * start. A series that appears only at its first event makes `increase()` miss that event and forces alert rules
+ * start (the per-portal histograms only up to ZEROED_PORTAL_HISTOGRAMS_LIMIT portals, metrics-budget.ts). A series that appears only at its first event makes `increase()` miss that event and forces alert rules
  * into `x unless x offset w` workarounds that fire falsely after every Prometheus restart. Gauges are left alone:
  * leader-only gauges must stay absent on a follower.
  */
 export function zeroControllerMetrics(m: Metrics, config: Config): void {
   for (const reason of RESULT_REJECTIONS) m.resultsRejected.inc({ reason }, 0);
   for (const record of RECORD_KINDS) m.recordsInvalid.inc({ record }, 0);
+  const histograms = zeroPortalHistograms(config);
   for (const p of config.portals) {
-    m.detection.zero({ portal: p.id });
+    if (histograms) m.detection.zero({ portal: p.id });
     for (const trigger of TRIGGERS) {
-      m.switchDuration.zero({ portal: p.id, trigger });
+      if (histograms) m.switchDuration.zero({ portal: p.id, trigger });
       for (const from of p.sites) {
         for (const to of p.sites) {
           if (from.name === to.name) continue;

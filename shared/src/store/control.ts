@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { Freeze } from '../core/state';
 import type { Keys } from '../runtime/keys';
 import type { AuditLog, NewAuditEntry, PreparedEntry } from '../audit/audit-log';
@@ -23,6 +23,7 @@ if ARGV[4] ~= '' and (redis.call('HGET', KEYS[6], 'hash') or '') ~= ARGV[5] then
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[3], ARGV[8])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+redis.call('INCR', KEYS[7])
 -- The audit entry is written in the same step, so it can never appear after the operation it asked for.
 if ARGV[4] ~= '' then
   local id = redis.call('XADD', KEYS[5], '*', 'e', ARGV[4], 'h', ARGV[6])
@@ -38,6 +39,7 @@ if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 2 end
 redis.call('DEL', KEYS[2])
 if ARGV[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3]) end
 redis.call('SET', KEYS[4], ARGV[4])
+redis.call('INCR', KEYS[5])
 return 1`;
 
 export interface ControlRecords {
@@ -74,13 +76,14 @@ export class ControlStore {
       const r = String(
         await this.redis.eval(
           REQUEST,
-          6,
+          7,
           this.k.portalIntent(op.portal),
           this.k.portalState(op.portal),
           this.k.operation(op.id),
           this.k.portalOperations(op.portal),
           this.k.audit,
           `${this.k.audit}:head`,
+          this.k.controlChanged,
           json,
           op.id,
           String(op.requestedAt ?? Date.now()),
@@ -125,11 +128,12 @@ export class ControlStore {
   async takeIntent(lease: string, portal: string, intentRaw: string, writes: { stateJson?: string; operation: Operation }): Promise<boolean> {
     const r = await this.redis.eval(
       TAKE,
-      4,
+      5,
       this.k.lease,
       this.k.portalIntent(portal),
       this.k.portalState(portal),
       this.k.operation(writes.operation.id),
+      this.k.controlChanged,
       lease,
       intentRaw,
       writes.stateJson ?? '',
@@ -141,17 +145,28 @@ export class ControlStore {
 
   async freeze(portal: string, f: Freeze): Promise<void> {
     const json = JSON.stringify(f);
-    if (f.until !== undefined) await this.redis.set(this.k.portalFreeze(portal), json, 'PXAT', f.until);
-    else await this.redis.set(this.k.portalFreeze(portal), json);
+    const m = this.redis.multi();
+    if (f.until !== undefined) m.set(this.k.portalFreeze(portal), json, 'PXAT', f.until);
+    else m.set(this.k.portalFreeze(portal), json);
+    await execAll(m.incr(this.k.controlChanged));
   }
 
   /** Returns the freeze that was lifted, if there was one. */
   async unfreeze(portal: string): Promise<Freeze | undefined> {
     const key = this.k.portalFreeze(portal);
-    return readRecord(await this.redis.getdel(key), 'freeze', key, (v) => parseRecord(FreezeSchema, v), this.report);
+    const [lifted] = await execAll(this.redis.multi().getdel(key).incr(this.k.controlChanged));
+    return readRecord(lifted as string | null, 'freeze', key, (v) => parseRecord(FreezeSchema, v), this.report);
   }
 
   async acknowledge(portal: string, ack: Ack): Promise<void> {
-    await this.redis.set(this.k.portalAck(portal), JSON.stringify(ack));
+    await execAll(this.redis.multi().set(this.k.portalAck(portal), JSON.stringify(ack)).incr(this.k.controlChanged));
   }
+}
+
+/** Runs a MULTI and returns its replies, throwing the first command error (ioredis reports them per command). */
+export async function execAll(m: ChainableCommander): Promise<unknown[]> {
+  const replies = (await m.exec()) ?? [];
+  const failed = replies.find(([err]) => err);
+  if (failed) throw failed[0] as Error;
+  return replies.map(([, value]) => value);
 }

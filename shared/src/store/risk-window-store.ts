@@ -1,3 +1,4 @@
+import { execAll } from './control';
 import type { Redis } from 'ioredis';
 import { parseRecord } from '../core/records';
 import { RiskWindowSchema, sortWindows, type RiskWindow } from '../core/risk-windows';
@@ -13,6 +14,7 @@ const ADD = `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'exists' end
 if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 'full' end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('INCR', KEYS[2])
 return 'ok'`;
 
 /**
@@ -51,14 +53,14 @@ export class RiskWindowStore {
   }
 
   async add(portal: string, w: RiskWindow): Promise<'ok' | 'exists' | 'full'> {
-    const r = String(await this.redis.eval(ADD, 1, this.k.portalRiskWindows(portal), w.name, JSON.stringify(w), String(MAX_API_WINDOWS_PER_PORTAL)));
+    const r = String(await this.redis.eval(ADD, 2, this.k.portalRiskWindows(portal), this.k.controlChanged, w.name, JSON.stringify(w), String(MAX_API_WINDOWS_PER_PORTAL)));
     return r === 'exists' || r === 'full' ? r : 'ok';
   }
 
   /** Removes a window; returns it, or undefined when there was none by that name. */
   async remove(portal: string, name: string): Promise<RiskWindow | undefined> {
     const key = this.k.portalRiskWindows(portal);
-    const [[, raw], [, removed]] = ((await this.redis.multi().hget(key, name).hdel(key, name).exec()) ?? []) as [[unknown, string | null], [unknown, number]];
+    const [raw, removed] = (await execAll(this.redis.multi().hget(key, name).hdel(key, name).incr(this.k.controlChanged))) as [string | null, number];
     if (!removed) return undefined;
     return readRecord(raw, 'risk-window', `${key}#${name}`, (v) => parseRecord(RiskWindowSchema, v), this.report);
   }
