@@ -174,6 +174,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
     const upkeep = new LeaderUpkeep({ config, drills: this.drills, probes, availability, audit, witnessing, resultsQueue: this.resultsQueue, metrics, warn, now });
     this.evaluationTick = new EvaluationTick({
       portals, leader: leadership, control, changes: new ControlChanges(redis, k.controlChanged, now), evaluation, runner, availability, upkeep, riskWindows, warn, now,
+      evaluateEvery: config.controller.evaluateEvery,
       requests: { control, runner, log, warn, now, announce, stepDown: (why) => leadership.stepDown(why) },
     });
     metrics.controllerLeader.set(0);

@@ -42,6 +42,8 @@ export class EvaluationTick {
       riskWindows: RiskWindowKeeper;
       warn: RateLimitedLog;
       now: () => number;
+      /** The tick's period (controller.evaluateEvery). */
+      evaluateEvery: number;
     },
   ) {}
 
@@ -82,7 +84,16 @@ export class EvaluationTick {
       // Freeze and acknowledgement are owned by the API; the decision reads them through the state.
       // A freeze past its end is gone from Redis (PXAT), but may still be in the last read.
       const freeze = c?.freeze?.until !== undefined && c.freeze.until <= now ? undefined : c?.freeze;
-      if (c && (!sameFreeze(rt.state.frozen, freeze) || rt.state.ackedAt !== c.ack?.at)) rt.state = { ...rt.state, frozen: freeze, ackedAt: c.ack?.at };
+      const controlChanged = c !== undefined && (!sameFreeze(rt.state.frozen, freeze) || rt.state.ackedAt !== c.ack?.at);
+      if (controlChanged) rt.state = { ...rt.state, frozen: freeze, ackedAt: c.ack?.at };
+      // Nothing happened to this portal and its last evaluation is recent enough (PortalRuntime.quietEvaluateMs):
+      // only the availability sample, from that evaluation.
+      const quiet =
+        !controlChanged && !c?.intent && rt.state.inflight === undefined && !rt.ttlChange && rt.evaluatedAt >= d.leader.since && now + d.evaluateEvery - rt.evaluatedAt <= rt.quietEvaluateMs;
+      if (quiet) {
+        d.availability.sample(id, rt.activeStatus, now);
+        continue;
+      }
       const decision = d.evaluation.evaluate(rt);
       if (decision) d.availability.sample(id, decision.statuses[rt.state.activeSite]?.status, d.now());
       const current = d.leader.current;

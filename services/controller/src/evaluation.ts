@@ -46,7 +46,10 @@ export class Evaluation {
   evaluate(rt: PortalRuntime): Decision | undefined {
     const hold = this.d.leader.current;
     if (!hold) return undefined;
-    const d = decide(rt.state, rt.model, this.d.now());
+    const now = this.d.now();
+    const d = decide(rt.state, rt.model, now);
+    rt.evaluatedAt = now;
+    rt.activeStatus = d.statuses[d.next.activeSite]?.status;
     // decide() always returns a new object; an unchanged one keeps the old, so persist() sees there is nothing to save.
     if (!sameFields(rt.state, d.next)) rt.state = d.next;
     publishPortal(this.d.metrics, rt, d.statuses, d.readiness);

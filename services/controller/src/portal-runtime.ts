@@ -52,7 +52,26 @@ export interface PortalRuntime {
   lastDrift?: string;
   /** takeover-view.ts: how long a new leader waits for a current view before judging requests anyway. */
   takeoverGraceMs: number;
+  /** When evaluate() last ran for this portal (results, the tick, operations), and the active site's status then. */
+  evaluatedAt: number;
+  activeStatus?: string;
+  /**
+   * How long the evaluation tick may leave a portal alone that nothing happened to (no operation, request, control
+   * change): half its shortest check interval, at least the tick's period, at most 5 s. A portal's results evaluate
+   * it anyway; the tick is there for what time alone changes (staleness, cooldowns, freezes ending), and at 12,500
+   * portals deciding each one twice a second was most of the leader's allocations.
+   */
+  quietEvaluateMs: number;
 }
+
+/** See PortalRuntime.quietEvaluateMs. */
+export function quietEvaluateMs(p: PortalConfig, evaluateEvery: number): number {
+  let shortest = Number.POSITIVE_INFINITY;
+  for (const s of p.sites) for (const c of [...s.checks, ...s.readiness]) shortest = Math.min(shortest, c.interval);
+  return Math.max(evaluateEvery, Math.min(QUIET_EVALUATE_MAX_MS, Math.floor(shortest / 2)));
+}
+
+const QUIET_EVALUATE_MAX_MS = 5_000;
 
 export function portalRuntimes(config: Config, logger: Logger, metrics: Metrics): Map<string, PortalRuntime> {
   const portals = new Map<string, PortalRuntime>();
@@ -87,6 +106,8 @@ export function portalRuntimes(config: Config, logger: Logger, metrics: Metrics)
       lastLogged: '',
       onDrift: p.policy.onDrift,
       takeoverGraceMs: takeoverGraceMs(p),
+      evaluatedAt: 0,
+      quietEvaluateMs: quietEvaluateMs(p, config.controller.evaluateEvery),
     });
   }
   return portals;

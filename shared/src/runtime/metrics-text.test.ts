@@ -31,4 +31,20 @@ describe('metrics of an all-in-one whose checker runs in a child process', () =>
     const without = families(await metricsText(parent));
     expect([...without.keys()].sort()).toEqual([...names].filter((n) => !CHECKER_FAMILIES.has(n)).sort());
   });
+
+  it('renders every family exactly as prom-client does, whatever the label values and numbers', async () => {
+    // Without the process figures: they change between two renders.
+    const m = createMetrics(undefined, { defaultMetrics: false });
+    m.checkUp.set({ portal: 'a"b', site: 'back\\slash', check: 'new\nline', vantage: 'v' }, 1);
+    m.siteHealthy.set({ portal: 'p', site: 's' }, -1);
+    m.lastSwitch.set({ portal: 'nan' }, NaN);
+    m.lastSwitch.set({ portal: 'inf' }, Infinity);
+    m.lastSwitch.set({ portal: 'minus-inf' }, -Infinity);
+    m.lastSwitch.set({ portal: 'fraction' }, 0.125);
+    m.switchovers.inc({ portal: 'p', from: 'a', to: 'b', trigger: 'auto', result: 'success' }, 3);
+    m.checkLag.observe({ vantage: 'v' }, 0.2);
+    m.controllerLeader.set(1);
+    expect(await metricsText(m)).toBe(await m.registry.metrics());
+  });
 });
+

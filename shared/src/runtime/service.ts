@@ -5,7 +5,7 @@ import { parseHostPort } from '../config/fields';
 import { loadConfig, ConfigError } from '../config/load';
 import type { Config } from '../config/schema';
 import { createLogger, type Logger } from './logger';
-import { checkerFamiliesText, createMetrics, type Metrics } from './metrics';
+import { checkerFamiliesText, createMetrics, metricsText, type Metrics } from './metrics';
 import { assertRedisReachable, createRedis, describeRedis } from './redis';
 import { attachRedisUpMetric } from './redis-health';
 
@@ -149,7 +149,7 @@ function serveMetrics(ctx: ServiceContext, listen: string | undefined): http.Ser
       res.writeHead(404).end();
       return;
     }
-    void ctx.metrics.registry.metrics().then((text) => {
+    void metricsText(ctx.metrics).then((text) => {
       res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType });
       res.end(text);
     });
