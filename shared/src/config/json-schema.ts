@@ -64,7 +64,7 @@ function annotations(): Record<string, JsonSchema> {
     controller: d('The controller service (decides and switches; one leader at a time).'),
     'controller.leaseTtl': d('How long a leader lease lasts without renewal.'),
     'controller.renewEvery': d('How often the leader renews its lease; at most a third of leaseTtl.'),
-    'controller.evaluateEvery': d('How often the leader re-evaluates every portal.'),
+    'controller.evaluateEvery': d("How often the leader's evaluation tick runs; a portal nothing happened to is re-evaluated once its last evaluation is older than half its shortest check interval (at most 5 s)."),
     'controller.stepAttempts': d('Attempts per traffic step before the switchover fails.'),
     'controller.reconcileEvery': d('How often the leader reads every traffic step and compares it with the recorded active site (at least 1s). It also reads them on taking the lease.'),
     'controller.stepBackoff': d('Wait before the second attempt of a step; doubles on each further attempt.'),
