@@ -200,7 +200,9 @@ it('2,000 endpoints at 1 s for 20 s, shared by two checker processes of one vant
   expect(duplicates).toBe(0);
   expect(slots.size).toBe(2 * PORTALS);
   expect(ran / due).toBeGreaterThanOrEqual(0.99);
-  // Both processes took part: the shards were shared, not all run by whichever started first.
+  // Both processes took part: the shards were shared, not all run by whichever started first. How evenly is up to
+  // BullMQ, which gives a due job to whichever worker fetches first: the smaller share was 6-44 % across runs, so
+  // the bound is low and the split is printed above; fair shares by design are not built yet (see the README).
   const started = perChecker.reduce((a, b) => a + b, 0);
-  for (const n of perChecker) expect(n).toBeGreaterThan(started / 10);
+  for (const n of perChecker) expect(n).toBeGreaterThan(started / 50);
 });

@@ -278,7 +278,7 @@ export class Checker {
     await this.guard?.tick();
   }
 
-  /** Starts every check of the shard at its due time; resolves once each has started or been skipped. */
+  /** Claims a shard slot and sets off the walk that starts its checks at their due times. */
   private async runShard(job: Job<ShardJobData>): Promise<void> {
     const id = shardSchedulerId(job.data);
     const shard = this.shards.get(id) ?? this.windowShards.get(id);
@@ -303,6 +303,16 @@ export class Checker {
       this.log.debug(`shard ${shard.schedulerId} slot ${dueAt} already ran; ignoring the repeated job`);
       return;
     }
+    // The checks are started by a walk of their own, and the job ends at once: a job that lasted until its last
+    // check ended just as the next shard came due, and BullMQ hands a finishing worker its next job itself, so one
+    // process of a vantage took nearly every shard (94 % in a CI run). A process already behind (probes waiting for
+    // a slot) keeps the job until its checks started, so it takes fewer shards and the others take the rest.
+    const walk = this.walk(shard, dueAt).catch((err: Error) => this.warn.warn('walk', `shard ${shard.schedulerId}: ${err.message}`));
+    if (this.slots.behind) await walk;
+  }
+
+  /** Starts every check of a shard slot at its due time; resolves once each has started or been skipped. */
+  private async walk(shard: Shard, dueAt: number): Promise<void> {
     // A check a risk window moved runs in its window shard only, and back in its own shard once the window is over.
     const runsHere = (c: PlannedCheck) => (shard.window ? this.windowed.get(c.id) === shard.interval : !this.windowed.has(c.id));
     // The checks come due in order (delays never decrease), so one timer at a time per shard job walks through them.
@@ -392,6 +402,7 @@ export class Checker {
     clearInterval(this.retuneTimer);
     this.guard?.stop();
     this.identity?.stop();
+    // Walks still waiting for a check's due time start nothing once stopped.
     await this.worker?.close(true);
     await Promise.allSettled([...this.probes]);
     await this.batcher.flush();

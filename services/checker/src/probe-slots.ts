@@ -11,6 +11,11 @@ export class ProbeSlots {
 
   constructor(private readonly size: number) {}
 
+  /** Probes waiting for a slot: the process is behind its schedule. */
+  get behind(): boolean {
+    return this.head < this.waiting.length;
+  }
+
   /** Resolves when a slot is free; call release() exactly once afterwards. */
   acquire(): Promise<void> {
     if (this.inUse < this.size) {
