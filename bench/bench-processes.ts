@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { childPids } from '../test/support/process-gone';
 
 // Compiled to bench/dist/bench/.
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -31,18 +32,7 @@ export async function stopChild(child: ChildProcess): Promise<void> {
 /** Resident memory of a process and every process it started (the all-in-one's forked checker), MiB. */
 export function treeRssMiB(pid: number | undefined): number {
   if (pid === undefined) return 0;
-  let sum = rssMiB(pid);
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      // Field 4 of /proc/<pid>/stat is the parent's pid; the command name (field 2) may hold spaces.
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) sum += treeRssMiB(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return sum;
+  return childPids(pid).reduce((sum, child) => sum + treeRssMiB(child), rssMiB(pid));
 }
 
 /** Resident memory of a process, MiB; 0 once it has exited. */

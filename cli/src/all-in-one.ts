@@ -9,8 +9,6 @@ export interface AllInOne {
   controller: Controller;
   /** The checker, when it runs in this process; undefined when it runs in a child process (checker.childProcess). */
   checker: Checker | undefined;
-  /** The checker's process, when it has one of its own. */
-  checkerChild: CheckerChild | undefined;
   stop(): Promise<void>;
 }
 
@@ -36,7 +34,6 @@ export async function startAllInOne(config: Config, logger: Logger, metrics?: Me
     apiUrl: api.url,
     controller,
     checker,
-    checkerChild: child,
     stop: async () => {
       await api.stop();
       await Promise.all([checker?.stop(), child?.stop()]);

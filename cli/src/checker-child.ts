@@ -40,10 +40,6 @@ export class CheckerChild {
     this.log = logger.child({ component: 'checker-child' });
   }
 
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-
   /** Resolves once the child's checker started (it serves metrics from then on), or rejects when it exits first. */
   start(): Promise<void> {
     const child = fork(this.script, [], {
@@ -51,23 +47,14 @@ export class CheckerChild {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child = child;
-    child.on('message', (msg: ChildReply) => {
-      if (msg?.type !== 'metrics') return;
-      this.waiting.get(msg.id)?.(msg.text);
-      this.waiting.delete(msg.id);
-    });
     const started = new Promise<void>((resolve, reject) => {
-      const ready = setInterval(() => {
-        // Answering a metrics request means runService got past start(): the checker is running.
-        void this.metrics().then(() => {
-          clearInterval(ready);
-          resolve();
-        }, () => undefined);
-      }, 200);
-      child.once('exit', (code, signal) => {
-        clearInterval(ready);
-        reject(new Error(`the checker process exited before it started (${signal ?? `exit code ${code}`})`));
+      child.on('message', (msg: ChildReply) => {
+        if (msg?.type === 'started') return resolve();
+        if (msg?.type !== 'metrics') return;
+        this.waiting.get(msg.id)?.(msg.text);
+        this.waiting.delete(msg.id);
       });
+      child.once('exit', (code, signal) => reject(new Error(`the checker process exited before it started (${signal ?? `exit code ${code}`})`)));
     });
     child.on('exit', (code, signal) => {
       for (const done of this.waiting.values()) done('');

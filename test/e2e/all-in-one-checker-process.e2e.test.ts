@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, waitFor } from '../support/free-port';
-import { goneWithin, processGone } from '../support/process-gone';
+import { childPids, goneWithin } from '../support/process-gone';
 import { sharedRedisUrl } from '../support/redis-server';
 import { scaleRawConfig } from '../support/scale-fixture';
 import { startStaticHttpTarget, type StaticHttpTarget } from '../support/static-http-target';
@@ -18,22 +18,6 @@ jest.setTimeout(120_000);
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const STANDBY = '198.51.100.1';
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      // Field 4 of /proc/<pid>/stat is the parent's pid; the command name (field 2) may hold spaces, so split after it.
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid && !processGone(Number(d))) out.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
 
 function sample(text: string, name: string): number[] {
   return text
@@ -91,7 +75,7 @@ test('a large config forks the checker: one /metrics, restarted when killed, the
 
   // The checker runs in a child of the all-in-one, and the all-in-one's /metrics counts its probes.
   await waitFor(async () => (await checksDone()) > 0, what('probes counted on the all-in-one /metrics'));
-  const [first] = childrenOf(appPid);
+  const [first] = childPids(appPid);
   expect(first).toBeDefined();
   expect(output).toContain(`checker runs in process ${first}`);
   const text = await metrics();
@@ -104,7 +88,7 @@ test('a large config forks the checker: one /metrics, restarted when killed, the
   // Killed, the checker comes back in a new process and probes again.
   process.kill(first, 'SIGKILL');
   expect(await goneWithin(first, 5_000)).toBe(true);
-  const second = await waitFor(() => childrenOf(appPid).find((pid) => pid !== first), what('a new checker process'));
+  const second = await waitFor(() => childPids(appPid).find((pid) => pid !== first), what('a new checker process'));
   const before = await checksDone();
   await waitFor(async () => (await checksDone()) > before, what('probes counted after the restart'));
   expect(output).toMatch(/the checker process \d+ exited \(SIGKILL\); starting it again/);

@@ -95,7 +95,7 @@ export class EvaluationTick {
         continue;
       }
       const decision = d.evaluation.evaluate(rt);
-      if (decision) d.availability.sample(id, decision.statuses[rt.state.activeSite]?.status, d.now());
+      if (decision) d.availability.sample(id, rt.activeStatus, now);
       const current = d.leader.current;
       // Right after a takeover the loaded health predates the handover: requests wait until it is current.
       const sites = rt.model.sites.map((s) => s.name);

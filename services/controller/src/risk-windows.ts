@@ -58,13 +58,16 @@ export class RiskWindowKeeper {
    * would draw it forever and FailoverRiskWindowNotPrepared would fire once the TTL is restored.
    */
   private exported = new Map<string, { portal: string; window: string }>();
-  private readOnce = false;
+  /** Read at the next tick whatever ControlChanges says: before the first read succeeded and after a failed one. */
+  private mustRead = true;
 
   constructor(private readonly d: RiskWindowDeps) {}
 
   /** Every window of a portal: the config file's and the API's. */
   windows(rt: PortalRuntime): RiskWindow[] {
-    return [...rt.configWindows, ...(this.apiWindows.get(rt.model.id) ?? [])];
+    // Called for every portal at every tick; most have no announced window, and then no copy is needed.
+    const announced = this.apiWindows.get(rt.model.id);
+    return announced?.length ? [...rt.configWindows, ...announced] : rt.configWindows;
   }
 
   /** The name of the window in force for the portal now (the one whose TTL applies), if any. */
@@ -76,11 +79,12 @@ export class RiskWindowKeeper {
   /** `read`: the announced windows may have changed (ControlChanges); otherwise the last read stands. */
   async tick(hold: LeaseHold, read = true): Promise<void> {
     const { d } = this;
-    if (read || !this.readOnce) {
+    if (read || this.mustRead) {
       try {
         this.apiWindows = await d.store.listMany([...d.portals.keys()]);
-        this.readOnce = true;
+        this.mustRead = false;
       } catch (err) {
+        this.mustRead = true;
         d.warn.warn('risk-windows', `cannot read the announced risk windows, keeping the last read: ${(err as Error).message}`);
       }
     }

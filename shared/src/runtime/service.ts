@@ -101,7 +101,7 @@ export async function runService(name: string, start: (ctx: ServiceContext) => P
 
 /** What a process forked by the all-in-one (cli/src/checker-child.ts) asks and answers over its IPC channel. */
 export type ChildRequest = { type: 'metrics'; id: number };
-export type ChildReply = { type: 'metrics'; id: number; text: string };
+export type ChildReply = { type: 'started' } | { type: 'metrics'; id: number; text: string };
 
 /**
  * A service forked with an IPC channel (the all-in-one's checker process) serves its metrics to its parent, which
@@ -115,6 +115,8 @@ function answerParent(ctx: ServiceContext, parentGone: () => void): void {
     void checkerFamiliesText(ctx.metrics).then((text) => send({ type: 'metrics', id: msg.id, text } satisfies ChildReply));
   });
   process.on('disconnect', parentGone);
+  // Called once the service's start() returned: its checker is running.
+  send({ type: 'started' } satisfies ChildReply);
 }
 
 /** Redis answers a PING within a second: what a checker or controller needs to do any work. */
