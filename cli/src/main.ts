@@ -46,11 +46,12 @@ program
   .description('run checker, controller and API in one process')
   .option('-c, --config <file>', 'config file', process.env.FAILOVER_CONFIG ?? DEFAULT_CONFIG_PATH)
   .action(async (opts: { config: string }) => {
-    const [{ createLogger, loadConfigOrExit, logUnhandled }, { startAllInOne }, { firstStartLine }] = await Promise.all([
+    const [{ createLogger, limitHeapGrowth, loadConfigOrExit, logUnhandled }, { startAllInOne }, { firstStartLine }] = await Promise.all([
       import('@portal-failover/shared'),
       import('./all-in-one'),
       import('./first-start'),
     ]);
+    limitHeapGrowth();
     const logger = createLogger();
     logUnhandled(logger);
     const config = loadConfigOrExit(opts.config);

@@ -5,6 +5,7 @@ export * from '../runtime/keys';
 export * from '../runtime/metrics';
 export * from '../runtime/metrics-zero';
 export * from '../runtime/service';
+export * from '../runtime/heap-growth';
 export * from '../runtime/queue-metrics';
 export * from '../runtime/redis-health';
 export * from '../runtime/invalid-records';

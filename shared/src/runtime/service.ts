@@ -8,6 +8,7 @@ import { createLogger, type Logger } from './logger';
 import { checkerFamiliesText, createMetrics, metricsText, type Metrics } from './metrics';
 import { assertRedisReachable, createRedis, describeRedis } from './redis';
 import { attachRedisUpMetric } from './redis-health';
+import { limitHeapGrowth } from './heap-growth';
 
 export interface ServiceContext {
   config: Config;
@@ -66,6 +67,7 @@ export function logUnhandled(logger: Logger): void {
 }
 
 export async function runService(name: string, start: (ctx: ServiceContext) => Promise<Stop>, load: ConfigLoadOptions = {}): Promise<void> {
+  limitHeapGrowth();
   const logger = createLogger().child({ component: name });
   logUnhandled(logger);
   const config = loadConfigOrExit(process.env.FAILOVER_CONFIG, load);
