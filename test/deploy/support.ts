@@ -95,6 +95,7 @@ export function exportedSeriesNames(): Set<string> {
     else if (type === 'summary') for (const suffix of ['', '_sum', '_count']) names.add(name + suffix);
     else names.add(name);
   }
+  for (const f of metrics.families) names.add(f.name);
   return names;
 }
 

@@ -21,9 +21,9 @@ describe('ControlChanges on a real Redis', () => {
     const writes: [string, () => Promise<unknown>][] = [
       ['freeze', () => control.freeze('p', { actor: 'anna', at: now, reason: 'maintenance' })],
       ['unfreeze', () => control.unfreeze('p')],
-      ['acknowledge', () => control.acknowledge('p', { at: now, actor: 'anna' })],
+      ['acknowledge', () => control.acknowledge('p', { at: now, actor: 'anna', reason: 'seen' })],
       ['switchover request', () => control.requestOperation({ id: 'op-1', portal: 'p', from: 'primary', to: 'standby', trigger: 'manual', reason: 'drill', actor: 'anna', requestedAt: now })],
-      ['risk window added', () => windows.add('p', { name: 'w', start: '2030-01-01T00:00:00+07:00', startsAt: Date.parse('2030-01-01T00:00:00+07:00'), duration: 3_600_000, leadTime: 600_000, lowerTtlTo: 30, source: 'api' })],
+      ['risk window added', () => windows.add('p', { name: 'w', start: '2030-01-01T00:00:00+07:00', startsAt: Date.parse('2030-01-01T00:00:00+07:00'), durationMs: 3_600_000, leadTimeMs: 600_000, lowerTtlTo: 30, source: 'api' })],
       ['risk window removed', () => windows.remove('p', 'w')],
     ];
     for (const [what, write] of writes) {

@@ -1,10 +1,10 @@
-import { createLogger, createMetrics, decide } from '@portal-failover/shared';
+import { createLogger, createMetrics, decide, metricsText } from '@portal-failover/shared';
 import { scaleConfig } from '../../../test/support/scale-fixture';
 import { portalRuntimes } from './portal-runtime';
 import { publishPortal, withdrawLeaderView } from './publish';
 
 async function series(m: ReturnType<typeof createMetrics>, name: string): Promise<string[]> {
-  return (await m.registry.metrics()).split('\n').filter((l) => l.startsWith(`${name}{`));
+  return (await metricsText(m)).split('\n').filter((l) => l.startsWith(`${name}{`));
 }
 
 describe('publishPortal', () => {

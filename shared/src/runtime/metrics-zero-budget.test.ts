@@ -1,13 +1,13 @@
 import { ZEROED_PORTAL_HISTOGRAMS_LIMIT } from '../config/metrics-budget';
 import { scaleConfig } from '../../../test/support/scale-fixture';
-import { createMetrics } from './metrics';
+import { createMetrics, metricsText } from './metrics';
 import { zeroControllerMetrics } from './metrics-zero';
 
 async function seriesOf(portals: number): Promise<Map<string, number>> {
   const m = createMetrics(undefined, { defaultMetrics: false });
   zeroControllerMetrics(m, scaleConfig({ portals, intervalMs: 10_000, targetUrl: 'http://127.0.0.1:9/', redisUrl: 'redis://127.0.0.1:6379', prefix: 'z' }));
   const out = new Map<string, number>();
-  for (const line of (await m.registry.metrics()).split('\n')) {
+  for (const line of (await metricsText(m)).split('\n')) {
     const name = /^(failover_[a-z_]+?)(_bucket|_sum|_count)?\{.*portal="p0"/.exec(line)?.[1];
     if (name) out.set(name, (out.get(name) ?? 0) + 1);
   }

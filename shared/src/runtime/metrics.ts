@@ -1,5 +1,8 @@
+// Long because it is the metric contract in one place: every family's name, help and labels (dashboards and alerts
+// use them), and how the exposition is rendered at a leader's size.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObject, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { buildIdentity } from './build-identity';
+import { CompactFamily, valueText } from './compact-family';
 
 /** Seconds from 5 ms to 10 s: a probe, its lag behind its due time, a call to a provider. */
 const SHORT_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10];
@@ -11,15 +14,19 @@ const SHORT_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10];
 export function createMetrics(registry = new Registry(), opts: { defaultMetrics?: boolean } = {}) {
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const families: CompactFamily<string>[] = [];
   const metrics = {
     registry,
+    /** The labelled families of one series or more per portal or check, kept compactly (compact-family.ts); rendered with the registry's. */
+    families,
     /** Processes whose checker metrics this one serves as its own: the checker the all-in-one forks (checker.childProcess). */
     children: [] as ChildMetrics[],
-    checkUp: new Gauge({
+    checkUp: new CompactFamily({
       name: 'failover_check_up',
       help: '1 when the newest probe of this check from this vantage passed, 0 when it failed',
       labelNames: ['portal', 'site', 'check', 'vantage'] as const,
-      registers,
+      type: 'gauge',
+      families,
     }),
     checkDuration: new Histogram({
       name: 'failover_check_duration_seconds',
@@ -60,47 +67,54 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       buckets: SHORT_SECONDS,
       registers,
     }),
-    checkFailures: new Counter({
+    checkFailures: new CompactFamily({
       name: 'failover_check_failures_total',
       help: 'Failed probes by reason (timeout, refused, status, content, ...)',
       labelNames: ['portal', 'site', 'check', 'vantage', 'reason'] as const,
-      registers,
+      type: 'counter',
+      families,
     }),
-    tlsCertExpiry: new Gauge({
+    tlsCertExpiry: new CompactFamily({
       name: 'failover_tls_cert_expiry_timestamp_seconds',
       help: 'Unix time at which the TLS certificate seen by the newest probe of this check expires',
       labelNames: ['portal', 'site', 'check'] as const,
-      registers,
+      type: 'gauge',
+      families,
     }),
-    siteHealthy: new Gauge({
+    siteHealthy: new CompactFamily({
       name: 'failover_site_healthy',
       help: '1 when the site is up by quorum, 0 when down by quorum, -1 when unknown',
       labelNames: ['portal', 'site'] as const,
-      registers,
+      type: 'gauge',
+      families,
     }),
-    siteReady: new Gauge({
+    siteReady: new CompactFamily({
       name: 'failover_site_ready',
       help: '1 when the site passes its readiness checks (or has none) and may become the switch target, 0 when not',
       labelNames: ['portal', 'site'] as const,
-      registers,
+      type: 'gauge',
+      families,
     }),
-    activeSite: new Gauge({
+    activeSite: new CompactFamily({
       name: 'failover_active_site',
       help: '1 for the site that currently receives the portal traffic',
       labelNames: ['portal', 'site'] as const,
-      registers,
+      type: 'gauge',
+      families,
     }),
-    portalPhase: new Gauge({
+    portalPhase: new CompactFamily({
       name: 'failover_portal_phase',
       help: '1 for the current phase of the portal',
       labelNames: ['portal', 'phase'] as const,
-      registers,
+      type: 'gauge',
+      families,
     }),
-    switchovers: new Counter({
+    switchovers: new CompactFamily({
       name: 'failover_switchovers_total',
       help: 'Finished switch operations',
       labelNames: ['portal', 'from', 'to', 'trigger', 'result'] as const,
-      registers,
+      type: 'counter',
+      families,
     }),
     switchDuration: new Histogram({
       name: 'failover_switch_duration_seconds',
@@ -116,11 +130,12 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       buckets: [0.5, 1, 2, 3, 5, 10, 15, 30, 60, 120],
       registers,
     }),
-    automationFrozen: new Gauge({
+    automationFrozen: new CompactFamily({
       name: 'failover_automation_frozen',
       help: '1 while automatic switching is frozen for the portal',
       labelNames: ['portal'] as const,
-      registers,
+      type: 'gauge',
+      families,
     }),
     queueJobs: new Gauge({
       name: 'failover_queue_jobs',
@@ -128,11 +143,12 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       labelNames: ['queue', 'state'] as const,
       registers,
     }),
-    drillLastSuccess: new Gauge({
+    drillLastSuccess: new CompactFamily({
       name: 'failover_drill_last_success_timestamp_seconds',
       help: 'Unix time of the last successful drill of the portal in this mode',
       labelNames: ['portal', 'mode'] as const,
-      registers,
+      type: 'gauge',
+      families,
     }),
     auditEntries: new Gauge({
       name: 'failover_audit_entries',
@@ -171,11 +187,12 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       labelNames: ['version', 'commit'] as const,
       registers,
     }),
-    lastSwitch: new Gauge({
+    lastSwitch: new CompactFamily({
       name: 'failover_last_switch_timestamp_seconds',
       help: 'Unix time at which the last successful switch of the portal was verified',
       labelNames: ['portal'] as const,
-      registers,
+      type: 'gauge',
+      families,
     }),
     propagation: new Histogram({
       name: 'failover_propagation_seconds',
@@ -184,23 +201,26 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       registers,
     }),
-    riskWindowInForce: new Gauge({
+    riskWindowInForce: new CompactFamily({
       name: 'failover_risk_window_in_force',
       help: '1 from a risk window\'s start minus its leadTime until its end (TTLs lowered, probes faster), 0 otherwise; leader only',
       labelNames: ['portal', 'window'] as const,
-      registers,
+      type: 'gauge',
+      families,
     }),
-    dnsTtlLowered: new Gauge({
+    dnsTtlLowered: new CompactFamily({
       name: 'failover_dns_ttl_lowered_seconds',
       help: 'The TTL every DNS step of the portal holds for a risk window, verified by reading it back; 0 when the configured TTLs apply; leader only',
       labelNames: ['portal'] as const,
-      registers,
+      type: 'gauge',
+      families,
     }),
-    propagationLagging: new Counter({
+    propagationLagging: new CompactFamily({
       name: 'failover_propagation_lagging_total',
       help: 'Nameservers that did not serve a DNS step\'s new answer within verify.timeout',
       labelNames: ['portal', 'server'] as const,
-      registers,
+      type: 'counter',
+      families,
     }),
     providerRequestDuration: new Histogram({
       name: 'failover_provider_request_duration_seconds',
@@ -225,11 +245,12 @@ export function createMetrics(registry = new Registry(), opts: { defaultMetrics?
       help: '1 when the last read of the queue figures failed or timed out, so failover_queue_jobs shows the last good read',
       registers,
     }),
-    trafficInSync: new Gauge({
+    trafficInSync: new CompactFamily({
       name: 'failover_traffic_in_sync',
       help: '1 when the traffic step points at the recorded active site, 0 when it points elsewhere (drift), -1 when it could not be read',
       labelNames: ['portal', 'step'] as const,
-      registers,
+      type: 'gauge',
+      families,
     }),
     queueOldestWaiting: new Gauge({
       name: 'failover_queue_oldest_waiting_seconds',
@@ -266,7 +287,8 @@ export const CHECKER_FAMILIES: ReadonlySet<string> = new Set([
  * one family per turn of the event loop: a leader of 12,500 portals exports about 425,000 series, and rendering
  * them in one go held its event loop (and the check results waiting for it) for about a second at every scrape.
  */
-async function familiesText(registry: Registry, keep: (name: string) => boolean): Promise<string[]> {
+async function familiesText(metrics: Pick<Metrics, 'registry' | 'families'>, keep: (name: string) => boolean): Promise<string[]> {
+  const registry = metrics.registry;
   const families = registry.getMetricsAsArray().filter((m): m is MetricObject & RegisteredMetric => isRegistered(m) && keep(m.name));
   const collected = (m: RegisteredMetric) => typeof m.collect === 'function';
   const reading = new Map(families.filter(collected).map((m) => [m.name, registry.getSingleMetricAsString(m.name)]));
@@ -279,6 +301,10 @@ async function familiesText(registry: Registry, keep: (name: string) => boolean)
       await turn();
       out.push(await registry.getSingleMetricAsString(m.name));
     }
+  }
+  for (const f of metrics.families.filter((f) => keep(f.name))) {
+    await turn();
+    out.push(await f.text(turn, SERIES_PER_TURN));
   }
   return out;
 }
@@ -298,11 +324,6 @@ const turn = () => new Promise((r) => setImmediate(r));
 const SERIES_PER_TURN = 20_000;
 const escapeText = (s: string) => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 
-function valueText(v: number): string {
-  if (Number.isNaN(v)) return 'Nan';
-  if (!Number.isFinite(v)) return v < 0 ? '-Inf' : '+Inf';
-  return `${v}`;
-}
 
 /**
  * A counter or gauge without a collect function, rendered exactly as prom-client renders it (the test compares
@@ -324,8 +345,8 @@ async function flatFamilyText(m: MetricObject & RegisteredMetric): Promise<strin
 }
 
 /** What a checker process sends its parent: its checker families as text (cheap to pass over IPC, no merging). */
-export async function checkerFamiliesText(m: Pick<Metrics, 'registry'>): Promise<string> {
-  return (await familiesText(m.registry, (n) => CHECKER_FAMILIES.has(n))).join('\n');
+export async function checkerFamiliesText(m: Pick<Metrics, 'registry' | 'families'>): Promise<string> {
+  return (await familiesText(m, (n) => CHECKER_FAMILIES.has(n))).join('\n');
 }
 
 /**
@@ -334,8 +355,8 @@ export async function checkerFamiliesText(m: Pick<Metrics, 'registry'>): Promise
  * are this process's. A child that does not answer leaves its families out: absent checker series are what the
  * alerts on a silent checker look for.
  */
-export async function metricsText(m: Pick<Metrics, 'registry' | 'children'>): Promise<string> {
-  const own = await familiesText(m.registry, (n) => !m.children.length || !CHECKER_FAMILIES.has(n));
+export async function metricsText(m: Pick<Metrics, 'registry' | 'families' | 'children'>): Promise<string> {
+  const own = await familiesText(m, (n) => !m.children.length || !CHECKER_FAMILIES.has(n));
   if (!m.children.length) return `${own.join('\n\n')}\n`;
   const children = await Promise.all(m.children.map((c) => c().catch(() => '')));
   return `${[...own, ...children.filter(Boolean)].join('\n')}\n`;
