@@ -8,7 +8,7 @@ import {
   createProvider,
   createLogger,
   initialState,
-  metricsText,
+  sendMetrics,
   portalModel,
   preconditions,
   probeRedis,
@@ -285,7 +285,7 @@ export function routes(): RouteDef[] {
       path: '/metrics',
       summary: 'Prometheus metrics (text exposition format)',
       responses: { 200: { description: 'metrics' } },
-      handler: async (ctx, _req, res) => void res.type(ctx.metrics.registry.contentType).send(await metricsText(ctx.metrics)),
+      handler: (ctx, _req, res) => sendMetrics(ctx.metrics, res),
     },
     {
       method: 'get',

@@ -68,16 +68,34 @@ export class CompactFamily<T extends string> {
     return { name: this.name, help: this.help, type: this.type, values };
   }
 
-  /** The family's exposition text, handing back to the event loop after every `perTurn` series. */
-  async text(turn: () => Promise<unknown>, perTurn: number): Promise<string> {
+  /**
+   * The family's exposition text in pieces of at most `perPiece` series; after each piece `pace` is told how many
+   * series it held (the caller hands back to the event loop when enough were rendered).
+   */
+  async *chunks(pace: (series: number) => Promise<unknown>, perPiece: number): AsyncGenerator<string> {
     const name = escapeText(this.name);
-    let out = `# HELP ${name} ${escapeText(this.help)}\n# TYPE ${name} ${this.type}`;
+    let piece = `# HELP ${name} ${escapeText(this.help)}\n# TYPE ${name} ${this.type}`;
     let n = 0;
     for (const [key, value] of this.series) {
-      out += `\n${name}${key ? `{${key}}` : ''} ${valueText(value)}`;
-      if (++n % perTurn === 0) await turn();
+      piece += `\n${name}${key ? `{${key}}` : ''} ${valueText(value)}`;
+      if (++n === perPiece) {
+        yield piece;
+        await pace(n);
+        piece = '';
+        n = 0;
+      }
     }
-    return out;
+    if (piece) {
+      yield piece;
+      await pace(n);
+    }
+  }
+
+  /** The whole exposition text of the family. */
+  async text(pace: (series: number) => Promise<unknown>, perPiece: number): Promise<string> {
+    let text = '';
+    for await (const piece of this.chunks(pace, perPiece)) text += piece;
+    return text;
   }
 
   private key(labels: Labels<T>): string {

@@ -1,5 +1,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { CHECKER_FAMILIES, checkerFamiliesText, createMetrics, metricsText, type Metrics } from './metrics';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CHECKER_FAMILIES, checkerFamiliesText, createMetrics, metricsText, sendMetrics, type Metrics } from './metrics';
 
 /** Families (by their TYPE line) in an exposition text, with how often each appears. */
 function families(text: string): Map<string, number> {
@@ -68,5 +70,27 @@ describe('metrics of an all-in-one whose checker runs in a child process', () =>
     m.controllerLeader.set(1);
     expect(await metricsText(m)).toBe(await promClientText(m));
   });
-});
 
+  it('streams a large exposition over HTTP as it renders it, byte for byte the text metricsText returns', async () => {
+    const m = createMetrics(undefined, { defaultMetrics: false });
+    // 50,000 series: more than two pieces of SERIES_PER_TURN.
+    for (let p = 0; p < 10_000; p++) for (const phase of ['healthy', 'degraded', 'failing_over', 'failed_over', 'unknown']) m.portalPhase.set({ portal: `p${p}`, phase }, phase === 'healthy' ? 1 : 0);
+    const server = http.createServer((_req, res) => void sendMetrics(m, res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+      const res = await fetch(url);
+      expect(res.headers.get('content-type')).toBe(m.registry.contentType);
+      expect(res.headers.get('transfer-encoding')).toBe('chunked');
+      const body = await res.text();
+      expect(body).toBe(await metricsText(m));
+      expect(body.match(/^failover_portal_phase\{/gm)).toHaveLength(50_000);
+      // A scraper that goes away mid-scrape leaves the process serving the next one.
+      const gone = http.get(url, (r) => r.once('data', () => r.destroy()));
+      await new Promise((r) => gone.once('close', r));
+      expect(await (await fetch(url)).text()).toBe(body);
+    } finally {
+      server.close();
+    }
+  });
+});

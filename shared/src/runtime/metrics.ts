@@ -1,6 +1,7 @@
 // Long because it is the metric contract in one place: every family's name, help and labels (dashboards and alerts
 // use them), and how the exposition is rendered at a leader's size.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObject, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import type { ServerResponse } from 'node:http';
 import { buildIdentity } from './build-identity';
 import { CompactFamily, valueText } from './compact-family';
 
@@ -281,32 +282,42 @@ export const CHECKER_FAMILIES: ReadonlySet<string> = new Set([
   'failover_checker_schedulers_recreated_total',
 ]);
 
+/** One family's exposition text: whole, or in pieces rendered a turn of the event loop apart. */
+type FamilyText = string | AsyncIterable<string>;
+
 /**
- * The families' exposition text. Families that read something at scrape time (a `collect`: Redis, queues, process
- * figures) start together, so a paused Redis costs one timeout, not one per family. The others are only rendered,
- * one family per turn of the event loop: a leader of 12,500 portals exports about 425,000 series, and rendering
- * them in one go held its event loop (and the check results waiting for it) for about a second at every scrape.
+ * The families' exposition text, a family at a time. Families that read something at scrape time (a `collect`:
+ * Redis, queues, process figures) start together, so a paused Redis costs one timeout, not one per family. The
+ * others are only rendered, SERIES_PER_TURN series per turn of the event loop: a leader of 12,500 portals exports
+ * about 440,000 series (38 MB of text), and rendering them in one go held its event loop (and the check results
+ * waiting for it) for about a second at every scrape.
  */
-async function familiesText(metrics: Pick<Metrics, 'registry' | 'families'>, keep: (name: string) => boolean): Promise<string[]> {
+async function* ownFamilies(metrics: Pick<Metrics, 'registry' | 'families'>, keep: (name: string) => boolean): AsyncGenerator<FamilyText> {
   const registry = metrics.registry;
+  const pace = pacer();
   const families = registry.getMetricsAsArray().filter((m): m is MetricObject & RegisteredMetric => isRegistered(m) && keep(m.name));
   const collected = (m: RegisteredMetric) => typeof m.collect === 'function';
   const reading = new Map(families.filter(collected).map((m) => [m.name, registry.getSingleMetricAsString(m.name)]));
-  const out: string[] = [];
+  // A reading that fails before its turn comes (or after a client went away) is not an unhandled rejection.
+  for (const r of reading.values()) r.catch(() => undefined);
   for (const m of families) {
     const pending = reading.get(m.name);
-    if (pending) out.push(await pending);
-    else if (String(m.type) === 'counter' || String(m.type) === 'gauge') out.push(await flatFamilyText(m));
+    if (pending) yield await pending;
+    else if (String(m.type) === 'counter' || String(m.type) === 'gauge') yield flatFamilyText(m, pace);
     else {
-      await turn();
-      out.push(await registry.getSingleMetricAsString(m.name));
+      const text = await registry.getSingleMetricAsString(m.name);
+      yield text;
+      await pace(lineCount(text));
     }
   }
-  for (const f of metrics.families.filter((f) => keep(f.name))) {
-    await turn();
-    out.push(await f.text(turn, SERIES_PER_TURN));
-  }
-  return out;
+  for (const f of metrics.families) if (keep(f.name)) yield f.chunks(pace, SERIES_PER_TURN);
+}
+
+async function textOf(family: FamilyText): Promise<string> {
+  if (typeof family === 'string') return family;
+  let text = '';
+  for await (const piece of family) text += piece;
+  return text;
 }
 
 /** What a registered metric is besides its description (prom-client's typings list only the description). */
@@ -322,42 +333,128 @@ function isRegistered(m: MetricObject): m is MetricObject & RegisteredMetric {
 const turn = () => new Promise((r) => setImmediate(r));
 /** Series rendered between two turns of the event loop. */
 const SERIES_PER_TURN = 20_000;
-const escapeText = (s: string) => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-
 
 /**
- * A counter or gauge without a collect function, rendered exactly as prom-client renders it (the test compares
- * them) but SERIES_PER_TURN series at a time: failover_switchovers_total alone is 225,000 series at 12,500 portals.
+ * Hands back to the event loop once SERIES_PER_TURN series were rendered since it last did. Counting series, not
+ * families: a turn per family made a busy checker process (a dozen small families, each turn queued behind its
+ * probes' callbacks) answer its parent's scrape in seconds.
  */
-async function flatFamilyText(m: MetricObject & RegisteredMetric): Promise<string> {
-  await turn();
+function pacer(): (series: number) => Promise<void> {
+  let since = 0;
+  return async (series) => {
+    since += series;
+    if (since < SERIES_PER_TURN) return;
+    since = 0;
+    await turn();
+  };
+}
+
+function lineCount(text: string): number {
+  let n = 1;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+const escapeText = (s: string) => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+
+/**
+ * A counter or gauge of prom-client without a collect function, rendered exactly as prom-client renders it (the
+ * test compares them) but SERIES_PER_TURN series at a time.
+ */
+async function* flatFamilyText(m: MetricObject & RegisteredMetric, pace: (series: number) => Promise<void>): AsyncGenerator<string> {
   const data = await m.get();
   const name = escapeText(data.name);
-  const lines = [`# HELP ${name} ${escapeText(data.help)}`, `# TYPE ${name} ${data.type}`];
+  let piece = `# HELP ${name} ${escapeText(data.help)}\n# TYPE ${name} ${data.type}`;
   let n = 0;
   for (const v of data.values) {
     let labels = '';
     for (const [k, x] of Object.entries(v.labels)) labels += `${labels ? ',' : ''}${k}="${typeof x === 'string' ? escapeText(x).replace(/"/g, '\\"') : x}"`;
-    lines.push(`${name}${labels ? `{${labels}}` : ''} ${valueText(v.value)}`);
-    if (++n % SERIES_PER_TURN === 0) await turn();
+    piece += `\n${name}${labels ? `{${labels}}` : ''} ${valueText(v.value)}`;
+    if (++n === SERIES_PER_TURN) {
+      yield piece;
+      await pace(n);
+      piece = '';
+      n = 0;
+    }
   }
-  return lines.join('\n');
+  if (piece) {
+    yield piece;
+    await pace(n);
+  }
 }
 
 /** What a checker process sends its parent: its checker families as text (cheap to pass over IPC, no merging). */
 export async function checkerFamiliesText(m: Pick<Metrics, 'registry' | 'families'>): Promise<string> {
-  return (await familiesText(m, (n) => CHECKER_FAMILIES.has(n))).join('\n');
+  const out: string[] = [];
+  for await (const family of ownFamilies(m, (n) => CHECKER_FAMILIES.has(n))) out.push(await textOf(family));
+  return out.join('\n');
 }
 
 /**
- * The text /metrics serves. Where the checker runs in a child process, its families come from the child and this
- * process's (empty) ones are left out, so each family appears once; the rest (process figures, Redis, controller)
- * are this process's. A child that does not answer leaves its families out: absent checker series are what the
- * alerts on a silent checker look for.
+ * The text /metrics serves, in pieces of at most SERIES_PER_TURN series, so that a scrape is written out as it is
+ * rendered instead of being held whole. Where the checker runs in a child process, its families come from the
+ * child (asked for at once, so it answers while this process renders its own) and this process's (empty) ones are
+ * left out, so each family appears once; the rest (process figures, Redis, controller) are this process's. A child
+ * that does not answer leaves its families out: absent checker series are what the alerts on a silent checker look for.
  */
+export async function* metricsChunks(m: Pick<Metrics, 'registry' | 'families' | 'children'>): AsyncGenerator<string> {
+  const children = m.children.length ? Promise.all(m.children.map((c) => c().catch(() => ''))) : undefined;
+  // prom-client's spacing: a blank line between two families of one registry, none before a child's text.
+  const between = children ? '\n' : '\n\n';
+  let first = true;
+  for await (const family of ownFamilies(m, (n) => !children || !CHECKER_FAMILIES.has(n))) {
+    if (!first) yield between;
+    first = false;
+    if (typeof family === 'string') yield family;
+    else yield* family;
+  }
+  for (const text of (await children) ?? []) {
+    if (!text) continue;
+    if (!first) yield '\n';
+    first = false;
+    yield text;
+  }
+  yield '\n';
+}
+
+/** The whole text /metrics serves (metricsChunks joined). */
 export async function metricsText(m: Pick<Metrics, 'registry' | 'families' | 'children'>): Promise<string> {
-  const own = await familiesText(m, (n) => !m.children.length || !CHECKER_FAMILIES.has(n));
-  if (!m.children.length) return `${own.join('\n\n')}\n`;
-  const children = await Promise.all(m.children.map((c) => c().catch(() => '')));
-  return `${[...own, ...children.filter(Boolean)].join('\n')}\n`;
+  let text = '';
+  for await (const piece of metricsChunks(m)) text += piece;
+  return text;
+}
+
+/**
+ * Writes metricsChunks to an HTTP response as they are rendered, waiting for the client to take each piece: a
+ * scrape holds a piece in this process, not the whole text. A client gone mid-scrape ends the rendering. A family
+ * that fails once the status line is out breaks the connection, so Prometheus records a failed scrape rather than
+ * a short one that looks whole.
+ */
+export async function sendMetrics(m: Pick<Metrics, 'registry' | 'families' | 'children'>, res: ServerResponse): Promise<void> {
+  const chunks = metricsChunks(m);
+  // The first piece before the status line: a scrape that cannot start is an error response, not a 200.
+  const first = await chunks.next();
+  res.writeHead(200, { 'content-type': m.registry.contentType });
+  try {
+    if (!first.done) res.write(first.value);
+    for await (const piece of chunks) {
+      if (res.destroyed) return;
+      if (!res.write(piece)) await drained(res);
+    }
+    res.end();
+  } catch (err) {
+    res.destroy(err as Error);
+  }
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }

@@ -5,7 +5,7 @@ import { parseHostPort } from '../config/fields';
 import { loadConfig, ConfigError } from '../config/load';
 import type { Config } from '../config/schema';
 import { createLogger, type Logger } from './logger';
-import { checkerFamiliesText, createMetrics, metricsText, type Metrics } from './metrics';
+import { checkerFamiliesText, createMetrics, sendMetrics, type Metrics } from './metrics';
 import { assertRedisReachable, createRedis, describeRedis } from './redis';
 import { attachRedisUpMetric } from './redis-health';
 import { limitHeapGrowth } from './heap-growth';
@@ -153,10 +153,7 @@ function serveMetrics(ctx: ServiceContext, listen: string | undefined): http.Ser
       res.writeHead(404).end();
       return;
     }
-    void metricsText(ctx.metrics).then((text) => {
-      res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType });
-      res.end(text);
-    });
+    void sendMetrics(ctx.metrics, res);
   });
   server.on('error', (err) => ctx.logger.error(`metrics listener on ${listen} failed: ${err.message}`));
   server.listen(hp.port, hp.host, () => ctx.logger.info(`metrics on http://${listen}/metrics`));
