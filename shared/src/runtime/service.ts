@@ -8,7 +8,7 @@ import { createLogger, type Logger } from './logger';
 import { checkerFamiliesText, createMetrics, sendMetrics, type Metrics } from './metrics';
 import { assertRedisReachable, createRedis, describeRedis } from './redis';
 import { attachRedisUpMetric } from './redis-health';
-import { limitHeapGrowth } from './heap-growth';
+import { CHECKER_HEAP_GROWING_PERCENT, HEAP_GROWING_PERCENT, limitHeapGrowth } from './heap-growth';
 
 export interface ServiceContext {
   config: Config;
@@ -67,7 +67,7 @@ export function logUnhandled(logger: Logger): void {
 }
 
 export async function runService(name: string, start: (ctx: ServiceContext) => Promise<Stop>, load: ConfigLoadOptions = {}): Promise<void> {
-  limitHeapGrowth();
+  limitHeapGrowth(process.execArgv, name === 'checker' ? CHECKER_HEAP_GROWING_PERCENT : HEAP_GROWING_PERCENT);
   const logger = createLogger().child({ component: name });
   logUnhandled(logger);
   const config = loadConfigOrExit(process.env.FAILOVER_CONFIG, load);
