@@ -27,13 +27,23 @@ export class AvailabilityStore {
     private readonly prefix: string,
   ) {}
 
-  /** Stores one minute's share of good samples (0..1). Overwrites: the last write of a minute wins. */
-  async writeMinute(portal: string, minuteStartMs: number, goodShare: number): Promise<void> {
-    const day = Math.floor(minuteStartMs / DAY_MS);
-    const offset = Math.floor((minuteStartMs - day * DAY_MS) / MINUTE_MS);
-    const key = availabilityKey(this.prefix, portal, day);
-    const byte = 1 + Math.round(Math.min(1, Math.max(0, goodShare)) * 100);
-    await this.redis.multi().setrange(key, offset, String.fromCharCode(byte)).pexpire(key, KEEP_DAYS * DAY_MS).exec();
+  /**
+   * Stores minutes' shares of good samples (0..1), each in its portal's day string. Overwrites: the last write of a
+   * minute wins. One pipeline for all of them: the leader writes every portal's current minute every 10 s, and a
+   * MULTI per portal (12,500 at once) was a sixth of the garbage its old generation collected.
+   */
+  async writeMinutes(writes: readonly { portal: string; minuteStartMs: number; goodShare: number }[]): Promise<void> {
+    if (!writes.length) return;
+    const pipe = this.redis.pipeline();
+    for (const w of writes) {
+      const day = Math.floor(w.minuteStartMs / DAY_MS);
+      const offset = Math.floor((w.minuteStartMs - day * DAY_MS) / MINUTE_MS);
+      const key = availabilityKey(this.prefix, w.portal, day);
+      const byte = 1 + Math.round(Math.min(1, Math.max(0, w.goodShare)) * 100);
+      pipe.setrange(key, offset, String.fromCharCode(byte)).pexpire(key, KEEP_DAYS * DAY_MS);
+    }
+    const failed = ((await pipe.exec()) ?? []).find(([err]) => err);
+    if (failed) throw failed[0];
   }
 
   async read(portal: string, now: number): Promise<Availability> {
@@ -105,6 +115,6 @@ export class AvailabilityRecorder {
         writes.push({ portal, minute: c.minute, share: c.good / c.total });
       }
     }
-    await Promise.all(writes.map((w) => this.store.writeMinute(w.portal, w.minute, w.share)));
+    await this.store.writeMinutes(writes.map((w) => ({ portal: w.portal, minuteStartMs: w.minute, goodShare: w.share })));
   }
 }

@@ -51,6 +51,9 @@ export interface ControlRecords {
 
 export type Ack = z.output<typeof AckSchema>;
 
+/** Portals whose three control records one MGET reads. */
+const READ_CHUNK = 256;
+
 /** The records the API writes and the leader reads: switch intents, freezes and acknowledgements. */
 export class ControlStore {
   constructor(
@@ -106,14 +109,19 @@ export class ControlStore {
   }
 
   async read(portals: string[]): Promise<Map<string, ControlRecords>> {
+    // One MGET per READ_CHUNK portals rather than one per portal: a full read at 12,500 portals was 12,500 commands
+    // held until their replies came, much of the garbage the leader's old generation collected.
     const pipe = this.redis.pipeline();
-    for (const p of portals) pipe.mget(this.k.portalIntent(p), this.k.portalFreeze(p), this.k.portalAck(p));
+    for (let i = 0; i < portals.length; i += READ_CHUNK) {
+      pipe.mget(portals.slice(i, i + READ_CHUNK).flatMap((p) => [this.k.portalIntent(p), this.k.portalFreeze(p), this.k.portalAck(p)]));
+    }
     const replies = (await pipe.exec()) ?? [];
     const out = new Map<string, ControlRecords>();
     portals.forEach((p, i) => {
-      const [err, values] = replies[i] ?? [];
+      const [err, chunk] = replies[Math.floor(i / READ_CHUNK)] ?? [new Error('no reply')];
       if (err) throw err;
-      const [intent, freeze, ack] = values as (string | null)[];
+      const at = (i % READ_CHUNK) * 3;
+      const [intent, freeze, ack] = (chunk as (string | null)[]).slice(at, at + 3);
       const request = readRecord(intent, 'intent', this.k.portalIntent(p), parseSwitchIntent, this.report);
       out.set(p, {
         intent: request && intent ? { raw: intent, request } : undefined,

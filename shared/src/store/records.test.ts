@@ -78,6 +78,23 @@ describe('stored records, parsed when read back', () => {
     expect(await store.loadOperation('req-1')).toMatchObject({ status: 'pending' });
   });
 
+  it("reads every portal's control records of a large install, each portal's own, across MGET chunks", async () => {
+    const { control } = stores();
+    const portals = Array.from({ length: 600 }, (_, i) => `big${i}`);
+    // Records only on some portals, on both sides of each chunk boundary (256 portals per MGET).
+    const frozen = ['big0', 'big255', 'big256', 'big511', 'big512', 'big599'];
+    for (const p of frozen) await control.freeze(p, { actor: 'anna', at: 1, reason: `maintenance of ${p}` });
+    await control.acknowledge('big257', { actor: 'bo', at: 2, reason: 'seen' });
+    const read = await control.read(portals);
+    expect(read.size).toBe(600);
+    for (const p of portals) {
+      const r = read.get(p)!;
+      expect([p, r.freeze?.reason]).toEqual([p, frozen.includes(p) ? `maintenance of ${p}` : undefined]);
+      expect([p, r.ack?.actor]).toEqual([p, p === 'big257' ? 'bo' : undefined]);
+      expect(r.intent).toBeUndefined();
+    }
+  });
+
   it('the controller and API count what they report in failover_records_invalid_total', async () => {
     const metrics = createMetrics(undefined, { defaultMetrics: false });
     const warned: string[] = [];

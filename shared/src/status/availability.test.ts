@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
+import { sharedRedisUrl } from '../../../test/support/redis-server';
+import { availabilityKey, AvailabilityRecorder, AvailabilityStore, DAY_MS } from './availability';
+
+/** Availability minutes written by the leader's recorder to the run's real Redis and read back as the status page reads them. */
+
+let redis: Redis;
+const prefix = `avail${randomBytes(5).toString('hex')}`;
+
+beforeAll(() => {
+  redis = new Redis(sharedRedisUrl(), { maxRetriesPerRequest: 1 });
+});
+
+afterAll(async () => {
+  const found = await redis.keys(`${prefix}:*`);
+  if (found.length) await redis.del(...found);
+  await redis.quit();
+});
+
+describe('availability', () => {
+  it("writes every portal's minutes in one flush and reads each portal's shares back, kept for 91 days", async () => {
+    const store = new AvailabilityStore(redis, prefix);
+    const recorder = new AvailabilityRecorder(store, 10_000);
+    const t0 = Math.floor(Date.now() / DAY_MS) * DAY_MS + 3_600_000; // 01:00 UTC today
+    // Minute 1: p-up up 4 of 4 samples, p-half 2 of 4, p-none never sampled (unknown is not a sample).
+    for (let s = 0; s < 4; s++) {
+      recorder.sample('p-up', 'up', t0 + s * 1000);
+      recorder.sample('p-half', s % 2 ? 'up' : 'down', t0 + s * 1000);
+      recorder.sample('p-none', 'unknown', t0 + s * 1000);
+    }
+    // Minute 2 starts: minute 1 is finished and written with the current ones.
+    recorder.sample('p-up', 'down', t0 + 60_000);
+    recorder.sample('p-half', 'up', t0 + 60_000);
+    await recorder.flush(t0 + 60_000);
+    const now = t0 + 120_000;
+    expect((await store.read('p-up', now))['24h']).toBe(50); // 100 % then 0 %
+    expect((await store.read('p-half', now))['24h']).toBe(75); // 50 % then 100 %
+    expect((await store.read('p-none', now))['24h']).toBeNull();
+    const key = availabilityKey(prefix, 'p-up', Math.floor(t0 / DAY_MS));
+    const ttl = await redis.pttl(key);
+    expect(ttl).toBeGreaterThan(90 * DAY_MS);
+    expect(ttl).toBeLessThanOrEqual(91 * DAY_MS);
+    // A later write of the same minute overwrites it.
+    await store.writeMinutes([{ portal: 'p-up', minuteStartMs: t0 + 60_000, goodShare: 1 }]);
+    expect((await store.read('p-up', now))['24h']).toBe(100);
+  });
+
+  it('reports a failed write to the leader, which logs it, and still writes the others', async () => {
+    const store = new AvailabilityStore(redis, prefix);
+    // A key of another type in the way makes SETRANGE fail.
+    const t0 = Math.floor(Date.now() / DAY_MS) * DAY_MS;
+    await redis.hset(availabilityKey(prefix, 'p-bad', Math.floor(t0 / DAY_MS)), 'x', '1');
+    await expect(store.writeMinutes([{ portal: 'p-ok', minuteStartMs: t0, goodShare: 1 }, { portal: 'p-bad', minuteStartMs: t0, goodShare: 1 }])).rejects.toThrow(/WRONGTYPE/);
+    expect((await store.read('p-ok', t0 + 60_000))['24h']).toBe(100);
+  });
+});
