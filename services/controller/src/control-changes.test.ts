@@ -43,5 +43,13 @@ describe('ControlChanges on a real Redis', () => {
     expect(await changes.due()).toBe(false);
     now += 1;
     expect(await changes.due()).toBe(true);
+    // Why: the timer alone is `periodic` (announced risk windows are not read again for it), a counted write `changed`.
+    now += FULL_READ_EVERY_MS;
+    expect(await changes.check()).toBe('periodic');
+    await control.freeze('p', { actor: 'anna', at: now, reason: 'again' });
+    expect(await changes.check()).toBe('changed');
+    expect(await changes.check()).toBeUndefined();
+    changes.missed();
+    expect(await changes.check()).toBe('changed');
   });
 });

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 
-/** Even with no change counted, everything is read again this often: an API older than the counter, a hand edit. */
+/** Even with no change counted, intents, freezes and acknowledgements are read again this often: an API older than the counter, a hand edit. */
 export const FULL_READ_EVERY_MS = 5_000;
 
 /**
@@ -23,19 +23,30 @@ export class ControlChanges {
 
   /** True when the records must be read now (the caller then reads them, and calls missed() if that fails). */
   async due(): Promise<boolean> {
+    return (await this.check()) !== undefined;
+  }
+
+  /**
+   * Why the records must be read now: `changed` when the counter moved (or Redis lost it, or it could not be read,
+   * or nothing was read yet), `periodic` when only FULL_READ_EVERY_MS passed; undefined when the last read stands.
+   * Announced risk windows are written only by an API that counts its writes, so they need reading on `changed`
+   * alone (at 12,500 portals that read is one HGETALL per portal).
+   */
+  async check(): Promise<'changed' | 'periodic' | undefined> {
     let counter: string | null;
     try {
       counter = await this.redis.get(this.key);
     } catch {
       // Cannot tell: read, and let that read report what is wrong with Redis.
       this.seen = undefined;
-      return true;
+      return 'changed';
     }
     const now = this.now();
-    if (this.seen !== undefined && counter === this.seen && now < this.fullAt) return false;
+    const changed = this.seen === undefined || counter !== this.seen;
+    if (!changed && now < this.fullAt) return undefined;
     this.seen = counter;
     this.fullAt = now + FULL_READ_EVERY_MS;
-    return true;
+    return changed ? 'changed' : 'periodic';
   }
 
   /** The read after due() failed: read again next time. */

@@ -59,8 +59,8 @@ export class EvaluationTick {
 
   private async once(): Promise<void> {
     const { d } = this;
-    const fresh = await d.changes.due();
-    if (fresh) {
+    const why = await d.changes.check();
+    if (why) {
       try {
         this.control = await d.control.read([...d.portals.keys()]);
       } catch (err) {
@@ -107,7 +107,7 @@ export class EvaluationTick {
     // After the requests were taken (a switch decided this tick is in flight, and a TTL change waits for it) and
     // the states saved (a TTL change saves its own result).
     const held = d.leader.current;
-    if (held) await d.riskWindows.tick(held, fresh);
+    if (held) await d.riskWindows.tick(held, why === 'changed');
     await d.upkeep.run();
   }
 }
