@@ -46,12 +46,22 @@ describe('availability', () => {
     expect((await store.read('p-up', now))['24h']).toBe(100);
   });
 
-  it('reports a failed write to the leader, which logs it, and still writes the others', async () => {
+  it('reports a failed write to the leader, which logs it; the portals before it in its call are written', async () => {
     const store = new AvailabilityStore(redis, prefix);
     // A key of another type in the way makes SETRANGE fail.
     const t0 = Math.floor(Date.now() / DAY_MS) * DAY_MS;
     await redis.hset(availabilityKey(prefix, 'p-bad', Math.floor(t0 / DAY_MS)), 'x', '1');
     await expect(store.writeMinutes([{ portal: 'p-ok', minuteStartMs: t0, goodShare: 1 }, { portal: 'p-bad', minuteStartMs: t0, goodShare: 1 }])).rejects.toThrow(/WRONGTYPE/);
     expect((await store.read('p-ok', t0 + 60_000))['24h']).toBe(100);
+  });
+
+  it('writes the minutes of more portals than one script call takes, each its own', async () => {
+    const store = new AvailabilityStore(redis, prefix);
+    const t0 = Math.floor(Date.now() / DAY_MS) * DAY_MS + 7_200_000;
+    const portals = Array.from({ length: 1_201 }, (_, i) => `many${i}`);
+    await store.writeMinutes(portals.map((portal, i) => ({ portal, minuteStartMs: t0, goodShare: (i % 101) / 100 })));
+    const read = await Promise.all(portals.map((p) => store.read(p, t0 + 60_000)));
+    // Exactly: a share such as 0.29 reads 29, not the 28.999 its binary value would floor to.
+    expect(read.map((a) => a['24h'])).toEqual(portals.map((_, i) => i % 101));
   });
 });

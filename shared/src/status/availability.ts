@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { runScript } from '../store/lua-script';
 
 /**
  * Per-minute availability of what citizens could reach (the active site's health by quorum), written by the
@@ -11,6 +12,15 @@ import type { Redis } from 'ioredis';
 export const DAY_MS = 86_400_000;
 const MINUTE_MS = 60_000;
 const KEEP_DAYS = 91;
+/** Portals whose minute one WRITE_MINUTES call writes. */
+const WRITE_CHUNK = 500;
+/** KEYS: day strings; ARGV[1]: their time to live (ms); then per key its minute offset and the minute's byte. */
+const WRITE_MINUTES = `
+for i, key in ipairs(KEYS) do
+  redis.call('SETRANGE', key, ARGV[2 * i], ARGV[2 * i + 1])
+  redis.call('PEXPIRE', key, ARGV[1])
+end
+return #KEYS`;
 
 export const AVAILABILITY_WINDOWS = { '24h': 1, '7d': 7, '30d': 30, '90d': 90 } as const;
 export type AvailabilityWindow = keyof typeof AVAILABILITY_WINDOWS;
@@ -29,21 +39,25 @@ export class AvailabilityStore {
 
   /**
    * Stores minutes' shares of good samples (0..1), each in its portal's day string. Overwrites: the last write of a
-   * minute wins. One pipeline for all of them: the leader writes every portal's current minute every 10 s, and a
-   * MULTI per portal (12,500 at once) was a sixth of the garbage its old generation collected.
+   * minute wins. The leader writes every portal's current minute every 10 s; at 12,500 portals a MULTI per portal
+   * was a sixth of the garbage its old generation collected, and one pipeline of 25,000 commands still a fifth, so
+   * a script writes WRITE_CHUNK portals per call. A write that fails (a key of another type in the way) ends its
+   * call: the portals before it in that call are written, the call's others are not, and the error is thrown.
    */
   async writeMinutes(writes: readonly { portal: string; minuteStartMs: number; goodShare: number }[]): Promise<void> {
-    if (!writes.length) return;
-    const pipe = this.redis.pipeline();
-    for (const w of writes) {
-      const day = Math.floor(w.minuteStartMs / DAY_MS);
-      const offset = Math.floor((w.minuteStartMs - day * DAY_MS) / MINUTE_MS);
-      const key = availabilityKey(this.prefix, w.portal, day);
-      const byte = 1 + Math.round(Math.min(1, Math.max(0, w.goodShare)) * 100);
-      pipe.setrange(key, offset, String.fromCharCode(byte)).pexpire(key, KEEP_DAYS * DAY_MS);
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < writes.length; i += WRITE_CHUNK) {
+      const keys: string[] = [];
+      const args: (string | number)[] = [KEEP_DAYS * DAY_MS];
+      for (const w of writes.slice(i, i + WRITE_CHUNK)) {
+        const day = Math.floor(w.minuteStartMs / DAY_MS);
+        keys.push(availabilityKey(this.prefix, w.portal, day));
+        args.push(Math.floor((w.minuteStartMs - day * DAY_MS) / MINUTE_MS), String.fromCharCode(1 + Math.round(Math.min(1, Math.max(0, w.goodShare)) * 100)));
+      }
+      calls.push(runScript(this.redis, WRITE_MINUTES, keys, args));
     }
-    const failed = ((await pipe.exec()) ?? []).find(([err]) => err);
-    if (failed) throw failed[0];
+    const failed = (await Promise.allSettled(calls)).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   async read(portal: string, now: number): Promise<Availability> {
@@ -70,8 +84,9 @@ export class AvailabilityStore {
     });
     const out = {} as Availability;
     for (const w of Object.keys(AVAILABILITY_WINDOWS) as AvailabilityWindow[]) {
-      // Three significant decimals: 99.987 % and 99.9 % are different promises.
-      out[w] = sums[w].n ? Math.floor((sums[w].good / sums[w].n) * 100_000) / 1000 : null;
+      // Three significant decimals: 99.987 % and 99.9 % are different promises. Rounded to 1e-9 before the floor:
+      // a share of 0.999 is 99899.99999… in binary and would read 99.899 %.
+      out[w] = sums[w].n ? Math.floor(Math.round((sums[w].good / sums[w].n) * 1e9) / 1e4) / 1000 : null;
     }
     return out;
   }
