@@ -1,4 +1,3 @@
-
 type Labels<T extends string> = Partial<Record<T, string | number>>;
 
 // Label values almost never need escaping; testing first spares three replaces per value on the checker's hot path.
