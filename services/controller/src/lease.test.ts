@@ -361,6 +361,10 @@ describe('Lease under contention (property)', () => {
 
     const running = [...leases.map(racer), sampler()];
     await sleep(runMs);
+    // A busy machine can leave a short run with too few hand-overs to mean anything (2 tokens seen in one CI run):
+    // it goes on, up to 15 s, until the checks below are meaningful. Nothing is asserted less.
+    const meaningful = () => samples > 100 && heldSamples > samples / 4 && new Set(granted.values()).size > 1 && tokensSeen.length >= 3;
+    for (const until = Date.now() + 15_000; !meaningful() && Date.now() < until; ) await sleep(100);
     stop = true;
     await Promise.all(running);
 
