@@ -1,29 +1,16 @@
-import { randomBytes } from 'node:crypto';
-import Redis from 'ioredis';
-import { sharedRedisUrl } from '../../../test/support/redis-server';
+import { prefixedRedis } from '../../../test/support/prefixed-redis';
 import type { CheckResult } from '../core/observation';
 import { ProbeHistory } from './probe-history';
 
 /** The probe history an evidence bundle reads, written by the leader's flushes to the run's real Redis. */
 
-let redis: Redis;
-const prefix = `probes${randomBytes(5).toString('hex')}`;
-
-beforeAll(() => {
-  redis = new Redis(sharedRedisUrl(), { maxRetriesPerRequest: 1 });
-});
-
-afterAll(async () => {
-  const found = await redis.keys(`${prefix}:*`);
-  if (found.length) await redis.del(...found);
-  await redis.quit();
-});
+const { prefix, redis: db } = prefixedRedis('probes');
 
 const result = (portal: string, at: number, ok = true): CheckResult => ({ portal, site: 'primary', check: 'http', vantage: 'v1', ok, at, durationMs: 12, intervalMs: 1000 });
 
 describe('ProbeHistory', () => {
   it("keeps each portal's newest 2000 results, bounded in Redis, and reads a time range oldest first", async () => {
-    const history = new ProbeHistory(redis, prefix);
+    const history = new ProbeHistory(db(), prefix);
     const key = (p: string) => `${prefix}:portal:${p}:probes`;
     // 2,345 results of `busy` in flushes of 7 (as ticks flush a few per portal), and 3 of `quiet` among them.
     let at = 1_000;
@@ -32,7 +19,7 @@ describe('ProbeHistory', () => {
       if (n % 700 === 0) history.add(result('quiet', at));
       await history.flush();
     }
-    const stored = await redis.llen(key('busy'));
+    const stored = await db().llen(key('busy'));
     expect(stored).toBeGreaterThanOrEqual(2000);
     expect(stored).toBeLessThan(2000 + 100 + 7);
     const all = await history.between('busy', 0, Number.MAX_SAFE_INTEGER);

@@ -2,8 +2,8 @@ type Labels<T extends string> = Partial<Record<T, string | number>>;
 
 // Label values almost never need escaping; testing first spares three replaces per value on the checker's hot path.
 const NEEDS_ESCAPE = /[\\\n"]/;
-const escapeValue = (v: string) => (NEEDS_ESCAPE.test(v) ? v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : v);
-const escapeText = (s: string) => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+export const escapeValue = (v: string) => (NEEDS_ESCAPE.test(v) ? v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : v);
+export const escapeText = (s: string) => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 
 /** A sample value as Prometheus' text format spells it (prom-client's spelling, NaN included). */
 export function valueText(v: number): string {
@@ -72,22 +72,7 @@ export class CompactFamily<T extends string> {
    * series it held (the caller hands back to the event loop when enough were rendered).
    */
   async *chunks(pace: (series: number) => Promise<unknown>, perPiece: number): AsyncGenerator<string> {
-    const name = escapeText(this.name);
-    let piece = `# HELP ${name} ${escapeText(this.help)}\n# TYPE ${name} ${this.type}`;
-    let n = 0;
-    for (const [key, value] of this.series) {
-      piece += `\n${name}${key ? `{${key}}` : ''} ${valueText(value)}`;
-      if (++n === perPiece) {
-        yield piece;
-        await pace(n);
-        piece = '';
-        n = 0;
-      }
-    }
-    if (piece) {
-      yield piece;
-      await pace(n);
-    }
+    yield* familyPieces(this, this.series, pace, perPiece);
   }
 
   /** The whole exposition text of the family. */
@@ -116,5 +101,34 @@ export class CompactFamily<T extends string> {
       labels[m[1] as T] = m[2].replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
     }
     return labels;
+  }
+}
+
+/**
+ * A counter's or gauge's exposition text (HELP, TYPE, one line per series given as its label text and value) in
+ * pieces of at most `perPiece` series, telling `pace` how many series each piece held. The one renderer of flat
+ * families, for CompactFamily and prom-client's counters and gauges alike.
+ */
+export async function* familyPieces(
+  family: { name: string; help: string; type: string },
+  series: Iterable<readonly [string, number]>,
+  pace: (series: number) => Promise<unknown>,
+  perPiece: number,
+): AsyncGenerator<string> {
+  const name = escapeText(family.name);
+  let piece = `# HELP ${name} ${escapeText(family.help)}\n# TYPE ${name} ${family.type}`;
+  let n = 0;
+  for (const [labels, value] of series) {
+    piece += `\n${name}${labels ? `{${labels}}` : ''} ${valueText(value)}`;
+    if (++n === perPiece) {
+      yield piece;
+      await pace(n);
+      piece = '';
+      n = 0;
+    }
+  }
+  if (piece) {
+    yield piece;
+    await pace(n);
   }
 }

@@ -3,7 +3,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObject, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { ServerResponse } from 'node:http';
 import { buildIdentity } from './build-identity';
-import { CompactFamily, valueText } from './compact-family';
+import { CompactFamily, escapeValue, familyPieces } from './compact-family';
 
 /** Seconds from 5 ms to 10 s: a probe, its lag behind its due time, a call to a provider. */
 const SHORT_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10];
@@ -355,7 +355,6 @@ function lineCount(text: string): number {
   return n;
 }
 
-const escapeText = (s: string) => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 
 /**
  * A counter or gauge of prom-client without a collect function, rendered exactly as prom-client renders it (the
@@ -363,24 +362,8 @@ const escapeText = (s: string) => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')
  */
 async function* flatFamilyText(m: MetricObject & RegisteredMetric, pace: (series: number) => Promise<void>): AsyncGenerator<string> {
   const data = await m.get();
-  const name = escapeText(data.name);
-  let piece = `# HELP ${name} ${escapeText(data.help)}\n# TYPE ${name} ${data.type}`;
-  let n = 0;
-  for (const v of data.values) {
-    let labels = '';
-    for (const [k, x] of Object.entries(v.labels)) labels += `${labels ? ',' : ''}${k}="${typeof x === 'string' ? escapeText(x).replace(/"/g, '\\"') : x}"`;
-    piece += `\n${name}${labels ? `{${labels}}` : ''} ${valueText(v.value)}`;
-    if (++n === SERIES_PER_TURN) {
-      yield piece;
-      await pace(n);
-      piece = '';
-      n = 0;
-    }
-  }
-  if (piece) {
-    yield piece;
-    await pace(n);
-  }
+  const series = data.values.map((v): [string, number] => [Object.entries(v.labels).map(([k, x]) => `${k}="${escapeValue(String(x))}"`).join(','), v.value]);
+  yield* familyPieces({ name: data.name, help: data.help, type: String(data.type) }, series, pace, SERIES_PER_TURN);
 }
 
 /** What a checker process sends its parent: its checker families as text (cheap to pass over IPC, no merging). */

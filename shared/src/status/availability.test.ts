@@ -1,26 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import Redis from 'ioredis';
-import { sharedRedisUrl } from '../../../test/support/redis-server';
+import { prefixedRedis } from '../../../test/support/prefixed-redis';
 import { availabilityKey, AvailabilityRecorder, AvailabilityStore, DAY_MS } from './availability';
 
 /** Availability minutes written by the leader's recorder to the run's real Redis and read back as the status page reads them. */
 
-let redis: Redis;
-const prefix = `avail${randomBytes(5).toString('hex')}`;
-
-beforeAll(() => {
-  redis = new Redis(sharedRedisUrl(), { maxRetriesPerRequest: 1 });
-});
-
-afterAll(async () => {
-  const found = await redis.keys(`${prefix}:*`);
-  if (found.length) await redis.del(...found);
-  await redis.quit();
-});
+const { prefix, redis: db } = prefixedRedis('avail');
 
 describe('availability', () => {
   it("writes every portal's minutes in one flush and reads each portal's shares back, kept for 91 days", async () => {
-    const store = new AvailabilityStore(redis, prefix);
+    const store = new AvailabilityStore(db(), prefix);
     const recorder = new AvailabilityRecorder(store, 10_000);
     const t0 = Math.floor(Date.now() / DAY_MS) * DAY_MS + 3_600_000; // 01:00 UTC today
     // Minute 1: p-up up 4 of 4 samples, p-half 2 of 4, p-none never sampled (unknown is not a sample).
@@ -38,7 +25,7 @@ describe('availability', () => {
     expect((await store.read('p-half', now))['24h']).toBe(75); // 50 % then 100 %
     expect((await store.read('p-none', now))['24h']).toBeNull();
     const key = availabilityKey(prefix, 'p-up', Math.floor(t0 / DAY_MS));
-    const ttl = await redis.pttl(key);
+    const ttl = await db().pttl(key);
     expect(ttl).toBeGreaterThan(90 * DAY_MS);
     expect(ttl).toBeLessThanOrEqual(91 * DAY_MS);
     // A later write of the same minute overwrites it.
@@ -47,16 +34,16 @@ describe('availability', () => {
   });
 
   it('reports a failed write to the leader, which logs it; the portals before it in its call are written', async () => {
-    const store = new AvailabilityStore(redis, prefix);
+    const store = new AvailabilityStore(db(), prefix);
     // A key of another type in the way makes SETRANGE fail.
     const t0 = Math.floor(Date.now() / DAY_MS) * DAY_MS;
-    await redis.hset(availabilityKey(prefix, 'p-bad', Math.floor(t0 / DAY_MS)), 'x', '1');
+    await db().hset(availabilityKey(prefix, 'p-bad', Math.floor(t0 / DAY_MS)), 'x', '1');
     await expect(store.writeMinutes([{ portal: 'p-ok', minuteStartMs: t0, goodShare: 1 }, { portal: 'p-bad', minuteStartMs: t0, goodShare: 1 }])).rejects.toThrow(/WRONGTYPE/);
     expect((await store.read('p-ok', t0 + 60_000))['24h']).toBe(100);
   });
 
   it('writes the minutes of more portals than one script call takes, each its own', async () => {
-    const store = new AvailabilityStore(redis, prefix);
+    const store = new AvailabilityStore(db(), prefix);
     const t0 = Math.floor(Date.now() / DAY_MS) * DAY_MS + 7_200_000;
     const portals = Array.from({ length: 1_201 }, (_, i) => `many${i}`);
     await store.writeMinutes(portals.map((portal, i) => ({ portal, minuteStartMs: t0, goodShare: (i % 101) / 100 })));

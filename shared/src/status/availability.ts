@@ -31,6 +31,13 @@ export function availabilityKey(prefix: string, portal: string, day: number): st
   return `${prefix}:portal:${portal}:avail:${day}`;
 }
 
+/** One minute of one portal: its start and the share of its samples that were good (0..1). */
+export interface MinuteWrite {
+  portal: string;
+  minuteStartMs: number;
+  goodShare: number;
+}
+
 export class AvailabilityStore {
   constructor(
     private readonly redis: Redis,
@@ -44,7 +51,7 @@ export class AvailabilityStore {
    * a script writes WRITE_CHUNK portals per call. A write that fails (a key of another type in the way) ends its
    * call: the portals before it in that call are written, the call's others are not, and the error is thrown.
    */
-  async writeMinutes(writes: readonly { portal: string; minuteStartMs: number; goodShare: number }[]): Promise<void> {
+  async writeMinutes(writes: readonly MinuteWrite[]): Promise<void> {
     const calls: Promise<unknown>[] = [];
     for (let i = 0; i < writes.length; i += WRITE_CHUNK) {
       const keys: string[] = [];
@@ -110,7 +117,7 @@ export class AvailabilityRecorder {
     const minute = Math.floor(now / MINUTE_MS) * MINUTE_MS;
     let c = this.current.get(portal);
     if (!c || c.minute !== minute) {
-      if (c) this.pending.push({ portal, minute: c.minute, share: c.good / c.total });
+      if (c) this.pending.push({ portal, minuteStartMs: c.minute, goodShare: c.good / c.total });
       c = { minute, good: 0, total: 0, flushedAt: 0 };
       this.current.set(portal, c);
     }
@@ -118,7 +125,7 @@ export class AvailabilityRecorder {
     if (status === 'up') c.good++;
   }
 
-  private pending: { portal: string; minute: number; share: number }[] = [];
+  private pending: MinuteWrite[] = [];
 
   /** Writes finished minutes, and the current one when it was last written more than flushEveryMs ago. */
   async flush(now: number): Promise<void> {
@@ -127,9 +134,9 @@ export class AvailabilityRecorder {
     for (const [portal, c] of this.current) {
       if (c.total && now - c.flushedAt >= this.flushEveryMs) {
         c.flushedAt = now;
-        writes.push({ portal, minute: c.minute, share: c.good / c.total });
+        writes.push({ portal, minuteStartMs: c.minute, goodShare: c.good / c.total });
       }
     }
-    await this.store.writeMinutes(writes.map((w) => ({ portal: w.portal, minuteStartMs: w.minute, goodShare: w.share })));
+    await this.store.writeMinutes(writes);
   }
 }

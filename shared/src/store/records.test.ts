@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import Redis from 'ioredis';
-import { sharedRedisUrl } from '../../../test/support/redis-server';
+import { prefixedRedis } from '../../../test/support/prefixed-redis';
 import { createMetrics } from '../runtime/metrics';
 import { reportInvalidRecords } from '../runtime/invalid-records';
 import { keys } from '../runtime/keys';
@@ -10,32 +8,21 @@ import { StateStore } from './state-store';
 
 /** Stored records read back from the run's real Redis: parsed, a bad one reported and read as absent. */
 
-let redis: Redis;
-const prefix = `rec${randomBytes(5).toString('hex')}`;
+const { prefix, redis: db } = prefixedRedis('rec');
 const k = keys(prefix);
-
-beforeAll(() => {
-  redis = new Redis(sharedRedisUrl(), { maxRetriesPerRequest: 1 });
-});
-
-afterAll(async () => {
-  const found = await redis.keys(`${prefix}:*`);
-  if (found.length) await redis.del(...found);
-  await redis.quit();
-});
 
 const state = { portal: 'p', activeSite: 'standby', health: {}, phase: 'failed_over', lastReason: 'switched' };
 
 function stores() {
   const reported: InvalidRecord[] = [];
   const report = (r: InvalidRecord) => void reported.push(r);
-  return { reported, store: new StateStore(redis, k, report), control: new ControlStore(redis, k, report) };
+  return { reported, store: new StateStore(db(), k, report), control: new ControlStore(db(), k, report) };
 }
 
 describe('stored records, parsed when read back', () => {
   it('a state saved before the rename is read with its cooldown start under the new name', async () => {
     const { store, reported } = stores();
-    await redis.set(k.portalState('p'), JSON.stringify({ ...state, lastAutoSwitchAt: 1_700_000_000_000 }));
+    await db().set(k.portalState('p'), JSON.stringify({ ...state, lastAutoSwitchAt: 1_700_000_000_000 }));
     expect(await store.loadState('p')).toEqual({ ...state, cooldownStartedAt: 1_700_000_000_000 });
     expect(reported).toEqual([]);
   });
@@ -49,21 +36,21 @@ describe('stored records, parsed when read back', () => {
     ['intent', JSON.stringify({ id: 'x', portal: 'q', from: 'a', trigger: 'auto', reason: 'r', actor: 'a', requestedAt: 1 }), () => k.portalIntent('q'), async (s: ReturnType<typeof stores>) => (await s.control.read(['q'])).get('q')?.intent, /^trigger: /],
   ])('a bad %s record (%s) is reported and read as absent', async (record, raw, key, read, error) => {
     const s = stores();
-    await redis.set(key(), raw);
+    await db().set(key(), raw);
     try {
       expect(await read(s)).toBeUndefined();
       expect(s.reported).toEqual([{ record, key: key(), error: expect.stringMatching(error) }]);
     } finally {
-      await redis.del(key());
+      await db().del(key());
     }
   });
 
   it('a bad operation is left out of the recent list, the good ones are kept', async () => {
     const { store, reported } = stores();
     const good = { id: 'ok-1', portal: 'r', from: 'a', to: 'b', trigger: 'auto', reason: 'r', actor: 'c', status: 'succeeded', fence: 1, decidedAt: 2, resumedCount: 0, steps: [] };
-    await redis.zadd(k.portalOperations('r'), 2, 'ok-1', 1, 'bad-1');
-    await redis.set(k.operation('ok-1'), JSON.stringify(good));
-    await redis.set(k.operation('bad-1'), '{"id":');
+    await db().zadd(k.portalOperations('r'), 2, 'ok-1', 1, 'bad-1');
+    await db().set(k.operation('ok-1'), JSON.stringify(good));
+    await db().set(k.operation('bad-1'), '{"id":');
     expect(await store.recentOperations('r')).toEqual([good]);
     expect(reported.map((r) => [r.record, r.key])).toEqual([['operation', k.operation('bad-1')]]);
   });
@@ -98,8 +85,8 @@ describe('stored records, parsed when read back', () => {
   it('the controller and API count what they report in failover_records_invalid_total', async () => {
     const metrics = createMetrics(undefined, { defaultMetrics: false });
     const warned: string[] = [];
-    const store = new StateStore(redis, k, reportInvalidRecords(metrics, (_key, m) => warned.push(m)));
-    await redis.set(k.portalState('t'), 'garbage');
+    const store = new StateStore(db(), k, reportInvalidRecords(metrics, (_key, m) => warned.push(m)));
+    await db().set(k.portalState('t'), 'garbage');
     expect(await store.loadState('t')).toBeUndefined();
     expect((await metrics.recordsInvalid.get()).values).toEqual([{ labels: { record: 'state' }, value: 1 }]);
     expect(warned).toEqual([expect.stringMatching(/^ignoring stored state record .*:t.* that does not parse \(not JSON \(7 bytes\)\)/)]);
