@@ -5,6 +5,7 @@ import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
 import zlib from 'node:zlib';
 import type { HttpCheckConfig } from '../config/schema';
@@ -199,6 +200,23 @@ describe('probeHttp', () => {
     const r = await probeHttp(httpCheck(`${base}/trickle`, { timeout: 500 }));
     expect(r).toMatchObject({ ok: false, reason: 'timeout' });
     expect(r.durationMs).toBeLessThan(500 + 1000);
+  });
+
+  it('does not blame the portal for a stall of the checker itself: an answer that came meanwhile is read', async () => {
+    const started = probeHttp(httpCheck(`${base}/ok`, { timeout: 200, expect: { bodyIncludes: ['Cổng dịch vụ công'] } }));
+    // Nothing of this process runs for longer than the timeout, as in a long GC pause or on a starved core.
+    const end = performance.now() + 400;
+    while (performance.now() < end);
+    expect(await started).toMatchObject({ ok: true, status: 200 });
+  });
+
+  it('still times out on a hung portal while the checker stalls, and says the deadline was extended', async () => {
+    const started = probeHttp(httpCheck(`${base}/hang`, { timeout: 200 }));
+    const end = performance.now() + 400;
+    while (performance.now() < end);
+    const r = await started;
+    expect(r).toMatchObject({ ok: false, reason: 'timeout' });
+    expect(r.detail).toMatch(/^no complete response within 200 ms \(this process was stalled \d+ ms; the deadline was extended by as much\)$/);
   });
 
   it('reports a body cut short by the server as a reset', async () => {

@@ -9,6 +9,7 @@ import { identityProblem, peerIdentity, trustedCas, type PeerIdentity } from './
 import type { TLSSocket } from 'node:tls';
 import { LIVENESS_PATH, livenessProblem } from './liveness';
 import { readVersion, type VersionSource } from './content-version';
+import { stallAwareDeadline, stallNote } from '../runtime/deadline';
 
 export type { ProbeOptions } from './tcp.check';
 
@@ -25,7 +26,11 @@ export async function probeHttp(check: HttpCheckConfig, opts: ProbeOptions = {})
   // One deadline for the whole probe, redirects included: per-socket idle timeouts never fire on a server
   // that trickles a byte now and then, and a hung portal must be reported within the check's timeout.
   const stop = new AbortController();
-  const timer = setTimeout(() => stop.abort('timeout'), check.timeout);
+  let stalledMs = 0;
+  const deadline = stallAwareDeadline(check.timeout, (stalled) => {
+    stalledMs = stalled;
+    stop.abort('timeout');
+  });
   const onAbort = () => stop.abort('aborted');
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   if (opts.signal?.aborted) onAbort();
@@ -34,10 +39,10 @@ export async function probeHttp(check: HttpCheckConfig, opts: ProbeOptions = {})
     verdict = await run(check, stop.signal, started, opts.portal, opts.version);
   } catch (err) {
     verdict = stop.signal.aborted
-      ? { ok: false, reason: 'timeout', detail: stop.signal.reason === 'aborted' ? 'aborted' : `no complete response within ${check.timeout} ms` }
+      ? { ok: false, reason: 'timeout', detail: stop.signal.reason === 'aborted' ? 'aborted' : `no complete response within ${check.timeout} ms${stallNote(stalledMs)}` }
       : networkFailure(err);
   } finally {
-    clearTimeout(timer);
+    deadline.cancel();
     opts.signal?.removeEventListener('abort', onAbort);
   }
   return { ...verdict, detail: verdict.detail === undefined ? undefined : redact(verdict.detail), durationMs: performance.now() - started };

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { TcpCheckConfig } from '../config/schema';
 import { probe } from './probe';
 import { networkFailure, probeTcp, redact } from './tcp.check';
@@ -38,6 +39,13 @@ describe('probeTcp', () => {
 
   it('reports a refused connection', async () => {
     expect(await probeTcp(tcpCheck(deadPort))).toMatchObject({ ok: false, reason: 'refused' });
+  });
+
+  it('does not report a timeout for a connection made while the checker itself stalled past its timeout', async () => {
+    const started = probeTcp(tcpCheck(port, { timeout: 100 }));
+    const end = performance.now() + 300;
+    while (performance.now() < end);
+    expect(await started).toMatchObject({ ok: true });
   });
 
   // A real connect timeout needs an address that swallows SYNs; only loopback is allowed here, so the

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { TcpCheckConfig } from '../config/schema';
 import type { FailureReason, ProbeOutcome } from '../core/observation';
 import type { VersionSource } from './content-version';
+import { stallAwareDeadline, stallNote } from '../runtime/deadline';
 
 export interface ProbeOptions {
   /** Aborting ends the probe at once, reported like a timeout with detail 'aborted'. */
@@ -52,14 +53,13 @@ export function probeTcp(check: TcpCheckConfig, opts: ProbeOptions = {}): Promis
   return new Promise((resolve) => {
     const socket = net.connect({ host, port: check.port });
     const finish = (verdict: Verdict) => {
-      clearTimeout(timer);
+      deadline.cancel();
       opts.signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       resolve({ ...verdict, durationMs: performance.now() - started });
     };
-    const timer = setTimeout(
-      () => finish({ ok: false, reason: 'timeout', detail: `no connection to ${check.host}:${check.port} within ${check.timeout} ms` }),
-      check.timeout,
+    const deadline = stallAwareDeadline(check.timeout, (stalled) =>
+      finish({ ok: false, reason: 'timeout', detail: `no connection to ${check.host}:${check.port} within ${check.timeout} ms${stallNote(stalled)}` }),
     );
     const onAbort = () => finish({ ok: false, reason: 'timeout', detail: 'aborted' });
     socket.once('connect', () => finish({ ok: true }));

@@ -5,6 +5,7 @@ import type { TlsCheckConfig } from '../config/schema';
 import type { ProbeOutcome } from '../core/observation';
 import { networkFailure, type ProbeOptions, type Verdict } from './tcp.check';
 import { describeIdentity, identityProblem, peerIdentity, trustedCas } from './tls-identity';
+import { stallAwareDeadline, stallNote } from '../runtime/deadline';
 
 const DAY_MS = 86_400_000;
 
@@ -34,14 +35,13 @@ export async function probeTls(check: TlsCheckConfig, opts: ProbeOptions = {}, n
       rejectUnauthorized: false,
     });
     const finish = (verdict: Verdict) => {
-      clearTimeout(timer);
+      deadline.cancel();
       opts.signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       resolve({ ...verdict, durationMs: performance.now() - started });
     };
-    const timer = setTimeout(
-      () => finish({ ok: false, reason: 'timeout', detail: `no TLS handshake with ${check.host}:${check.port} within ${check.timeout} ms` }),
-      check.timeout,
+    const deadline = stallAwareDeadline(check.timeout, (stalled) =>
+      finish({ ok: false, reason: 'timeout', detail: `no TLS handshake with ${check.host}:${check.port} within ${check.timeout} ms${stallNote(stalled)}` }),
     );
     const onAbort = () => finish({ ok: false, reason: 'timeout', detail: 'aborted' });
     socket.once('secureConnect', () => finish(judge(socket, check, name, now())));

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { layout, type MessageLayout } from './wire';
 import { signMessage, verifyResponse, type TsigKey, type TsigVerdict } from './tsig';
+import { stallAwareDeadline, stallNote } from '../../runtime/deadline';
 
 /**
  * One DNS message over TCP (RFC 1035 §4.2.2, RFC 7766): a 2-byte length, the message, and the answer back the
@@ -36,16 +37,13 @@ export function exchangeTcp(server: DnsEndpoint, message: Buffer, timeoutMs: num
     const finish = (err: DnsTransportError | undefined, answer?: Buffer) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      deadline.cancel();
       signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       if (err) reject(err);
       else resolve(answer ?? Buffer.alloc(0));
     };
-    const timer = setTimeout(
-      () => finish(new DnsTransportError(`no answer within ${timeoutMs}ms`, 'ETIMEDOUT')),
-      timeoutMs,
-    );
+    const deadline = stallAwareDeadline(timeoutMs, (stalled) => finish(new DnsTransportError(`no answer within ${timeoutMs}ms${stallNote(stalled)}`, 'ETIMEDOUT')));
     // The lease's deadline: the connection is torn down, so a stale update is never sent once it fires.
     const onAbort = () => finish(new DnsTransportError('aborted at the lease deadline', 'ETIMEDOUT'));
     if (signal?.aborted) onAbort();

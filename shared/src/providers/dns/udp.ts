@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { DnsTransportError, type DnsEndpoint } from './client';
+import { stallAwareDeadline, stallNote } from '../../runtime/deadline';
 
 /** One datagram out, the first datagram with our id back; anything else from the socket is ignored. */
 export function exchangeUdp(server: DnsEndpoint, message: Buffer, timeoutMs: number, signal?: AbortSignal): Promise<Buffer> {
@@ -10,13 +11,13 @@ export function exchangeUdp(server: DnsEndpoint, message: Buffer, timeoutMs: num
     const finish = (err: Error | undefined, answer?: Buffer) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      deadline.cancel();
       signal?.removeEventListener('abort', onAbort);
       socket.close();
       if (err) reject(err);
       else resolve(answer!);
     };
-    const timer = setTimeout(() => finish(new DnsTransportError(`no answer within ${timeoutMs}ms`, 'ETIMEDOUT')), timeoutMs);
+    const deadline = stallAwareDeadline(timeoutMs, (stalled) => finish(new DnsTransportError(`no answer within ${timeoutMs}ms${stallNote(stalled)}`, 'ETIMEDOUT')));
     const onAbort = () => finish(new DnsTransportError('aborted', 'ETIMEDOUT'));
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) onAbort();

@@ -1,0 +1,56 @@
+import { performance } from 'node:perf_hooks';
+import { stallAwareDeadline, stallNote } from './deadline';
+
+/** Keeps this process from running anything else, as a long GC pause or a starved core would. */
+function stall(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+function expiry(timeoutMs: number): Promise<{ stalledMs: number; afterMs: number }> {
+  const started = performance.now();
+  return new Promise((resolve) => stallAwareDeadline(timeoutMs, (stalledMs) => resolve({ stalledMs, afterMs: performance.now() - started })));
+}
+
+describe('stallAwareDeadline', () => {
+  it('expires after its timeout, giving nothing back, when the process ran freely', async () => {
+    const r = await expiry(100);
+    expect(r.stalledMs).toBe(0);
+    expect(r.afterMs).toBeGreaterThanOrEqual(99);
+  });
+
+  it('gives a stall that covered its time back once, then expires', async () => {
+    const done = expiry(300);
+    stall(500);
+    const r = await done;
+    // The timer fired about 200 ms late: that much more time (under its 300 ms cap), after which it fired on time.
+    expect(r.stalledMs).toBeGreaterThanOrEqual(190);
+    expect(r.stalledMs).toBeLessThanOrEqual(300);
+    expect(r.afterMs).toBeGreaterThanOrEqual(300 + r.stalledMs - 5);
+  });
+
+  it('gives back at most the timeout, so a hung peer is still reported', async () => {
+    const done = expiry(100);
+    stall(1_000);
+    const r = await done;
+    expect(r.stalledMs).toBe(100);
+    expect(r.afterMs).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it('never calls back once cancelled, not even when cancelled between the timer and the verdict', async () => {
+    let called = 0;
+    const d = stallAwareDeadline(20, () => called++);
+    d.cancel();
+    d.cancel();
+    // Cancelled in the same turn the timer fired: the verdict waits for setImmediate, and must not come.
+    const late = stallAwareDeadline(20, () => called++);
+    setTimeout(() => late.cancel(), 20);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(called).toBe(0);
+  });
+
+  it('says in the detail when a stall was given back', () => {
+    expect(stallNote(0)).toBe('');
+    expect(stallNote(240)).toBe(' (this process was stalled 240 ms; the deadline was extended by as much)');
+  });
+});
