@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { parseHostPort } from '../config/fields';
 import type { RedisConfig } from '../config/redis-schema';
+import { StreamBoundSentinelConnector } from './sentinel-connector';
 
 /** A Redis address: a URL, or the `redis` section of the config (URL or Sentinel, with timeouts and secrets). */
 export type RedisTarget = string | Pick<RedisConfig, 'url' | 'sentinels' | 'name' | 'username' | 'password' | 'sentinelPassword' | 'tls' | 'connectTimeout' | 'commandTimeout'>;
@@ -47,6 +48,7 @@ export function redisOptions(target: RedisTarget, role: 'blocking' | 'command', 
       // Asks the Sentinels every time it (re)connects, and listens for +switch-master so a promotion is followed
       // at once instead of after the old master's connection times out.
       failoverDetector: true,
+      Connector: StreamBoundSentinelConnector,
       sentinelCommandTimeout: cfg.commandTimeout,
       sentinelRetryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2_000),
       ...extra,
