@@ -2,6 +2,9 @@ import { cooldownOf, overlayPhase, portalModel, siteReadiness, siteStatus, type 
 import type { ApiContext } from './context';
 import { loweredView, portalWindows } from './risk-windows';
 
+/** Portals read at the same time for a list (the portal list, the status page): a few Redis commands each. */
+export const PORTAL_READ_LANES = 64;
+
 /** What operators see for one portal: state from the leader, freeze from the API's own record. */
 export async function portalView(ctx: ApiContext, p: PortalConfig) {
   const model = portalModel(p);

@@ -8,6 +8,7 @@ import {
   createProvider,
   createLogger,
   initialState,
+  mapInLanes,
   sendMetrics,
   portalModel,
   preconditions,
@@ -22,7 +23,7 @@ import { callerOf, type Caller, type Role } from './auth';
 import type { ApiContext } from './context';
 import { HttpError, parseOr400 } from './http-errors';
 import { operationsPage } from './operation-pages';
-import { portalView } from './portal-view';
+import { PORTAL_READ_LANES, portalView } from './portal-view';
 import { sendProblem } from './problem';
 import * as S from './schemas';
 import { statusHtml, statusJson } from './status-page/status-routes';
@@ -314,7 +315,7 @@ export function routes(): RouteDef[] {
       role: 'viewer',
       summary: 'Every portal with its active site, phase, health per site and vantage, freeze, cooldown and last operation',
       responses: { 200: { description: 'portals', schema: S.PortalListResponse }, ...common },
-      handler: async (ctx, _req, res) => void res.json({ portals: await Promise.all(ctx.config.portals.map((p) => portalView(ctx, p))) }),
+      handler: async (ctx, _req, res) => void res.json({ portals: await mapInLanes(ctx.config.portals, PORTAL_READ_LANES, (p) => portalView(ctx, p)) }),
     },
     {
       method: 'get',

@@ -1,5 +1,6 @@
 import {
   beginOperation,
+  mapInLanes,
   reconcileRouting,
   type Logger,
   type Metrics,
@@ -152,12 +153,7 @@ export class Reconciler<P extends ReconcilePortal> {
     this.reconciling = true;
     try {
       // A bounded number at a time: 12,500 portals read at once held the event loop (and the lease renewals) for seconds.
-      const queue = [...this.d.portals.values()];
-      let next = 0;
-      const lane = async () => {
-        while (next < queue.length) await this.one(queue[next++]);
-      };
-      await Promise.all(Array.from({ length: Math.min(RECONCILE_LANES, queue.length) }, lane));
+      await mapInLanes([...this.d.portals.values()], RECONCILE_LANES, (rt) => this.one(rt));
     } finally {
       this.reconciling = false;
     }

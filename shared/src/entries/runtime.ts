@@ -10,3 +10,4 @@ export * from '../runtime/queue-metrics';
 export * from '../runtime/redis-health';
 export * from '../runtime/invalid-records';
 export * from '../runtime/result-batch';
+export * from '../runtime/lanes';

@@ -4,6 +4,7 @@ import {
   ControlStore,
   DrillStore,
   keys,
+  mapInLanes,
   portalModel,
   RiskWindowStore,
   siteStatus,
@@ -16,6 +17,7 @@ import {
 } from '@portal-failover/shared';
 import { INCIDENT_TEXT, STATE_TEXT, type IncidentKind, type Lang, type PublicState } from './i18n';
 import { publicReason } from './public-text';
+import { PORTAL_READ_LANES } from '../portal-view';
 
 /**
  * The public status document (GET /status.json, and what the HTML page renders). Built only from facts safe to
@@ -93,6 +95,7 @@ export class StatusModel {
   private readonly drills: DrillStore;
   private readonly windows: RiskWindowStore;
   private cached: { at: number; doc: PublicStatus } | undefined;
+  private building: Promise<PublicStatus> | undefined;
 
   constructor(
     private readonly config: Config,
@@ -109,13 +112,21 @@ export class StatusModel {
     this.windows = new RiskWindowStore(redis, k);
   }
 
-  async build(): Promise<PublicStatus> {
+  build(): Promise<PublicStatus> {
     const t = this.now();
-    if (this.cached && t - this.cached.at < this.cacheMs) return this.cached.doc;
+    if (this.cached && t - this.cached.at < this.cacheMs) return Promise.resolve(this.cached.doc);
+    // Readers who come while the page is being read wait for that read instead of starting one each: with
+    // thousands of portals one read is many Redis commands, and a burst of readers as the cache expires would
+    // multiply them.
+    this.building ??= this.read(t).finally(() => (this.building = undefined));
+    return this.building;
+  }
+
+  private async read(t: number): Promise<PublicStatus> {
     const sp = this.config.statusPage;
     const published = this.config.portals.filter((p) => p.public);
     const controls = await this.control.read(published.map((p) => p.id));
-    const portals = await Promise.all(published.map((p) => this.portal(p, controls.get(p.id)?.freeze, t)));
+    const portals = await mapInLanes(published, PORTAL_READ_LANES, (p) => this.portal(p, controls.get(p.id)?.freeze, t));
     const doc: PublicStatus = { title: sp.title, generatedAt: new Date(t).toISOString(), timeZone: sp.timeZone, defaultLanguage: sp.defaultLanguage, portals };
     this.cached = { at: t, doc };
     return doc;
