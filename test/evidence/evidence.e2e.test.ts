@@ -60,7 +60,7 @@ it('a cut by a 200 "suspended" page leaves a bundle with the capture of that pag
 
   const captures = fs.readdirSync(path.join(out, 'captures'));
   const capture = JSON.parse(fs.readFileSync(path.join(out, 'captures', captures[0]), 'utf8')) as { site: string; status: number; body: string; headers: Record<string, string>; probe: { reason?: string } };
-  expect(capture).toMatchObject({ site: 'primary', status: 200, probe: { reason: 'content' } });
+  expect(capture).toMatchObject({ site: 'primary', status: 200, probe: { reason: 'content' }, from: 'probe' });
   expect(capture.body).toBe(SUSPENDED_PAGE);
   expect(capture.body).toContain('This account has been suspended');
   expect(capture.headers['content-type']).toContain('text/html');

@@ -1,14 +1,19 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import type { CheckConfig, CheckResult, HttpCheckConfig, ResponseCapture } from '@portal-failover/shared';
+import { tlsSummary, type CheckConfig, type CheckResult, type HttpCheckConfig, type ResponseCapture, type SeenResponse } from '@portal-failover/shared';
 
 /**
- * Evidence of a cut: when an http check turns from up to down, the checker fetches the URL once more and keeps
- * status, headers, the first `maxBodyBytes` of the body and a summary of the TLS certificate — what a provider's
- * "suspended" page or error page looked like at that moment. The capture request never follows redirects and
- * accepts any certificate (it records the verification error instead), because its job is to show what was
- * served, not to judge it; the probe already judged.
+ * Evidence of a cut: when an http check turns from up to down, the checker keeps status, headers, the first
+ * `maxBodyBytes` of the body and a summary of the TLS certificate — what a provider's "suspended" page or error
+ * page looked like at that moment.
+ *
+ * It keeps the failing probe's own response (the checker asks for it when a probe may turn the check down: see
+ * `keepResponse`). A second request was made before; it was one more request to the portal between two probes, and
+ * a portal that answers every other request with an error then showed the checker two failures in a row: at
+ * failureThreshold 2 that flapping portal failed over. A second request is still made when the probe got no HTTP
+ * answer to keep (refused, reset, timeout, TLS handshake): it never follows redirects and accepts any certificate
+ * (it records the verification error instead), because its job is to show what was served, not to judge it.
  */
 export class CaptureOnFailure {
   private readonly lastOk = new Map<string, boolean>();
@@ -18,22 +23,37 @@ export class CaptureOnFailure {
     private readonly opts: { maxBodyBytes: number; timeoutMs?: number; minGapMs?: number; save: (c: ResponseCapture) => Promise<unknown> },
   ) {}
 
-  /** Called with every probe result; returns the capture promise when this one turned the check from up to down. */
-  observe(cfg: CheckConfig, result: CheckResult): Promise<void> | undefined {
+  /** What a probe of this check starting `at` should keep of a failing response: only one that may be captured. */
+  keepResponse(cfg: CheckConfig, id: string, at: number): { maxBodyBytes: number } | undefined {
+    if (cfg.type !== 'http' || this.lastOk.get(id) !== true || !this.gapPassed(id, at)) return undefined;
+    return { maxBodyBytes: this.opts.maxBodyBytes };
+  }
+
+  /**
+   * Called with every probe result (and the failing response the probe kept, if any); returns the capture promise
+   * when this one turned the check from up to down.
+   */
+  observe(cfg: CheckConfig, result: CheckResult, response?: SeenResponse): Promise<void> | undefined {
     const id = `${result.portal}.${result.site}.${result.check}`;
     const wasOk = this.lastOk.get(id);
     this.lastOk.set(id, result.ok);
-    if (result.ok || wasOk !== true || cfg.type !== 'http') return undefined;
-    const last = this.lastCapture.get(id) ?? 0;
-    if (result.at - last < (this.opts.minGapMs ?? 60_000)) return undefined;
+    if (result.ok || wasOk !== true || cfg.type !== 'http' || !this.gapPassed(id, result.at)) return undefined;
     this.lastCapture.set(id, result.at);
-    return captureHttp(cfg, this.opts.maxBodyBytes, this.opts.timeoutMs ?? Math.max(cfg.timeout, 2_000))
-      .then((seen) => this.opts.save({ portal: result.portal, site: result.site, check: result.check, vantage: result.vantage, at: result.at, probe: { reason: result.reason, detail: result.detail }, url: cfg.url, ...seen }))
+    const seen: Promise<SeenResponse & Pick<ResponseCapture, 'from'>> = response
+      ? Promise.resolve({ ...response, from: 'probe' })
+      : captureHttp(cfg, this.opts.maxBodyBytes, this.opts.timeoutMs ?? Math.max(cfg.timeout, 2_000)).then((s) => ({ ...s, from: 'request' }));
+    return seen
+      .then((s) => this.opts.save({ portal: result.portal, site: result.site, check: result.check, vantage: result.vantage, at: result.at, probe: { reason: result.reason, detail: result.detail }, url: cfg.url, ...s }))
       .then(() => undefined);
+  }
+
+  private gapPassed(id: string, at: number): boolean {
+    const last = this.lastCapture.get(id);
+    return last === undefined || at - last >= (this.opts.minGapMs ?? 60_000);
   }
 }
 
-type Seen = Omit<ResponseCapture, 'portal' | 'site' | 'check' | 'vantage' | 'at' | 'probe' | 'url'>;
+type Seen = SeenResponse;
 
 export function captureHttp(cfg: Pick<HttpCheckConfig, 'url' | 'headers' | 'tls'>, maxBodyBytes: number, timeoutMs: number): Promise<Seen> {
   return new Promise((resolve) => {
@@ -49,20 +69,8 @@ export function captureHttp(cfg: Pick<HttpCheckConfig, 'url' | 'headers' | 'tls'
       }
     };
     const req = (isHttps ? https : http).request(u, options, (res) => {
-      let tls: Seen['tls'];
       const sock = res.socket as TLSSocket;
-      if (isHttps && typeof sock.getPeerCertificate === 'function') {
-        const cert = sock.getPeerCertificate();
-        tls = {
-          subject: cert.subject ? Object.entries(cert.subject).map(([k, v]) => `${k}=${String(v)}`).join(', ') : undefined,
-          issuer: cert.issuer ? Object.entries(cert.issuer).map(([k, v]) => `${k}=${String(v)}`).join(', ') : undefined,
-          validFrom: cert.valid_from,
-          validTo: cert.valid_to,
-          fingerprint256: cert.fingerprint256,
-          authorized: sock.authorized,
-          authorizationError: sock.authorizationError ? String(sock.authorizationError) : undefined,
-        };
-      }
+      const tls = isHttps && typeof sock.getPeerCertificate === 'function' ? tlsSummary(sock) : undefined;
       const chunks: Buffer[] = [];
       let bytes = 0;
       let truncated = false;

@@ -356,7 +356,9 @@ export class Checker {
   }
 
   private async probe(c: PlannedCheck, at: number): Promise<void> {
-    const outcome = await probe(c.config, { portal: c.portal, version: c.version });
+    const keepResponse = this.capture.keepResponse(c.config, c.id, at);
+    // The kept response is evidence for the capture store; it never travels with the result.
+    const { response, ...outcome } = await probe(c.config, { portal: c.portal, version: c.version, ...(keepResponse ? { keepResponse } : {}) });
     const result: CheckResult = { ...outcome, portal: c.portal, site: c.site, check: c.check, vantage: this.vantage, at, intervalMs: c.config.interval };
     const m = this.opts.metrics;
     const labels = this.labelsOf(c);
@@ -377,7 +379,7 @@ export class Checker {
       m.checkFailures.inc({ ...labels, reason: outcome.reason ?? 'error' });
       this.log.debug(`${c.id} failed: ${outcome.detail ?? outcome.reason}`);
     }
-    this.capture.observe(c.config, result)?.catch((err: Error) => this.warn.warn(`capture.${c.id}`, `cannot keep the failing response of ${c.id}: ${err.message}`));
+    this.capture.observe(c.config, result, response)?.catch((err: Error) => this.warn.warn(`capture.${c.id}`, `cannot keep the failing response of ${c.id}: ${err.message}`));
     // Signed where it is built: the controller takes results only from declared vantages, with their key.
     if (!this.identity) throw new Error('checker not started');
     this.batcher.add(this.identity.sign(result));

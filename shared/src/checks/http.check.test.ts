@@ -219,6 +219,16 @@ describe('probeHttp', () => {
     expect(r.detail).toMatch(/^no complete response within 200 ms \(this process was stalled \d+ ms; the deadline was extended by as much\)$/);
   });
 
+  it('keeps the response of a failed probe when asked (status, headers, the first bytes of the body), and nothing when it passes', async () => {
+    const down = await probeHttp(httpCheck(`${base}/down`), { keepResponse: { maxBodyBytes: 4 } });
+    expect(down).toMatchObject({ ok: false, reason: 'status', response: { status: 503, body: 'main', truncated: true } });
+    expect(down.response?.headers?.['content-type']).toContain('text/html');
+    const content = await probeHttp(httpCheck(`${base}/suspended`, { expect: { bodyExcludes: ['Suspended'] } }), { keepResponse: { maxBodyBytes: 1024 } });
+    expect(content).toMatchObject({ ok: false, reason: 'content', response: { status: 200, body: SUSPENDED, truncated: false } });
+    expect((await probeHttp(httpCheck(`${base}/ok`), { keepResponse: { maxBodyBytes: 1024 } })).response).toBeUndefined();
+    expect((await probeHttp(httpCheck(`${base}/down`))).response).toBeUndefined();
+  });
+
   it('reports a body cut short by the server as a reset', async () => {
     const r = await probeHttp(httpCheck(`${base}/cut`));
     expect(r).toMatchObject({ ok: false, reason: 'reset', detail: 'connection closed before the body was complete' });

@@ -3,9 +3,9 @@ import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import zlib from 'node:zlib';
 import type { HttpCheckConfig } from '../config/schema';
-import type { ProbeOutcome } from '../core/observation';
+import type { ProbeOutcome, SeenResponse } from '../core/observation';
 import { networkFailure, redact, type ProbeOptions, type Verdict } from './tcp.check';
-import { identityProblem, peerIdentity, trustedCas, type PeerIdentity } from './tls-identity';
+import { identityProblem, peerIdentity, tlsSummary, trustedCas, type PeerIdentity } from './tls-identity';
 import type { TLSSocket } from 'node:tls';
 import { LIVENESS_PATH, livenessProblem } from './liveness';
 import { readVersion, type VersionSource } from './content-version';
@@ -36,7 +36,7 @@ export async function probeHttp(check: HttpCheckConfig, opts: ProbeOptions = {})
   if (opts.signal?.aborted) onAbort();
   let verdict: Verdict;
   try {
-    verdict = await run(check, stop.signal, started, opts.portal, opts.version);
+    verdict = await run(check, stop.signal, started, opts);
   } catch (err) {
     verdict = stop.signal.aborted
       ? { ok: false, reason: 'timeout', detail: stop.signal.reason === 'aborted' ? 'aborted' : `no complete response within ${check.timeout} ms${stallNote(stalledMs)}` }
@@ -53,12 +53,13 @@ interface WantedVersion {
   required: boolean;
 }
 
-async function run(check: HttpCheckConfig, signal: AbortSignal, started: number, portal: string | undefined, versionSource: VersionSource | undefined): Promise<Verdict> {
+async function run(check: HttpCheckConfig, signal: AbortSignal, started: number, opts: ProbeOptions): Promise<Verdict> {
+  const { portal, version: versionSource, keepResponse } = opts;
   // A sameVersionAs readiness check must read its version; other checks read one only when the controller
   // compares another site against this one (opts.version), and do not fail without it.
   const own = check.expect.sameVersionAs;
   const wanted: WantedVersion | undefined = own ? { source: own, required: true } : versionSource ? { source: versionSource, required: false } : undefined;
-  const verdict = await fetchAndJudge(check, signal, started, wanted);
+  const verdict = await fetchAndJudge(check, signal, started, wanted, keepResponse);
   if (!verdict.ok || check.expect.liveness === undefined) return verdict;
   const problem = await livenessOf(check, signal, portal);
   return problem === undefined ? verdict : { ...verdict, ok: false, reason: 'liveness', detail: problem };
@@ -84,13 +85,14 @@ async function livenessOf(check: HttpCheckConfig, signal: AbortSignal, portal: s
   }
 }
 
-async function fetchAndJudge(check: HttpCheckConfig, signal: AbortSignal, started: number, wanted: WantedVersion | undefined): Promise<Verdict> {
+async function fetchAndJudge(check: HttpCheckConfig, signal: AbortSignal, started: number, wanted: WantedVersion | undefined, keep: KeepResponse): Promise<Verdict> {
   let url = new URL(check.url);
   const ca = url.protocol === 'https:' ? await trustedCas(check.tls.ca) : undefined;
   let certExpiresAt: number | undefined;
   const withCert = (v: Verdict): Verdict => (certExpiresAt === undefined ? v : { ...v, certExpiresAt });
   for (let hop = 0; ; hop++) {
     const reply = await send(url, check, signal, ca);
+    const failed = (v: Verdict) => withSeen(v, reply, keep, signal);
     try {
       const { status } = reply;
       if (hop === 0 && url.protocol === 'https:') {
@@ -99,27 +101,27 @@ async function fetchAndJudge(check: HttpCheckConfig, signal: AbortSignal, starte
         const id = peerIdentity(reply.res.socket as TLSSocket);
         certExpiresAt = id?.notAfter;
         const bad = certificateProblem(id, check);
-        if (bad) return withCert({ ok: false, reason: 'tls', status, detail: bad });
+        if (bad) return withCert(await failed({ ok: false, reason: 'tls', status, detail: bad }));
       }
       const location = REDIRECTS.has(status) ? reply.res.headers.location : undefined;
-      if (location === undefined) return withCert(await judge(reply, check, signal, started, undefined, wanted));
+      if (location === undefined) return withCert(await judge(reply, check, signal, started, undefined, wanted, keep));
       let next: URL;
       try {
         next = new URL(location, url);
       } catch {
-        return withCert({ ok: false, reason: 'redirect', status, detail: `HTTP ${status} with an unusable Location header` });
+        return withCert(await failed({ ok: false, reason: 'redirect', status, detail: `HTTP ${status} with an unusable Location header` }));
       }
       // Checked even when not following: hosting providers answer a suspended account with a redirect to
       // their own "account suspended" page, which must not pass as a healthy 302.
       if (!sameHost(url, next) && !check.redirects.allowOtherHost) {
-        return withCert({ ok: false, reason: 'redirect', status, detail: `HTTP ${status} redirects to another host: ${safeUrl(next)}` });
+        return withCert(await failed({ ok: false, reason: 'redirect', status, detail: `HTTP ${status} redirects to another host: ${safeUrl(next)}` }));
       }
-      if (!check.redirects.follow) return withCert(await judge(reply, check, signal, started, next, wanted));
+      if (!check.redirects.follow) return withCert(await judge(reply, check, signal, started, next, wanted, keep));
       if (hop >= check.redirects.max) {
-        return withCert({ ok: false, reason: 'redirect', status, detail: `more than ${check.redirects.max} redirects, last to ${safeUrl(next)}` });
+        return withCert(await failed({ ok: false, reason: 'redirect', status, detail: `more than ${check.redirects.max} redirects, last to ${safeUrl(next)}` }));
       }
       if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-        return withCert({ ok: false, reason: 'redirect', status, detail: `HTTP ${status} redirects to a non-HTTP URL` });
+        return withCert(await failed({ ok: false, reason: 'redirect', status, detail: `HTTP ${status} redirects to a non-HTTP URL` }));
       }
       url = next;
     } finally {
@@ -140,32 +142,37 @@ function certificateProblem(id: PeerIdentity | undefined, check: HttpCheckConfig
 }
 
 /** Judges the final response: status, then body size and content, then latency. */
-async function judge(reply: Reply, check: HttpCheckConfig, signal: AbortSignal, started: number, location?: URL, wanted?: WantedVersion): Promise<Verdict> {
+async function judge(reply: Reply, check: HttpCheckConfig, signal: AbortSignal, started: number, location: URL | undefined, wanted: WantedVersion | undefined, keep: KeepResponse): Promise<Verdict> {
   const { status } = reply;
   const { expect } = check;
+  let read: ReadBody | undefined;
+  const failed = (v: Verdict) => withSeen(v, reply, keep, signal, read);
   if (!expect.status.includes(status)) {
     const to = location ? ` (Location: ${safeUrl(location)})` : '';
-    return { ok: false, reason: 'status', status, detail: `HTTP ${status}, expected ${expect.status.join(' or ')}${to}` };
+    return failed({ ok: false, reason: 'status', status, detail: `HTTP ${status}, expected ${expect.status.join(' or ')}${to}` });
   }
   const hasBodyRules = expect.bodyIncludes.length > 0 || expect.bodyExcludes.length > 0;
   let versionBody: Buffer | undefined;
   if (check.method !== 'HEAD') {
     // Read even without body rules, so that a body that never finishes counts against the deadline.
-    const { body, overLimit } = await readBody(reply.res, check.maxBodyBytes, signal);
+    read = await readBody(reply.res, check.maxBodyBytes, signal);
+    const { body, overLimit } = read;
     if (hasBodyRules || wanted?.source.jsonPointer !== undefined) {
-      if (overLimit) return { ok: false, reason: 'body_too_large', status, detail: `body larger than ${check.maxBodyBytes} bytes` };
+      if (overLimit) return failed({ ok: false, reason: 'body_too_large', status, detail: `body larger than ${check.maxBodyBytes} bytes` });
       const encoding = reply.res.headers['content-encoding'];
       let decoded: Buffer;
       try {
         decoded = decode(body, encoding, check.maxBodyBytes);
       } catch (err) {
         const tooLarge = err instanceof RangeError;
-        return tooLarge
-          ? { ok: false, reason: 'body_too_large', status, detail: `decompressed body larger than ${check.maxBodyBytes} bytes` }
-          : { ok: false, reason: 'content', status, detail: `body is not valid ${encoding}` };
+        return failed(
+          tooLarge
+            ? { ok: false, reason: 'body_too_large', status, detail: `decompressed body larger than ${check.maxBodyBytes} bytes` }
+            : { ok: false, reason: 'content', status, detail: `body is not valid ${encoding}` },
+        );
       }
       const bad = contentProblem(decoded, check);
-      if (bad) return { ok: false, reason: 'content', status, detail: bad };
+      if (bad) return failed({ ok: false, reason: 'content', status, detail: bad });
       versionBody = decoded;
     }
   }
@@ -173,11 +180,11 @@ async function judge(reply: Reply, check: HttpCheckConfig, signal: AbortSignal, 
   if (wanted) {
     const v = readVersion(reply.res.headers, versionBody, wanted.source);
     if (v.ok) version = v.version;
-    else if (wanted.required) return { ok: false, reason: 'content', status, detail: v.error };
+    else if (wanted.required) return failed({ ok: false, reason: 'content', status, detail: v.error });
   }
   const elapsed = performance.now() - started;
   if (expect.maxLatency !== undefined && elapsed > expect.maxLatency) {
-    return { ok: false, reason: 'latency', status, detail: `took ${Math.round(elapsed)} ms, limit ${expect.maxLatency} ms`, version };
+    return failed({ ok: false, reason: 'latency', status, detail: `took ${Math.round(elapsed)} ms, limit ${expect.maxLatency} ms`, version });
   }
   return { ok: true, status, version };
 }
@@ -254,7 +261,30 @@ function send(url: URL, check: HttpCheckConfig, signal: AbortSignal, ca: string[
   });
 }
 
-function readBody(res: IncomingMessage, limit: number, signal: AbortSignal): Promise<{ body: Buffer; overLimit: boolean }> {
+type KeepResponse = ProbeOptions['keepResponse'];
+type ReadBody = { body: Buffer; overLimit: boolean };
+
+/**
+ * A failed verdict with the response it was given, when the caller keeps responses (evidence of a cut): status,
+ * headers, certificate and the first bytes of the body, read now if the judgement did not need it. A body that
+ * cannot be read is noted, never a reason to change the verdict.
+ */
+async function withSeen(v: Verdict, reply: Reply, keep: KeepResponse, signal: AbortSignal, read?: ReadBody): Promise<Verdict> {
+  if (keep === undefined) return v;
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, value] of Object.entries(reply.res.headers)) if (value !== undefined) headers[k] = value;
+  const sock = reply.res.socket as TLSSocket | null;
+  const seen: SeenResponse = { status: reply.status, headers, ...(sock && typeof sock.getPeerCertificate === 'function' ? { tls: tlsSummary(sock) } : {}) };
+  try {
+    const got = read ?? (await readBody(reply.res, keep.maxBodyBytes, signal));
+    const body = got.body.subarray(0, keep.maxBodyBytes);
+    return { ...v, response: { ...seen, body: body.toString('utf8'), bodyBytes: got.body.length, truncated: got.overLimit || got.body.length > keep.maxBodyBytes } };
+  } catch (err) {
+    return { ...v, response: { ...seen, error: `body not read: ${(err as Error).message}` } };
+  }
+}
+
+function readBody(res: IncomingMessage, limit: number, signal: AbortSignal): Promise<ReadBody> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

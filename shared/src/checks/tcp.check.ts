@@ -12,6 +12,12 @@ export interface ProbeOptions {
   portal?: string;
   /** Read the site's content version from the response (another site's readiness compares against it). */
   version?: VersionSource;
+  /**
+   * HTTP only: when the probe fails on a response it got, keep that response (status, headers, the first
+   * `maxBodyBytes` of the body, the certificate) in `outcome.response`, so evidence of the cut needs no second
+   * request. Read within the probe's own deadline.
+   */
+  keepResponse?: { maxBodyBytes: number };
 }
 
 export type Verdict = Omit<ProbeOutcome, 'durationMs'>;

@@ -1,6 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import tls, { type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
+import type { SeenResponse } from '../core/observation';
 
 /**
  * What a probe learned about the certificate a server presented, and the rules that judge it. Shared by the
@@ -111,4 +112,19 @@ export function identityProblem(id: PeerIdentity, expect: IdentityExpectations, 
 export async function trustedCas(caPath: string | undefined): Promise<string[] | undefined> {
   if (caPath === undefined) return undefined;
   return [...tls.rootCertificates, await fs.readFile(caPath, 'utf8')];
+}
+
+/** The certificate a TLS socket was shown, as evidence of a cut keeps it (a response capture's `tls`). */
+export function tlsSummary(sock: TLSSocket): NonNullable<SeenResponse['tls']> {
+  const cert = sock.getPeerCertificate();
+  const names = (o: object | undefined) => (o ? Object.entries(o).map(([k, v]) => `${k}=${String(v)}`).join(', ') : undefined);
+  return {
+    subject: names(cert.subject),
+    issuer: names(cert.issuer),
+    validFrom: cert.valid_from,
+    validTo: cert.valid_to,
+    fingerprint256: cert.fingerprint256,
+    authorized: sock.authorized,
+    authorizationError: sock.authorizationError ? String(sock.authorizationError) : undefined,
+  };
 }

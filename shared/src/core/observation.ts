@@ -18,6 +18,20 @@ export interface ProbeOutcome {
   warning?: string;
   /** Content version the probe read (a header or a JSON pointer), for readiness `sameVersionAs`. */
   version?: string;
+  /** What a failed HTTP probe was answered, when asked for (ProbeOptions.keepResponse): evidence, never a result field. */
+  response?: SeenResponse;
+}
+
+/** A response as evidence of a cut keeps it: what was served, not a judgement of it. */
+export interface SeenResponse {
+  status?: number;
+  headers?: Record<string, string | string[]>;
+  /** The first `maxBodyBytes` of the body, as UTF-8 text (invalid sequences replaced). */
+  body?: string;
+  bodyBytes?: number;
+  truncated?: boolean;
+  tls?: { subject?: string; issuer?: string; validFrom?: string; validTo?: string; fingerprint256?: string; authorized: boolean; authorizationError?: string };
+  error?: string;
 }
 
 /** One check result as it travels from a checker to the controller (records.ts: parsed when taken from the queue). */

@@ -1,5 +1,5 @@
 /** Entry point @portal-failover/shared/checks: probes (http, tcp, tls) and the liveness token. */
 export * from '../checks/probe';
 export * from '../checks/liveness';
-export { spkiSha256, parsePin } from '../checks/tls-identity';
+export { spkiSha256, parsePin, tlsSummary } from '../checks/tls-identity';
 export type { VersionSource } from '../checks/content-version';

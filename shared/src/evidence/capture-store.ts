@@ -1,23 +1,21 @@
 import type { Redis } from 'ioredis';
+import type { SeenResponse } from '../core/observation';
 
 /** What a checker keeps of the response that turned a check from up to down. */
-export interface ResponseCapture {
+export interface ResponseCapture extends SeenResponse {
   portal: string;
   site: string;
   check: string;
   vantage: string;
   at: number;
-  /** The failed probe's own verdict (reason and detail), next to what the capture request saw. */
+  /** The failed probe's own verdict (reason and detail), next to what was served. */
   probe: { reason?: string; detail?: string };
   url: string;
-  status?: number;
-  headers?: Record<string, string | string[]>;
-  /** The first `maxBodyBytes` of the body, as UTF-8 text (invalid sequences replaced). */
-  body?: string;
-  bodyBytes?: number;
-  truncated?: boolean;
-  tls?: { subject?: string; issuer?: string; validFrom?: string; validTo?: string; fingerprint256?: string; authorized: boolean; authorizationError?: string };
-  error?: string;
+  /**
+   * `probe`: the failing probe's own response (no second request: a portal whose answers depend on how often it is
+   * asked is not disturbed); `request`: a second request, made when the probe got no HTTP answer to keep.
+   */
+  from?: 'probe' | 'request';
 }
 
 /**
