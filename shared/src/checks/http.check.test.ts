@@ -210,6 +210,13 @@ describe('probeHttp', () => {
     expect(await started).toMatchObject({ ok: true, status: 200 });
   });
 
+  it('does not count a stall of the checker as the portal’s latency (expect.maxLatency)', async () => {
+    const started = probeHttp(httpCheck(`${base}/ok`, { timeout: 1_000, expect: { maxLatency: 100 } }));
+    const end = performance.now() + 300;
+    while (performance.now() < end);
+    expect(await started).toMatchObject({ ok: true, status: 200 });
+  });
+
   it('still times out on a hung portal while the checker stalls, and says the deadline was extended', async () => {
     const started = probeHttp(httpCheck(`${base}/hang`, { timeout: 200 }));
     const end = performance.now() + 400;

@@ -9,7 +9,7 @@ import { identityProblem, peerIdentity, tlsSummary, trustedCas, type PeerIdentit
 import type { TLSSocket } from 'node:tls';
 import { LIVENESS_PATH, livenessProblem } from './liveness';
 import { readVersion, type VersionSource } from './content-version';
-import { stallAwareDeadline, stallNote } from '../runtime/deadline';
+import { stallAwareDeadline, stallClock, stallNote } from '../runtime/deadline';
 
 export type { ProbeOptions } from './tcp.check';
 
@@ -23,6 +23,8 @@ interface Reply {
 
 export async function probeHttp(check: HttpCheckConfig, opts: ProbeOptions = {}): Promise<ProbeOutcome> {
   const started = performance.now();
+  // Only a judged latency needs the stall clock; without one no process starts its timer.
+  const clock: ProbeClock = { started, stall: check.expect.maxLatency !== undefined ? stallClock() : NO_STALL };
   // One deadline for the whole probe, redirects included: per-socket idle timeouts never fire on a server
   // that trickles a byte now and then, and a hung portal must be reported within the check's timeout.
   const stop = new AbortController();
@@ -36,7 +38,7 @@ export async function probeHttp(check: HttpCheckConfig, opts: ProbeOptions = {})
   if (opts.signal?.aborted) onAbort();
   let verdict: Verdict;
   try {
-    verdict = await run(check, stop.signal, started, opts);
+    verdict = await run(check, stop.signal, clock, opts);
   } catch (err) {
     verdict = stop.signal.aborted
       ? { ok: false, reason: 'timeout', detail: stop.signal.reason === 'aborted' ? 'aborted' : `no complete response within ${check.timeout} ms${stallNote(stalledMs)}` }
@@ -53,13 +55,13 @@ interface WantedVersion {
   required: boolean;
 }
 
-async function run(check: HttpCheckConfig, signal: AbortSignal, started: number, opts: ProbeOptions): Promise<Verdict> {
+async function run(check: HttpCheckConfig, signal: AbortSignal, clock: ProbeClock, opts: ProbeOptions): Promise<Verdict> {
   const { portal, version: versionSource, keepResponse } = opts;
   // A sameVersionAs readiness check must read its version; other checks read one only when the controller
   // compares another site against this one (opts.version), and do not fail without it.
   const own = check.expect.sameVersionAs;
   const wanted: WantedVersion | undefined = own ? { source: own, required: true } : versionSource ? { source: versionSource, required: false } : undefined;
-  const verdict = await fetchAndJudge(check, signal, started, wanted, keepResponse);
+  const verdict = await fetchAndJudge(check, signal, clock, wanted, keepResponse);
   if (!verdict.ok || check.expect.liveness === undefined) return verdict;
   const problem = await livenessOf(check, signal, portal);
   return problem === undefined ? verdict : { ...verdict, ok: false, reason: 'liveness', detail: problem };
@@ -85,7 +87,7 @@ async function livenessOf(check: HttpCheckConfig, signal: AbortSignal, portal: s
   }
 }
 
-async function fetchAndJudge(check: HttpCheckConfig, signal: AbortSignal, started: number, wanted: WantedVersion | undefined, keep: KeepResponse): Promise<Verdict> {
+async function fetchAndJudge(check: HttpCheckConfig, signal: AbortSignal, clock: ProbeClock, wanted: WantedVersion | undefined, keep: KeepResponse): Promise<Verdict> {
   let url = new URL(check.url);
   const ca = url.protocol === 'https:' ? await trustedCas(check.tls.ca) : undefined;
   let certExpiresAt: number | undefined;
@@ -104,7 +106,7 @@ async function fetchAndJudge(check: HttpCheckConfig, signal: AbortSignal, starte
         if (bad) return withCert(await failed({ ok: false, reason: 'tls', status, detail: bad }));
       }
       const location = REDIRECTS.has(status) ? reply.res.headers.location : undefined;
-      if (location === undefined) return withCert(await judge(reply, check, signal, started, undefined, wanted, keep));
+      if (location === undefined) return withCert(await judge(reply, check, signal, clock, undefined, wanted, keep));
       let next: URL;
       try {
         next = new URL(location, url);
@@ -116,7 +118,7 @@ async function fetchAndJudge(check: HttpCheckConfig, signal: AbortSignal, starte
       if (!sameHost(url, next) && !check.redirects.allowOtherHost) {
         return withCert(await failed({ ok: false, reason: 'redirect', status, detail: `HTTP ${status} redirects to another host: ${safeUrl(next)}` }));
       }
-      if (!check.redirects.follow) return withCert(await judge(reply, check, signal, started, next, wanted, keep));
+      if (!check.redirects.follow) return withCert(await judge(reply, check, signal, clock, next, wanted, keep));
       if (hop >= check.redirects.max) {
         return withCert(await failed({ ok: false, reason: 'redirect', status, detail: `more than ${check.redirects.max} redirects, last to ${safeUrl(next)}` }));
       }
@@ -142,7 +144,7 @@ function certificateProblem(id: PeerIdentity | undefined, check: HttpCheckConfig
 }
 
 /** Judges the final response: status, then body size and content, then latency. */
-async function judge(reply: Reply, check: HttpCheckConfig, signal: AbortSignal, started: number, location: URL | undefined, wanted: WantedVersion | undefined, keep: KeepResponse): Promise<Verdict> {
+async function judge(reply: Reply, check: HttpCheckConfig, signal: AbortSignal, clock: ProbeClock, location: URL | undefined, wanted: WantedVersion | undefined, keep: KeepResponse): Promise<Verdict> {
   const { status } = reply;
   const { expect } = check;
   let read: ReadBody | undefined;
@@ -182,9 +184,13 @@ async function judge(reply: Reply, check: HttpCheckConfig, signal: AbortSignal, 
     if (v.ok) version = v.version;
     else if (wanted.required) return failed({ ok: false, reason: 'content', status, detail: v.error });
   }
-  const elapsed = performance.now() - started;
-  if (expect.maxLatency !== undefined && elapsed > expect.maxLatency) {
-    return failed({ ok: false, reason: 'latency', status, detail: `took ${Math.round(elapsed)} ms, limit ${expect.maxLatency} ms`, version });
+  if (expect.maxLatency !== undefined) {
+    const elapsed = performance.now() - clock.started;
+    const stalled = clock.stall.stalledMs();
+    if (elapsed - stalled > expect.maxLatency) {
+      const note = stalled > 0 ? ` (${Math.round(stalled)} ms of it this checker was stalled, not counted)` : '';
+      return failed({ ok: false, reason: 'latency', status, detail: `took ${Math.round(elapsed)} ms${note}, limit ${expect.maxLatency} ms`, version });
+    }
   }
   return { ok: true, status, version };
 }
@@ -262,6 +268,12 @@ function send(url: URL, check: HttpCheckConfig, signal: AbortSignal, ca: string[
 }
 
 type KeepResponse = ProbeOptions['keepResponse'];
+/** When the probe started, and how long this process has stalled since (subtracted from a judged latency). */
+interface ProbeClock {
+  started: number;
+  stall: { stalledMs(): number };
+}
+const NO_STALL = { stalledMs: () => 0 };
 type ReadBody = { body: Buffer; overLimit: boolean };
 
 /**

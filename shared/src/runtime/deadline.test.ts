@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { stallAwareDeadline, stallNote } from './deadline';
+import { stallAwareDeadline, stallClock, stallNote } from './deadline';
 
 /** Keeps this process from running anything else, as a long GC pause or a starved core would. */
 function stall(ms: number): void {
@@ -52,5 +52,19 @@ describe('stallAwareDeadline', () => {
   it('says in the detail when a stall was given back', () => {
     expect(stallNote(0)).toBe('');
     expect(stallNote(240)).toBe(' (this process was stalled 240 ms; the deadline was extended by as much)');
+  });
+});
+
+describe('stallClock', () => {
+  it('counts a stall of the process and not the time it ran freely', async () => {
+    const free = stallClock();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(free.stalledMs()).toBeLessThan(60);
+    const clock = stallClock();
+    stall(300);
+    // The clock's timer sees its lateness when it fires next, before a timer due later.
+    await new Promise((r) => setTimeout(r, 30));
+    expect(clock.stalledMs()).toBeGreaterThanOrEqual(250);
+    expect(clock.stalledMs()).toBeLessThanOrEqual(400);
   });
 });

@@ -53,3 +53,30 @@ export function stallAwareDeadline(timeoutMs: number, onExpire: (stalledMs: numb
 export function stallNote(stalledMs: number): string {
   return stalledMs > 0 ? ` (this process was stalled ${stalledMs} ms; the deadline was extended by as much)` : '';
 }
+
+const STALL_TICK_MS = 20;
+/** Lateness of the stall clock's tick that counts as a stall; below it is the timer's ordinary jitter. */
+const STALL_MIN_MS = 10;
+let stalledTotal = 0;
+let tickDue = 0;
+let ticker: NodeJS.Timeout | undefined;
+
+/**
+ * How long this process has stalled since the clock was taken, as seen by a cheap periodic timer's lateness. A
+ * probe that judges latency (`expect.maxLatency`) subtracts it: the answer may have waited unread for that long, and
+ * a portal is never blamed for the checker's own pause. The timer starts at the first use and never holds the
+ * process open.
+ */
+export function stallClock(): { stalledMs(): number } {
+  if (ticker === undefined) {
+    tickDue = performance.now() + STALL_TICK_MS;
+    ticker = setInterval(() => {
+      const now = performance.now();
+      if (now - tickDue > STALL_MIN_MS) stalledTotal += now - tickDue;
+      tickDue = now + STALL_TICK_MS;
+    }, STALL_TICK_MS);
+    ticker.unref();
+  }
+  const from = stalledTotal;
+  return { stalledMs: () => stalledTotal - from };
+}
