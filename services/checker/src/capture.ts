@@ -1,7 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { TLSSocket } from 'node:tls';
-import { tlsSummary, type CheckConfig, type CheckResult, type HttpCheckConfig, type ResponseCapture, type SeenResponse } from '@portal-failover/shared';
+import { seenResponse, type CheckConfig, type CheckResult, type HttpCheckConfig, type ResponseCapture, type SeenResponse } from '@portal-failover/shared';
 
 /**
  * Evidence of a cut: when an http check turns from up to down, the checker keeps status, headers, the first
@@ -15,6 +14,9 @@ import { tlsSummary, type CheckConfig, type CheckResult, type HttpCheckConfig, t
  * answer to keep (refused, reset, timeout, TLS handshake): it never follows redirects and accepts any certificate
  * (it records the verification error instead), because its job is to show what was served, not to judge it.
  */
+type CheckNames = Pick<CheckResult, 'portal' | 'site' | 'check'>;
+const idOf = (c: CheckNames) => `${c.portal}.${c.site}.${c.check}`;
+
 export class CaptureOnFailure {
   private readonly lastOk = new Map<string, boolean>();
   private readonly lastCapture = new Map<string, number>();
@@ -24,7 +26,8 @@ export class CaptureOnFailure {
   ) {}
 
   /** What a probe of this check starting `at` should keep of a failing response: only one that may be captured. */
-  keepResponse(cfg: CheckConfig, id: string, at: number): { maxBodyBytes: number } | undefined {
+  keepResponse(cfg: CheckConfig, check: CheckNames, at: number): { maxBodyBytes: number } | undefined {
+    const id = idOf(check);
     if (cfg.type !== 'http' || this.lastOk.get(id) !== true || !this.gapPassed(id, at)) return undefined;
     return { maxBodyBytes: this.opts.maxBodyBytes };
   }
@@ -34,7 +37,7 @@ export class CaptureOnFailure {
    * when this one turned the check from up to down.
    */
   observe(cfg: CheckConfig, result: CheckResult, response?: SeenResponse): Promise<void> | undefined {
-    const id = `${result.portal}.${result.site}.${result.check}`;
+    const id = idOf(result);
     const wasOk = this.lastOk.get(id);
     this.lastOk.set(id, result.ok);
     if (result.ok || wasOk !== true || cfg.type !== 'http' || !this.gapPassed(id, result.at)) return undefined;
@@ -53,48 +56,25 @@ export class CaptureOnFailure {
   }
 }
 
-type Seen = SeenResponse;
-
-export function captureHttp(cfg: Pick<HttpCheckConfig, 'url' | 'headers' | 'tls'>, maxBodyBytes: number, timeoutMs: number): Promise<Seen> {
+/**
+ * The second request: GET without following redirects, any certificate accepted (the summary records the
+ * verification error), the whole capture within `timeoutMs`. Never rejects: what went wrong is the capture's `error`.
+ */
+export function captureHttp(cfg: Pick<HttpCheckConfig, 'url' | 'headers' | 'tls'>, maxBodyBytes: number, timeoutMs: number): Promise<SeenResponse> {
+  const u = new URL(cfg.url);
+  const isHttps = u.protocol === 'https:';
+  const signal = AbortSignal.timeout(timeoutMs);
+  const options: https.RequestOptions = { method: 'GET', headers: { ...cfg.headers, 'user-agent': 'portal-failover-evidence' }, signal };
+  if (isHttps) Object.assign(options, { rejectUnauthorized: false, servername: cfg.tls?.serverName ?? u.hostname });
   return new Promise((resolve) => {
-    const u = new URL(cfg.url);
-    const isHttps = u.protocol === 'https:';
-    const options: https.RequestOptions = { method: 'GET', headers: { ...cfg.headers, 'user-agent': 'portal-failover-evidence' }, timeout: timeoutMs };
-    if (isHttps) Object.assign(options, { rejectUnauthorized: false, servername: cfg.tls?.serverName ?? u.hostname });
-    let done = false;
-    const finish = (s: Seen) => {
-      if (!done) {
-        done = true;
-        resolve(s);
-      }
-    };
     const req = (isHttps ? https : http).request(u, options, (res) => {
-      const sock = res.socket as TLSSocket;
-      const tls = isHttps && typeof sock.getPeerCertificate === 'function' ? tlsSummary(sock) : undefined;
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      let truncated = false;
-      const headers: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = v;
-      const end = () => {
-        const body = Buffer.concat(chunks).subarray(0, maxBodyBytes);
-        finish({ status: res.statusCode, headers, body: body.toString('utf8'), bodyBytes: bytes, truncated, tls });
-      };
-      res.on('data', (c: Buffer) => {
-        bytes += c.length;
-        if (bytes <= maxBodyBytes) chunks.push(c);
-        else if (!truncated) {
-          chunks.push(c.subarray(0, c.length - (bytes - maxBodyBytes)));
-          truncated = true;
-          end();
-          res.destroy();
-        }
-      });
-      res.on('end', end);
-      res.on('error', (err) => finish({ status: res.statusCode, headers, error: err.message, tls }));
+      // Errors while reading are seenResponse's to report.
+      res.on('error', () => undefined);
+      void seenResponse(res, maxBodyBytes, signal)
+        .then(resolve)
+        .finally(() => req.destroy());
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs}ms`)));
-    req.on('error', (err: NodeJS.ErrnoException) => finish({ error: err.code ? `${err.code}: ${err.message}` : err.message }));
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: signal.aborted ? `no answer within ${timeoutMs}ms` : err.code ? `${err.code}: ${err.message}` : err.message }));
     req.end();
   });
 }

@@ -356,7 +356,7 @@ export class Checker {
   }
 
   private async probe(c: PlannedCheck, at: number): Promise<void> {
-    const keepResponse = this.capture.keepResponse(c.config, c.id, at);
+    const keepResponse = this.capture.keepResponse(c.config, c, at);
     // The kept response is evidence for the capture store; it never travels with the result.
     const { response, ...outcome } = await probe(c.config, { portal: c.portal, version: c.version, ...(keepResponse ? { keepResponse } : {}) });
     const result: CheckResult = { ...outcome, portal: c.portal, site: c.site, check: c.check, vantage: this.vantage, at, intervalMs: c.config.interval };

@@ -15,8 +15,8 @@ describe('ControlChanges on a real Redis', () => {
     const changes = new ControlChanges(redis, k.controlChanged, () => now);
     const control = new ControlStore(redis, k);
     const windows = new RiskWindowStore(redis, k);
-    expect(await changes.due()).toBe(true);
-    expect(await changes.due()).toBe(false);
+    expect(await changes.check()).toBe('changed');
+    expect(await changes.check()).toBeUndefined();
     // Every kind of write the leader reads is counted.
     const writes: [string, () => Promise<unknown>][] = [
       ['freeze', () => control.freeze('p', { actor: 'anna', at: now, reason: 'maintenance' })],
@@ -28,21 +28,21 @@ describe('ControlChanges on a real Redis', () => {
     ];
     for (const [what, write] of writes) {
       await write();
-      expect([what, await changes.due()]).toEqual([what, true]);
-      expect([what, await changes.due()]).toEqual([what, false]);
+      expect([what, await changes.check()]).toEqual([what, 'changed']);
+      expect([what, await changes.check()]).toEqual([what, undefined]);
     }
     // Redis restarted empty: the counter is gone, which is a change.
     await redis.del(k.controlChanged);
-    expect(await changes.due()).toBe(true);
-    expect(await changes.due()).toBe(false);
-    // The read after due() failed: the next tick reads again.
+    expect(await changes.check()).toBe('changed');
+    expect(await changes.check()).toBeUndefined();
+    // The read after check() failed: the next tick reads again.
     changes.missed();
-    expect(await changes.due()).toBe(true);
+    expect(await changes.check()).toBe('changed');
     // Nothing counted (an older API, a hand edit): read anyway every FULL_READ_EVERY_MS.
     now += FULL_READ_EVERY_MS - 1;
-    expect(await changes.due()).toBe(false);
+    expect(await changes.check()).toBeUndefined();
     now += 1;
-    expect(await changes.due()).toBe(true);
+    expect(await changes.check()).toBe('periodic');
     // Why: the timer alone is `periodic` (announced risk windows are not read again for it), a counted write `changed`.
     now += FULL_READ_EVERY_MS;
     expect(await changes.check()).toBe('periodic');

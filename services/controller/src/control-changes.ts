@@ -21,13 +21,8 @@ export class ControlChanges {
     private readonly now: () => number,
   ) {}
 
-  /** True when the records must be read now (the caller then reads them, and calls missed() if that fails). */
-  async due(): Promise<boolean> {
-    return (await this.check()) !== undefined;
-  }
-
   /**
-   * Why the records must be read now: `changed` when the counter moved (or Redis lost it, or it could not be read,
+   * Why the records must be read now (the caller then reads them, and calls missed() if that fails): `changed` when the counter moved (or Redis lost it, or it could not be read,
    * or nothing was read yet), `periodic` when only FULL_READ_EVERY_MS passed; undefined when the last read stands.
    * Announced risk windows are written only by an API that counts its writes, so they need reading on `changed`
    * alone (at 12,500 portals that read is one HGETALL per portal).
@@ -49,7 +44,7 @@ export class ControlChanges {
     return changed ? 'changed' : 'periodic';
   }
 
-  /** The read after due() failed: read again next time. */
+  /** The read after check() asked for failed: read again next time. */
   missed(): void {
     this.seen = undefined;
   }

@@ -276,23 +276,27 @@ interface ProbeClock {
 const NO_STALL = { stalledMs: () => 0 };
 type ReadBody = { body: Buffer; overLimit: boolean };
 
-/**
- * A failed verdict with the response it was given, when the caller keeps responses (evidence of a cut): status,
- * headers, certificate and the first bytes of the body, read now if the judgement did not need it. A body that
- * cannot be read is noted, never a reason to change the verdict.
- */
+/** A failed verdict with the response it was given, when the caller keeps responses (evidence of a cut). */
 async function withSeen(v: Verdict, reply: Reply, keep: KeepResponse, signal: AbortSignal, read?: ReadBody): Promise<Verdict> {
-  if (keep === undefined) return v;
+  return keep === undefined ? v : { ...v, response: await seenResponse(reply.res, keep.maxBodyBytes, signal, read) };
+}
+
+/**
+ * What a response served, as evidence of a cut keeps it: status, headers, certificate and the first `maxBodyBytes`
+ * of the body, read now unless `read` already holds it. A body that cannot be read (cut, deadline) is noted in
+ * `error`; the rest is kept. Shared by the probe (its own failing response) and the checker's second request.
+ */
+export async function seenResponse(res: IncomingMessage, maxBodyBytes: number, signal: AbortSignal, read?: ReadBody): Promise<SeenResponse> {
   const headers: Record<string, string | string[]> = {};
-  for (const [k, value] of Object.entries(reply.res.headers)) if (value !== undefined) headers[k] = value;
-  const sock = reply.res.socket as TLSSocket | null;
-  const seen: SeenResponse = { status: reply.status, headers, ...(sock && typeof sock.getPeerCertificate === 'function' ? { tls: tlsSummary(sock) } : {}) };
+  for (const [k, value] of Object.entries(res.headers)) if (value !== undefined) headers[k] = value;
+  const tls = tlsSummary(res.socket);
+  const seen: SeenResponse = { status: res.statusCode, headers, ...(tls ? { tls } : {}) };
   try {
-    const got = read ?? (await readBody(reply.res, keep.maxBodyBytes, signal));
-    const body = got.body.subarray(0, keep.maxBodyBytes);
-    return { ...v, response: { ...seen, body: body.toString('utf8'), bodyBytes: got.body.length, truncated: got.overLimit || got.body.length > keep.maxBodyBytes } };
+    const got = read ?? (await readBody(res, maxBodyBytes, signal));
+    const body = got.body.subarray(0, maxBodyBytes);
+    return { ...seen, body: body.toString('utf8'), bodyBytes: got.body.length, truncated: got.overLimit || got.body.length > maxBodyBytes };
   } catch (err) {
-    return { ...v, response: { ...seen, error: `body not read: ${(err as Error).message}` } };
+    return { ...seen, error: `body not read: ${(err as Error).message}` };
   }
 }
 

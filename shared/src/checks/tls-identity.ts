@@ -1,6 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
-import tls, { type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import tls, { TLSSocket, type DetailedPeerCertificate } from 'node:tls';
 import type { SeenResponse } from '../core/observation';
 
 /**
@@ -114,8 +115,9 @@ export async function trustedCas(caPath: string | undefined): Promise<string[] |
   return [...tls.rootCertificates, await fs.readFile(caPath, 'utf8')];
 }
 
-/** The certificate a TLS socket was shown, as evidence of a cut keeps it (a response capture's `tls`). */
-export function tlsSummary(sock: TLSSocket): NonNullable<SeenResponse['tls']> {
+/** The certificate a TLS socket was shown, as evidence of a cut keeps it (a response capture's `tls`); undefined for plain TCP. */
+export function tlsSummary(sock: Socket | null): SeenResponse['tls'] {
+  if (!(sock instanceof TLSSocket)) return undefined;
   const cert = sock.getPeerCertificate();
   const names = (o: object | undefined) => (o ? Object.entries(o).map(([k, v]) => `${k}=${String(v)}`).join(', ') : undefined);
   return {

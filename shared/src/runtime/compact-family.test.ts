@@ -1,7 +1,15 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { CompactFamily } from './compact-family';
+import { CompactFamily, joinText } from './compact-family';
 
 const turn = () => new Promise((r) => setImmediate(r));
+const textOf = (compact: CompactFamily<string>, perPiece: number) => joinText(compact.chunks(turn, perPiece));
+
+/** What both families are called with here: each operation is written once and made on both. */
+interface Ops<T extends string> {
+  set(labels: Partial<Record<T, string | number>>, value: number): void;
+  inc(labels: Partial<Record<T, string | number>>, value?: number): void;
+  remove(labels: Partial<Record<T, string | number>>): void;
+}
 
 function pair<T extends string>(type: 'counter' | 'gauge', labelNames: readonly T[]) {
   const families: CompactFamily<string>[] = [];
@@ -16,6 +24,7 @@ describe('CompactFamily', () => {
     const { compact, families, registry, ref } = pair('gauge', ['portal', 'site'] as const);
     expect(families).toEqual([compact]);
     const g = ref as Gauge<'portal' | 'site'>;
+    const both = (op: (m: Ops<'portal' | 'site'>) => void) => [compact, g].forEach(op);
     for (const [labels, v] of [
       [{ portal: 'p1', site: 'primary' }, 1],
       [{ portal: 'a"b', site: 'back\\slash' }, -1],
@@ -24,34 +33,29 @@ describe('CompactFamily', () => {
       [{ portal: 'p1', site: 'primary' }, 0.125],
       [{ portal: 'p2', site: 'standby' }, -Infinity],
     ] as const) {
-      compact.set(labels, v);
-      g.set(labels, v);
+      both((m) => m.set(labels, v));
     }
-    compact.inc({ portal: 'p3', site: 'x' }, 2);
-    g.inc({ portal: 'p3', site: 'x' }, 2);
-    compact.remove({ portal: 'p2', site: 'standby' });
-    g.remove({ portal: 'p2', site: 'standby' });
+    both((m) => m.inc({ portal: 'p3', site: 'x' }, 2));
+    both((m) => m.remove({ portal: 'p2', site: 'standby' }));
     // Label order in the call does not matter: one series per label set.
     compact.set({ site: 'primary', portal: 'p1' }, 7);
     g.set({ portal: 'p1', site: 'primary' }, 7);
-    expect(await compact.text(turn, 2)).toBe(await registry.metrics().then((t) => t.trimEnd()));
+    expect(await textOf(compact, 2)).toBe(await registry.metrics().then((t) => t.trimEnd()));
     expect((await compact.get()).values).toEqual((await g.get()).values.map((v) => ({ labels: Object.fromEntries(Object.entries(v.labels).map(([k, x]) => [k, String(x)])), value: v.value })));
   });
 
   it('counts like a prom-client counter: from zero on inc(labels, 0), never down', async () => {
     const { compact, registry, ref } = pair('counter', ['portal', 'result'] as const);
     const c = ref as Counter<'portal' | 'result'>;
-    compact.inc({ portal: 'p', result: 'failed' }, 0);
-    c.inc({ portal: 'p', result: 'failed' }, 0);
-    compact.inc({ portal: 'p', result: 'success' });
-    c.inc({ portal: 'p', result: 'success' });
-    compact.inc({ portal: 'p', result: 'success' }, 2.5);
-    c.inc({ portal: 'p', result: 'success' }, 2.5);
-    expect(await compact.text(turn, 100)).toBe((await registry.metrics()).trimEnd());
+    const both = (op: (m: Pick<Ops<'portal' | 'result'>, 'inc'>) => void) => [compact, c].forEach(op);
+    both((m) => m.inc({ portal: 'p', result: 'failed' }, 0));
+    both((m) => m.inc({ portal: 'p', result: 'success' }));
+    both((m) => m.inc({ portal: 'p', result: 'success' }, 2.5));
+    expect(await textOf(compact, 100)).toBe((await registry.metrics()).trimEnd());
     expect(() => compact.inc({ portal: 'p', result: 'success' }, -1)).toThrow(/cannot be decreased/);
     expect(() => compact.inc({ portal: 'p', result: 'success' }, NaN)).toThrow(/not a finite number/);
     compact.reset();
-    expect(await compact.text(turn, 100)).toBe(`# HELP x_counter A "family"\\nwith a back\\\\slash\n# TYPE x_counter counter`);
+    expect(await textOf(compact, 100)).toBe(`# HELP x_counter A "family"\\nwith a back\\\\slash\n# TYPE x_counter counter`);
   });
 
   it('refuses a label it was not declared with, naming the family and the label', () => {

@@ -75,13 +75,6 @@ export class CompactFamily<T extends string> {
     yield* familyPieces(this, this.series, pace, perPiece);
   }
 
-  /** The whole exposition text of the family. */
-  async text(pace: (series: number) => Promise<unknown>, perPiece: number): Promise<string> {
-    let text = '';
-    for await (const piece of this.chunks(pace, perPiece)) text += piece;
-    return text;
-  }
-
   private key(labels: Labels<T>): string {
     let key = '';
     for (const k in labels) {
@@ -131,4 +124,11 @@ export async function* familyPieces(
     yield piece;
     await pace(n);
   }
+}
+
+/** Pieces of exposition text, joined. */
+export async function joinText(pieces: AsyncIterable<string>): Promise<string> {
+  let text = '';
+  for await (const piece of pieces) text += piece;
+  return text;
 }

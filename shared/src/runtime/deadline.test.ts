@@ -7,9 +7,14 @@ function stall(ms: number): void {
   while (performance.now() < end);
 }
 
-function expiry(timeoutMs: number): Promise<{ stalledMs: number; afterMs: number }> {
+/** A deadline of `timeoutMs`, with the process stalled for `stallMs` right after it was set: what it gave back, and when. */
+function expiry(timeoutMs: number, stallMs = 0): Promise<{ stalledMs: number; afterMs: number }> {
   const started = performance.now();
-  return new Promise((resolve) => stallAwareDeadline(timeoutMs, (stalledMs) => resolve({ stalledMs, afterMs: performance.now() - started })));
+  const done = new Promise<{ stalledMs: number; afterMs: number }>((resolve) =>
+    stallAwareDeadline(timeoutMs, (stalledMs) => resolve({ stalledMs, afterMs: performance.now() - started })),
+  );
+  stall(stallMs);
+  return done;
 }
 
 describe('stallAwareDeadline', () => {
@@ -22,9 +27,7 @@ describe('stallAwareDeadline', () => {
   });
 
   it('gives a stall that covered its time back once, then expires', async () => {
-    const done = expiry(300);
-    stall(500);
-    const r = await done;
+    const r = await expiry(300, 500);
     // The timer fired about 200 ms late: that much more time (under its 300 ms cap), after which it fired on time.
     expect(r.stalledMs).toBeGreaterThanOrEqual(190);
     expect(r.stalledMs).toBeLessThanOrEqual(300);
@@ -32,9 +35,7 @@ describe('stallAwareDeadline', () => {
   });
 
   it('gives back at most the timeout, so a hung peer is still reported', async () => {
-    const done = expiry(100);
-    stall(1_000);
-    const r = await done;
+    const r = await expiry(100, 1_000);
     expect(r.stalledMs).toBe(100);
     expect(r.afterMs).toBeGreaterThanOrEqual(1_000);
   });

@@ -3,7 +3,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObject, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { ServerResponse } from 'node:http';
 import { buildIdentity } from './build-identity';
-import { CompactFamily, escapeValue, familyPieces } from './compact-family';
+import { CompactFamily, escapeValue, familyPieces, joinText } from './compact-family';
 
 /** Seconds from 5 ms to 10 s: a probe, its lag behind its due time, a call to a provider. */
 const SHORT_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10];
@@ -313,11 +313,8 @@ async function* ownFamilies(metrics: Pick<Metrics, 'registry' | 'families'>, kee
   for (const f of metrics.families) if (keep(f.name)) yield f.chunks(pace, SERIES_PER_TURN);
 }
 
-async function textOf(family: FamilyText): Promise<string> {
-  if (typeof family === 'string') return family;
-  let text = '';
-  for await (const piece of family) text += piece;
-  return text;
+function textOf(family: FamilyText): Promise<string> {
+  return typeof family === 'string' ? Promise.resolve(family) : joinText(family);
 }
 
 /** What a registered metric is besides its description (prom-client's typings list only the description). */
@@ -401,10 +398,8 @@ export async function* metricsChunks(m: Pick<Metrics, 'registry' | 'families' | 
 }
 
 /** The whole text /metrics serves (metricsChunks joined). */
-export async function metricsText(m: Pick<Metrics, 'registry' | 'families' | 'children'>): Promise<string> {
-  let text = '';
-  for await (const piece of metricsChunks(m)) text += piece;
-  return text;
+export function metricsText(m: Pick<Metrics, 'registry' | 'families' | 'children'>): Promise<string> {
+  return joinText(metricsChunks(m));
 }
 
 /**

@@ -153,7 +153,11 @@ function serveMetrics(ctx: ServiceContext, listen: string | undefined): http.Ser
       res.writeHead(404).end();
       return;
     }
-    void sendMetrics(ctx.metrics, res);
+    // A scrape that cannot start answers 500 (the API's route answers problem+json); one that fails later is cut.
+    sendMetrics(ctx.metrics, res).catch((err: Error) => {
+      ctx.logger.warn(`metrics scrape failed: ${err.message}`);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics: ${err.message}\n`);
+    });
   });
   server.on('error', (err) => ctx.logger.error(`metrics listener on ${listen} failed: ${err.message}`));
   server.listen(hp.port, hp.host, () => ctx.logger.info(`metrics on http://${listen}/metrics`));
